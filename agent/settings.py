@@ -34,6 +34,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home, description="Folder for data, indexes and models.")
     seed: int = Field(42, description="Random seed for every stochastic step.")
+    debug: bool = Field(False, description="Show tracebacks of unexpected errors in the CLI.")
 
     # LLM server (OpenAI-compatible: vLLM on a GPU, or the embedded vLLM CPU server).
     llm_base_url: str | None = Field(

@@ -1,0 +1,116 @@
+"""The marketer's brief: what the campaign should do, for whom, where and with how many sends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Channel = Literal["email", "push", "sms"]
+Language = Literal["en", "zh"]
+CHANNELS: tuple[str, ...] = ("email", "push", "sms")
+LANGUAGES: tuple[str, ...] = ("en", "zh")
+
+
+class BriefError(ValueError):
+    """A brief could not be read or is invalid; the message is one line naming the field."""
+
+
+class AudienceFilterSpec(BaseModel):
+    """Structured audience constraints a marketer may add to the free-text audience."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    age_min: int | None = Field(None, ge=0, le=120)
+    age_max: int | None = Field(None, ge=0, le=120)
+    gender: Literal["M", "F"] | None = None
+    occupations: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    lifecycle: list[Literal["new", "active", "lapsed"]] = Field(default_factory=list)
+    genres: list[str] = Field(default_factory=list)
+
+
+class Brief(BaseModel):
+    """A campaign brief, as written in ``BRIEF.yaml``.
+
+    Attributes:
+        name: Short campaign name.
+        goal: What the campaign should achieve, in the marketer's words.
+        audience: Who to reach, in the marketer's words (used as the semantic query).
+        audience_filter: Optional structured constraints on the audience.
+        channels: Channels to plan for (email, push, sms).
+        send_budget: Total sends allowed across channels, holdout excluded.
+        language: Language of the copy (en or zh).
+        max_segments: Upper bound on segments formed from the audience.
+        variants_per_channel: Copy variants per segment and channel (for the launch test).
+        max_revisions: Upper bound on revision rounds against predicted effect.
+        holdout_fraction: Share of the reachable audience kept as an untreated holdout.
+        disclaimer: Text every message must carry, if any.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    goal: str = Field(min_length=3, max_length=1000)
+    audience: str = Field(min_length=3, max_length=1000)
+    audience_filter: AudienceFilterSpec = Field(default_factory=AudienceFilterSpec)
+    channels: list[Channel] = Field(min_length=1)
+    send_budget: int = Field(gt=0, le=100_000_000)
+    language: Language = "en"
+    max_segments: int = Field(3, ge=1, le=10)
+    variants_per_channel: int = Field(2, ge=1, le=5)
+    max_revisions: int = Field(2, ge=1, le=10)
+    holdout_fraction: float = Field(0.1, ge=0.0, le=0.5)
+    disclaimer: str | None = Field(None, max_length=300)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("channels must not repeat")
+        return value
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first["loc"]) or "brief"
+    message = first["msg"]
+    if first["type"] == "literal_error":
+        message = f"{message}, got {first['input']!r}"
+    more = len(error.errors()) - 1
+    return f"field '{field}': {message}" + (f" (and {more} more problem(s))" if more else "")
+
+
+def parse_brief(data: object, source: str = "brief") -> Brief:
+    """Validate brief data (already parsed from YAML/JSON).
+
+    Raises:
+        BriefError: one line naming the first invalid field.
+    """
+    if not isinstance(data, dict):
+        raise BriefError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return Brief.model_validate(data)
+    except ValidationError as exc:
+        raise BriefError(f"{source}: {_one_line(exc)}") from None
+
+
+def load_brief(path: Path) -> Brief:
+    """Read and validate a brief from a YAML (or JSON) file.
+
+    Raises:
+        BriefError: one line naming the file and the first invalid field.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BriefError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise BriefError(f"{path}: not valid YAML{where}") from None
+    return parse_brief(data, source=str(path))

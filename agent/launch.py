@@ -1,0 +1,76 @@
+"""Launch design: a randomised holdout per segment and an even split of sends across variants."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.brief import Brief
+from agent.plan import Allocation, CampaignPlan, LaunchDesign
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """Split ``total`` into ``parts`` integers differing by at most one."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
+    """Design the launch test for the plan's active variants.
+
+    Each segment keeps ``brief.holdout_fraction`` of its customers (drawn at random) untreated, so the
+    campaign's uplift can be measured against them. Each treated customer gets at most one message per
+    channel. When the budget is smaller than the reachable sends, sends go to segment×channel cells in
+    proportion to cell size × the best predicted rate in the cell. Within a cell, sends are split evenly
+    across the variants, so the launch test can tell them apart.
+
+    Args:
+        brief: The brief (budget, channels, holdout fraction).
+        plan: The plan with segments and active variants.
+        seed: Seed of the holdout draw.
+
+    Returns:
+        The launch design with per-variant sends and predicted positives (sends × predicted rate).
+    """
+    rng = np.random.default_rng(seed)
+    notes: list[str] = []
+    treated: dict[str, int] = {}
+    holdout: dict[str, list[str]] = {}
+    for seg in plan.segments:
+        held = int(round(seg.size * brief.holdout_fraction))
+        holdout[seg.segment_id] = sorted(rng.choice(seg.customer_ids, size=held, replace=False).tolist())
+        treated[seg.segment_id] = seg.size - held
+    holdout_total = sum(len(ids) for ids in holdout.values())
+    cells = [(seg, ch, [v for v in plan.active_variants() if v.segment_id == seg.segment_id and v.channel == ch])
+             for seg in plan.segments for ch in brief.channels]
+    cells = [(seg, ch, vs) for seg, ch, vs in cells if vs]
+    reachable_sends = sum(treated[seg.segment_id] for seg, _, _ in cells)
+    capacity = {id(vs): treated[seg.segment_id] for seg, _, vs in cells}
+    if reachable_sends <= brief.send_budget:
+        sends = capacity
+        if reachable_sends < brief.send_budget:
+            notes.append(
+                f"The budget of {brief.send_budget:,} sends exceeds what this audience can receive "
+                f"({reachable_sends:,}: one message per treated customer and channel); the plan uses {reachable_sends:,}."
+            )
+    else:
+        weight = {id(vs): capacity[id(vs)] * max(v.effect.point for v in vs) for _, _, vs in cells}
+        total_weight = sum(weight.values()) or 1.0
+        sends = {key: min(capacity[key], int(brief.send_budget * w / total_weight)) for key, w in weight.items()}
+        notes.append("Budget below reachable sends: cells get sends in proportion to size × best predicted rate.")
+    allocations = []
+    for seg, channel, variants in cells:
+        for variant, n in zip(variants, _split(sends[id(variants)], len(variants)), strict=True):
+            allocations.append(Allocation(
+                segment_id=seg.segment_id, channel=channel, variant_id=variant.variant_id, sends=n,
+                expected_positive=round(n * variant.effect.point, 2),
+                expected_low=round(n * variant.effect.low, 2), expected_high=round(n * variant.effect.high, 2),
+            ))
+    notes.append(
+        f"Holdout: {brief.holdout_fraction:.0%} of each segment ({holdout_total} customers) receive nothing; "
+        f"compare them with treated customers to measure uplift. Sends are split evenly across variants."
+    )
+    return LaunchDesign(
+        send_budget=brief.send_budget, reachable_customers=sum(s.size for s in plan.segments),
+        holdout_customers=holdout_total, holdout_ids=holdout, holdout_fraction=brief.holdout_fraction,
+        planned_sends=sum(a.sends for a in allocations), allocations=allocations, notes=notes,
+    )

@@ -1,0 +1,229 @@
+"""The plan loop: retrieve → segment → score products → predict → write copy → revise → launch design.
+
+Every number in the returned plan comes from a tool output recorded in the trace. The loop revises the
+copy variants against the effect model's predictions until no unused candidate beats an active variant
+or ``brief.max_revisions`` rounds have run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.brief import Brief
+from agent.launch import design_launch
+from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Revision, RunTotals, Segment
+from agent.segments import form_segments
+from agent.trace import TraceRecorder, TraceStep
+from tools.copywriter import CopyRequest, CopyResult, CopyTool
+from tools.effect import EffectEstimate, EffectRequest, EffectTool
+from tools.grounding import ProductFacts
+from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
+from tools.shop import Shop
+
+RETRIEVE_CAP = 2000
+EXTRA_CANDIDATES = 3
+MIN_GAIN = 0.005  # a candidate must beat a variant's predicted rate by this much to replace it
+
+
+@dataclass
+class PlannerTools:
+    """The tools the loop uses, injected (real ones in the CLI, scripted LLM in tests)."""
+
+    shop: Shop
+    profiles: ProfilesTool
+    recommend: RecommendTool
+    effect: EffectTool
+    copy: CopyTool
+
+
+class Planner:
+    """Runs the plan loop for one brief.
+
+    Args:
+        tools: The injected tools.
+        concurrency: Parallel copy requests sent to the LLM.
+        seed: Seed for segmentation and the holdout draw.
+        on_event: Progress callback ``(event, TraceStep)``.
+    """
+
+    def __init__(self, tools: PlannerTools, concurrency: int = 8, seed: int = 42, on_event: Any = None) -> None:
+        self.tools = tools
+        self.concurrency = concurrency
+        self.seed = seed
+        self.on_event = on_event
+
+    def run(self, brief: Brief) -> CampaignPlan:
+        """Produce a campaign plan for ``brief``."""
+        started = time.perf_counter()
+        trace = TraceRecorder(self.on_event)
+        plan = CampaignPlan(
+            plan_id=uuid.uuid4().hex[:12], created_at=datetime.now(UTC), brief=brief,
+            llm_model=self.tools.copy.model.name, audience=AudienceSummary(query=brief.audience, filter_used={}, size=0),
+            effect_model_card=self.tools.effect.model_card,
+        )
+        hits = self._retrieve(brief, plan, trace)
+        if hits:
+            plan.segments = self._segment(brief, hits, trace)
+            self._score_products(brief, plan.segments, trace)
+            self._predict(plan.segments, trace)
+            self._first_drafts(brief, plan, trace)
+            self._revise(brief, plan, trace)
+            with trace.step("design launch", "launch design", {"send_budget": brief.send_budget}) as step:
+                plan.launch = design_launch(brief, plan, self.seed)
+                step.outputs = {"planned_sends": plan.launch.planned_sends,
+                                "holdout_customers": plan.launch.holdout_customers, "notes": plan.launch.notes}
+        plan.trace = trace.steps
+        plan.totals = self._totals(plan, trace, time.perf_counter() - started)
+        return plan
+
+    def _retrieve(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> list[Any]:
+        limit = min(math.ceil(brief.send_budget / len(brief.channels)), RETRIEVE_CAP)
+        query = AudienceQuery(
+            text=brief.audience, filter=AudienceFilter(**brief.audience_filter.model_dump()), limit=limit
+        )
+        with trace.step("retrieve audience", "profiles.retrieve", query.model_dump()) as step:
+            result = self.tools.profiles.retrieve(query)
+            step.outputs = {"matched": len(result.portraits), "where": result.where, "message": result.message,
+                            "top": [{"customer_id": h.customer_id, "score": round(h.score, 4)}
+                                    for h in result.portraits[:5]]}
+        plan.audience = AudienceSummary(
+            query=result.query_text, filter_used=result.filter_used.model_dump(), where=result.where,
+            size=len(result.portraits), message=result.message,
+        )
+        if not result.portraits:
+            plan.status = "empty"
+            plan.warnings.append(f"No customer matches this audience. {result.message}".strip())
+        return list(result.portraits)
+
+    def _segment(self, brief: Brief, hits: list[Any], trace: TraceRecorder) -> list[Segment]:
+        ids = [h.customer_id for h in hits]
+        with trace.step("form segments", "k-means on portrait embeddings",
+                        {"customers": len(ids), "max_segments": brief.max_segments}) as step:
+            segments = form_segments(
+                ids, [h.metadata for h in hits], self.tools.profiles.embeddings(ids),
+                self.tools.shop.interactions, self.tools.shop.products, brief.max_segments, self.seed,
+            )
+            step.outputs = {"segments": [{"id": s.segment_id, "name": s.name, "size": s.size} for s in segments]}
+        return segments
+
+    def _score_products(self, brief: Brief, segments: list[Segment], trace: TraceRecorder) -> None:
+        k = brief.variants_per_channel + EXTRA_CANDIDATES
+        with trace.step("score products", f"recommend ({self.tools.recommend.method})",
+                        {"k": k, "genres": brief.audience_filter.genres}) as step:
+            for segment in segments:
+                request = RecommendRequest(customer_ids=segment.customer_ids, k=k,
+                                           genres=brief.audience_filter.genres)
+                segment.products = self.tools.recommend.score(request).products
+            step.outputs = {s.segment_id: [{"product_id": p.product_id, "title": p.title,
+                                            "score": round(p.score, 4), "reason": p.reason} for p in s.products]
+                            for s in segments}
+
+    def _predict(self, segments: list[Segment], trace: TraceRecorder) -> None:
+        with trace.step("predict effect of candidates", "effect.predict",
+                        {"pairs": sum(len(s.products) for s in segments)}) as step:
+            for segment in segments:
+                request = EffectRequest(customer_ids=segment.customer_ids,
+                                        product_ids=[p.product_id for p in segment.products])
+                segment.product_effects = self.tools.effect.predict(request).estimates
+            step.outputs = {s.segment_id: [e.model_dump(include={"product_id", "point", "low", "high"})
+                                           for e in s.product_effects] for s in segments}
+
+    def _write(self, brief: Brief, jobs: list[tuple[Segment, str, ScoredProduct]], step: TraceStep,
+               round_no: int, start_index: int) -> list[CopyVariant]:
+        requests = [CopyRequest(
+            goal=brief.goal, segment_name=seg.name, segment_description=seg.description,
+            product=ProductFacts(product_id=p.product_id, title=p.title, year=p.year, genres=p.genres),
+            channel=channel, language=brief.language, disclaimer=brief.disclaimer,  # type: ignore[arg-type]
+        ) for seg, channel, p in jobs]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            results: list[CopyResult] = list(pool.map(self.tools.copy.write, requests))
+        variants = []
+        for i, ((seg, channel, product), result) in enumerate(zip(jobs, results, strict=True)):
+            step.llm_calls += result.attempts
+            step.prompt_tokens += result.prompt_tokens
+            step.completion_tokens += result.completion_tokens
+            variants.append(CopyVariant(
+                variant_id=f"V{start_index + i + 1}", segment_id=seg.segment_id, channel=channel,  # type: ignore[arg-type]
+                language=brief.language, product_id=product.product_id, product_title=product.title,
+                headline=result.headline, body=result.body, cta=result.cta, disclaimer=result.disclaimer,
+                source=result.source, llm_attempts=result.attempts, llm_errors=result.errors,
+                effect=_effect_of(seg, product.product_id), round_added=round_no,
+            ))
+        step.outputs = {v.variant_id: {"segment": v.segment_id, "channel": v.channel, "product": v.product_title,
+                                       "source": v.source, "headline": v.headline, "p_like": v.effect.point}
+                        for v in variants}
+        return variants
+
+    def _first_drafts(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> None:
+        jobs = [(seg, channel, product) for seg in plan.segments for channel in brief.channels
+                for product in seg.products[: brief.variants_per_channel]]
+        with trace.step("write copy", f"copy ({plan.llm_model})", {"messages": len(jobs)}) as step:
+            plan.variants = self._write(brief, jobs, step, 0, 0)
+
+    def _revise(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> None:
+        for round_no in range(1, brief.max_revisions + 1):
+            with trace.step(f"revise round {round_no}", "revise against predicted effect",
+                            {"active_variants": len(plan.active_variants())}) as step:
+                jobs, decisions = self._revision_jobs(brief, plan, round_no)
+                new = self._write(brief, [(s, c, p) for s, c, p, _ in jobs], step, round_no, len(plan.variants))
+                for (_, _, _, old), variant in zip(jobs, new, strict=True):
+                    old.active = False
+                    decisions.append(Revision(
+                        round=round_no, segment_id=variant.segment_id, channel=variant.channel, action="replace",
+                        removed_variant=old.variant_id, added_variant=variant.variant_id,
+                        reason=f"{variant.product_title} is predicted at {variant.effect.point:.3f} "
+                               f"[{variant.effect.low:.3f}, {variant.effect.high:.3f}] against "
+                               f"{old.effect.point:.3f} for {old.product_title}",
+                    ))
+                plan.variants.extend(new)
+                plan.revisions.extend(decisions)
+                step.outputs["decisions"] = [d.model_dump(exclude={"round"}) for d in decisions]
+            if not jobs:
+                step.notes.append("stopped: no unused candidate beats an active variant")
+                break
+
+    def _revision_jobs(self, brief: Brief, plan: CampaignPlan, round_no: int
+                       ) -> tuple[list[tuple[Segment, str, ScoredProduct, CopyVariant]], list[Revision]]:
+        jobs: list[tuple[Segment, str, ScoredProduct, CopyVariant]] = []
+        decisions: list[Revision] = []
+        for seg in plan.segments:
+            for channel in brief.channels:
+                active = [v for v in plan.active_variants() if v.segment_id == seg.segment_id and v.channel == channel]
+                used = {v.product_id for v in plan.variants if v.segment_id == seg.segment_id and v.channel == channel}
+                unused = sorted((p for p in seg.products if p.product_id not in used),
+                                key=lambda p: -_effect_of(seg, p.product_id).point)
+                worst = min(active, key=lambda v: v.effect.point, default=None)
+                if worst and unused and _effect_of(seg, unused[0].product_id).point > worst.effect.point + MIN_GAIN:
+                    jobs.append((seg, channel, unused[0], worst))
+                elif worst:
+                    best = f"{_effect_of(seg, unused[0].product_id).point:.3f}" if unused else "none left"
+                    decisions.append(Revision(
+                        round=round_no, segment_id=seg.segment_id, channel=channel, action="keep",  # type: ignore[arg-type]
+                        reason=f"weakest variant {worst.variant_id} predicted at {worst.effect.point:.3f}; "
+                               f"best unused candidate: {best} (needs +{MIN_GAIN})",
+                    ))
+        return jobs, decisions
+
+    @staticmethod
+    def _totals(plan: CampaignPlan, trace: TraceRecorder, wall: float) -> RunTotals:
+        return RunTotals(
+            wall_time_s=round(wall, 3), llm_time_s=trace.time_where(llm=True), other_time_s=trace.time_where(llm=False),
+            llm_calls=trace.llm_calls, prompt_tokens=sum(s.prompt_tokens for s in trace.steps),
+            completion_tokens=sum(s.completion_tokens for s in trace.steps),
+            copy_from_llm=sum(v.source == "llm" for v in plan.variants),
+            copy_from_template=sum(v.source == "template" for v in plan.variants),
+        )
+
+
+def _effect_of(segment: Segment, product_id: str) -> EffectEstimate:
+    for estimate in segment.product_effects:
+        if estimate.product_id == product_id:
+            return estimate
+    raise KeyError(f"no effect estimate for product {product_id} in segment {segment.segment_id}")

@@ -1,0 +1,132 @@
+"""Plan state: the campaign plan the loop builds, revises and returns (JSON via pydantic)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agent.brief import Brief, Channel, Language
+from agent.trace import TraceStep
+from tools.effect import EffectEstimate
+from tools.recommend import ScoredProduct
+
+
+class AudienceSummary(BaseModel):
+    """What the audience step retrieved."""
+
+    query: str
+    filter_used: dict[str, Any]
+    where: dict[str, Any] | None = None
+    size: int
+    message: str = ""
+
+
+class Segment(BaseModel):
+    """A group of similar customers from the audience, with its candidate products."""
+
+    segment_id: str
+    name: str
+    description: str
+    size: int
+    customer_ids: list[str]
+    top_genres: list[str]
+    lifecycle_mix: dict[str, int]
+    median_age: float
+    products: list[ScoredProduct] = Field(default_factory=list)
+    product_effects: list[EffectEstimate] = Field(default_factory=list)
+
+
+class CopyVariant(BaseModel):
+    """One message for one segment and channel, with its predicted effect."""
+
+    variant_id: str
+    segment_id: str
+    channel: Channel
+    language: Language
+    product_id: str
+    product_title: str
+    headline: str
+    body: str
+    cta: str
+    disclaimer: str | None = None
+    source: Literal["llm", "template"]
+    llm_attempts: int = 0
+    llm_errors: list[str] = Field(default_factory=list)
+    effect: EffectEstimate
+    round_added: int = 0
+    active: bool = True
+
+
+class Revision(BaseModel):
+    """One decision of a revision round, with the predictions behind it."""
+
+    round: int
+    segment_id: str
+    channel: Channel
+    action: Literal["replace", "keep"]
+    removed_variant: str | None = None
+    added_variant: str | None = None
+    reason: str
+
+
+class Allocation(BaseModel):
+    """Sends given to one variant in the launch test, and the outcome predicted for them."""
+
+    segment_id: str
+    channel: Channel
+    variant_id: str
+    sends: int
+    expected_positive: float = Field(description="sends × predicted rate (point).")
+    expected_low: float
+    expected_high: float
+
+
+class LaunchDesign(BaseModel):
+    """How to launch: holdout, sends per variant, and why."""
+
+    send_budget: int
+    reachable_customers: int
+    holdout_customers: int
+    holdout_ids: dict[str, list[str]] = Field(default_factory=dict, description="Holdout customers per segment.")
+    holdout_fraction: float
+    planned_sends: int
+    allocations: list[Allocation]
+    notes: list[str] = Field(default_factory=list)
+
+
+class RunTotals(BaseModel):
+    """Cost of producing the plan."""
+
+    wall_time_s: float
+    llm_time_s: float = Field(description="Wall time of steps that called the LLM.")
+    other_time_s: float
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    copy_from_llm: int
+    copy_from_template: int
+
+
+class CampaignPlan(BaseModel):
+    """The result of the plan loop."""
+
+    plan_id: str
+    created_at: datetime
+    brief: Brief
+    llm_model: str
+    status: Literal["ok", "empty"] = "ok"
+    audience: AudienceSummary
+    segments: list[Segment] = Field(default_factory=list)
+    variants: list[CopyVariant] = Field(default_factory=list)
+    revisions: list[Revision] = Field(default_factory=list)
+    launch: LaunchDesign | None = None
+    warnings: list[str] = Field(default_factory=list)
+    effect_model_card: dict[str, Any] = Field(default_factory=dict)
+    totals: RunTotals | None = None
+    trace: list[TraceStep] = Field(default_factory=list)
+
+    def active_variants(self) -> list[CopyVariant]:
+        """Variants still in the plan after revision."""
+        return [v for v in self.variants if v.active]

@@ -1,0 +1,95 @@
+"""Readable Markdown summary of a campaign plan, with the trace of every step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agent.plan import CampaignPlan
+
+
+def _interval(point: float, low: float, high: float) -> str:
+    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _cell(value: object, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_markdown(plan: CampaignPlan) -> str:
+    """Render ``plan`` as Markdown for a marketer: audience, segments, copy, revisions, launch, trace."""
+    b = plan.brief
+    out = [f"# Campaign plan: {b.name}", "",
+           f"Plan `{plan.plan_id}`, created {plan.created_at:%Y-%m-%d %H:%M} UTC with model `{plan.llm_model}`.", "",
+           f"**Goal:** {b.goal}  ", f"**Audience:** {b.audience}  ",
+           f"**Channels:** {', '.join(b.channels)} · **Language:** {b.language} · **Send budget:** {b.send_budget:,}",
+           ""]
+    if plan.warnings:
+        out += ["## Warnings", "", *[f"- {w}" for w in plan.warnings], ""]
+    a = plan.audience
+    out += ["## Audience", "", f"{a.size} customers matched the query “{a.query}”.",
+            f"Filter applied: `{_cell(a.where or {}, 400)}`. {a.message}".rstrip(), ""]
+    metric = plan.variants[0].effect.metric if plan.variants else ""
+    if plan.segments:
+        out += ["## Segments", "", "| id | name | size | candidate products (recommender score; predicted rate [90% interval]) |",
+                "|---|---|---|---|"]
+        for s in plan.segments:
+            effects = {e.product_id: e for e in s.product_effects}
+            cands = "; ".join(
+                f"{p.title} ({p.score:.2f}; {_interval(effects[p.product_id].point, effects[p.product_id].low, effects[p.product_id].high)})"
+                for p in s.products if p.product_id in effects)
+            out.append(f"| {s.segment_id} | {_cell(s.name)} | {s.size} | {_cell(cands, 600)} |")
+        out.append("")
+    active = plan.active_variants()
+    if active:
+        out += ["## Copy variants", "", f"Predicted metric: {metric}.", ""]
+        for v in active:
+            e = v.effect
+            out += [f"### {v.variant_id} · {v.segment_id} · {v.channel} · {v.product_title}",
+                    f"*Predicted:* {_interval(e.point, e.low, e.high)} · *source:* {v.source}"
+                    f"{' (LLM drafts rejected: ' + str(len(v.llm_errors)) + ')' if v.llm_errors else ''}", "",
+                    f"> **{v.headline}**  ", f"> {v.body}  ", f"> *{v.cta}*"]
+            if v.disclaimer:
+                out.append(f"> <small>{v.disclaimer}</small>")
+            out += ["", "Why: " + "; ".join(e.factors), ""]
+    if plan.revisions:
+        out += ["## Revisions against predicted effect", "", "| round | segment | channel | action | reason |",
+                "|---|---|---|---|---|"]
+        out += [f"| {r.round} | {r.segment_id} | {r.channel} | {r.action}"
+                f"{' ' + str(r.removed_variant) + '→' + str(r.added_variant) if r.action == 'replace' else ''} | "
+                f"{_cell(r.reason, 300)} |" for r in plan.revisions]
+        out.append("")
+    if plan.launch:
+        lt = plan.launch
+        out += ["## Launch design", "", f"Planned sends: {lt.planned_sends:,} of a budget of {lt.send_budget:,}; "
+                f"holdout {lt.holdout_customers} of {lt.reachable_customers} customers.", "",
+                *[f"- {n}" for n in lt.notes], "", "| segment | channel | variant | sends | predicted positives [90%] |",
+                "|---|---|---|---|---|"]
+        out += [f"| {x.segment_id} | {x.channel} | {x.variant_id} | {x.sends:,} | "
+                f"{_interval(x.expected_positive, x.expected_low, x.expected_high).replace('.000', '')} |"
+                for x in lt.allocations]
+        out.append("")
+    if plan.effect_model_card:
+        out += ["## Effect model", "", "```json", json.dumps(plan.effect_model_card, indent=2, default=str)[:3000],
+                "```", ""]
+    if plan.totals:
+        t = plan.totals
+        out += ["## Cost", "", f"Wall time {t.wall_time_s:.1f} s (LLM steps {t.llm_time_s:.1f} s, everything else "
+                f"{t.other_time_s:.1f} s); {t.llm_calls} LLM calls, {t.prompt_tokens + t.completion_tokens:,} tokens; "
+                f"copy from LLM {t.copy_from_llm}, from the fact template {t.copy_from_template}.", ""]
+    out += ["## Trace", "", "| # | step | tool | time (s) | LLM calls | inputs | outputs |", "|---|---|---|---|---|---|---|"]
+    out += [f"| {s.index} | {s.step} | {_cell(s.tool)} | {s.duration_s:.2f} | {s.llm_calls} | {_cell(s.inputs)} | "
+            f"{_cell(s.outputs, 300)}{' ' + _cell('; '.join(s.notes)) if s.notes else ''} |" for s in plan.trace]
+    out.append("\nThe full inputs and outputs of every step are in plan.json under `trace`.")
+    return "\n".join(out) + "\n"
+
+
+def write_plan(plan: CampaignPlan, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``plan.json`` and ``plan.md`` into ``out_dir`` (created if needed)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "plan.json", out_dir / "plan.md"
+    json_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+    md_path.write_text(render_markdown(plan), encoding="utf-8")
+    return json_path, md_path

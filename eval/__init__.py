@@ -1,0 +1,1 @@
+"""Eval harness: scenarios, scorers and reports for the plans the agent writes."""

@@ -1,0 +1,1 @@
+"""Embedded LLM server layer: weight conversion, chat template and the vLLM process manager."""
