@@ -8,6 +8,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tools.profiles import AudienceFilter
+
 Channel = Literal["email", "push", "sms"]
 Language = Literal["en", "zh"]
 CHANNELS: tuple[str, ...] = ("email", "push", "sms")
@@ -16,20 +18,6 @@ LANGUAGES: tuple[str, ...] = ("en", "zh")
 
 class BriefError(ValueError):
     """A brief could not be read or is invalid; the message is one line naming the field."""
-
-
-class AudienceFilterSpec(BaseModel):
-    """Structured audience constraints a marketer may add to the free-text audience."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    age_min: int | None = Field(None, ge=0, le=120)
-    age_max: int | None = Field(None, ge=0, le=120)
-    gender: Literal["M", "F"] | None = None
-    occupations: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
-    lifecycle: list[Literal["new", "active", "lapsed"]] = Field(default_factory=list)
-    genres: list[str] = Field(default_factory=list)
 
 
 class Brief(BaseModel):
@@ -55,7 +43,7 @@ class Brief(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     goal: str = Field(min_length=3, max_length=1000)
     audience: str = Field(min_length=3, max_length=1000)
-    audience_filter: AudienceFilterSpec = Field(default_factory=AudienceFilterSpec)
+    audience_filter: AudienceFilter = Field(default_factory=AudienceFilter)
     channels: list[Channel] = Field(min_length=1)
     send_budget: int = Field(gt=0, le=100_000_000)
     language: Language = "en"
@@ -73,10 +61,10 @@ class Brief(BaseModel):
         return value
 
 
-def _one_line(error: ValidationError) -> str:
+def _one_line(error: ValidationError, prefix: str = "") -> str:
     first = error.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or "brief"
-    message = first["msg"]
+    field = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "") or "brief"
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "literal_error":
         message = f"{message}, got {first['input']!r}"
     more = len(error.errors()) - 1
@@ -114,3 +102,21 @@ def load_brief(path: Path) -> Brief:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise BriefError(f"{path}: not valid YAML{where}") from None
     return parse_brief(data, source=str(path))
+
+
+def check_against_shop(brief: Brief, vocabulary: dict[str, list[str]], source: str = "brief") -> Brief:
+    """Check the audience filter's values against the shop's vocabulary (genres, regions, …).
+
+    Returns:
+        The brief with filter values in the shop's spelling ("sci fi" → "Sci-Fi").
+
+    Raises:
+        BriefError: one line naming the field and listing the valid values.
+    """
+    try:
+        checked = AudienceFilter.model_validate(
+            brief.audience_filter.model_dump(), context={"vocabulary": vocabulary}
+        )
+    except ValidationError as exc:
+        raise BriefError(f"{source}: {_one_line(exc, 'audience_filter')}") from None
+    return brief.model_copy(update={"audience_filter": checked})

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from agent.brief import BriefError, load_brief
+from agent.brief import BriefError, check_against_shop, load_brief
 from agent.settings import get_settings
 
 EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "scifi_winback.yaml"
@@ -71,17 +71,19 @@ def _run(action: Any) -> None:
 
 
 def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
+    brief = load_brief(brief_path)  # fail fast, before anything heavy is loaded
+
     from agent.assemble import build_tools
     from agent.llm import OpenAIBackend
     from agent.loop import Planner
     from agent.report import write_plan
     from serve.llm_server import ensure_llm_server
 
-    brief = load_brief(brief_path)  # fail fast, before anything heavy
     settings = get_settings()
     out_dir = out or Path("out") / brief_path.stem
     with console.status("loading shop, portraits, recommender and effect model …"):
         tools = build_tools(settings, OpenAIBackend.from_settings(settings), console)
+    brief = check_against_shop(brief, tools.profiles.store.vocabulary(), str(brief_path))
     with console.status("waiting for the LLM server …"), ensure_llm_server(settings) as url:
         console.print(f"LLM: {settings.llm_model} at {url}", highlight=False)
         status = console.status("planning …")
@@ -102,7 +104,8 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
     t = plan.totals
     if t:
         console.print(f"plan {plan.plan_id}: {len(plan.segments)} segments, {len(plan.active_variants())} variants; "
-                      f"{t.wall_time_s:.1f} s (LLM {t.llm_time_s:.1f} s, other {t.other_time_s:.1f} s)", highlight=False)
+                      f"{t.wall_time_s:.1f} s (LLM {t.llm_time_s:.1f} s, other {t.other_time_s:.1f} s)",
+                      highlight=False)
     console.print(f"wrote {json_path} and {md_path}", highlight=False)
 
 

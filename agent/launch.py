@@ -36,7 +36,7 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
     treated: dict[str, int] = {}
     holdout: dict[str, list[str]] = {}
     for seg in plan.segments:
-        held = int(round(seg.size * brief.holdout_fraction))
+        held = round(seg.size * brief.holdout_fraction)
         holdout[seg.segment_id] = sorted(rng.choice(seg.customer_ids, size=held, replace=False).tolist())
         treated[seg.segment_id] = seg.size - held
     holdout_total = sum(len(ids) for ids in holdout.values())
@@ -50,7 +50,8 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
         if reachable_sends < brief.send_budget:
             notes.append(
                 f"The budget of {brief.send_budget:,} sends exceeds what this audience can receive "
-                f"({reachable_sends:,}: one message per treated customer and channel); the plan uses {reachable_sends:,}."
+                f"({reachable_sends:,}: one message per treated customer and channel); "
+                f"the plan uses {reachable_sends:,}."
             )
     else:
         weight = {id(vs): capacity[id(vs)] * max(v.effect.point for v in vs) for _, _, vs in cells}

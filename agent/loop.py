@@ -23,7 +23,7 @@ from agent.trace import TraceRecorder, TraceStep
 from tools.copywriter import CopyRequest, CopyResult, CopyTool
 from tools.effect import EffectEstimate, EffectRequest, EffectTool
 from tools.grounding import ProductFacts
-from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.profiles import AudienceQuery, ProfilesTool
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
 from tools.shop import Shop
 
@@ -65,7 +65,8 @@ class Planner:
         trace = TraceRecorder(self.on_event)
         plan = CampaignPlan(
             plan_id=uuid.uuid4().hex[:12], created_at=datetime.now(UTC), brief=brief,
-            llm_model=self.tools.copy.model.name, audience=AudienceSummary(query=brief.audience, filter_used={}, size=0),
+            llm_model=self.tools.copy.model.name,
+            audience=AudienceSummary(query=brief.audience, filter_used={}, size=0),
             effect_model_card=self.tools.effect.model_card,
         )
         hits = self._retrieve(brief, plan, trace)
@@ -85,9 +86,7 @@ class Planner:
 
     def _retrieve(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> list[Any]:
         limit = min(math.ceil(brief.send_budget / len(brief.channels)), RETRIEVE_CAP)
-        query = AudienceQuery(
-            text=brief.audience, filter=AudienceFilter(**brief.audience_filter.model_dump()), limit=limit
-        )
+        query = AudienceQuery(text=brief.audience, filter=brief.audience_filter, limit=limit)
         with trace.step("retrieve audience", "profiles.retrieve", query.model_dump()) as step:
             result = self.tools.profiles.retrieve(query)
             step.outputs = {"matched": len(result.portraits), "where": result.where, "message": result.message,

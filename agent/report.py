@@ -33,13 +33,14 @@ def render_markdown(plan: CampaignPlan) -> str:
             f"Filter applied: `{_cell(a.where or {}, 400)}`. {a.message}".rstrip(), ""]
     metric = plan.variants[0].effect.metric if plan.variants else ""
     if plan.segments:
-        out += ["## Segments", "", "| id | name | size | candidate products (recommender score; predicted rate [90% interval]) |",
+        out += ["## Segments", "",
+                "| id | name | size | candidate products (recommender score; predicted rate [90% interval]) |",
                 "|---|---|---|---|"]
         for s in plan.segments:
             effects = {e.product_id: e for e in s.product_effects}
             cands = "; ".join(
-                f"{p.title} ({p.score:.2f}; {_interval(effects[p.product_id].point, effects[p.product_id].low, effects[p.product_id].high)})"
-                for p in s.products if p.product_id in effects)
+                f"{p.title} ({p.score:.2f}; {_interval(e.point, e.low, e.high)})"
+                for p in s.products if (e := effects.get(p.product_id)) is not None)
             out.append(f"| {s.segment_id} | {_cell(s.name)} | {s.size} | {_cell(cands, 600)} |")
         out.append("")
     active = plan.active_variants()
@@ -65,7 +66,8 @@ def render_markdown(plan: CampaignPlan) -> str:
         lt = plan.launch
         out += ["## Launch design", "", f"Planned sends: {lt.planned_sends:,} of a budget of {lt.send_budget:,}; "
                 f"holdout {lt.holdout_customers} of {lt.reachable_customers} customers.", "",
-                *[f"- {n}" for n in lt.notes], "", "| segment | channel | variant | sends | predicted positives [90%] |",
+                *[f"- {n}" for n in lt.notes], "",
+                "| segment | channel | variant | sends | predicted positives [90%] |",
                 "|---|---|---|---|---|"]
         out += [f"| {x.segment_id} | {x.channel} | {x.variant_id} | {x.sends:,} | "
                 f"{_interval(x.expected_positive, x.expected_low, x.expected_high).replace('.000', '')} |"
@@ -79,7 +81,8 @@ def render_markdown(plan: CampaignPlan) -> str:
         out += ["## Cost", "", f"Wall time {t.wall_time_s:.1f} s (LLM steps {t.llm_time_s:.1f} s, everything else "
                 f"{t.other_time_s:.1f} s); {t.llm_calls} LLM calls, {t.prompt_tokens + t.completion_tokens:,} tokens; "
                 f"copy from LLM {t.copy_from_llm}, from the fact template {t.copy_from_template}.", ""]
-    out += ["## Trace", "", "| # | step | tool | time (s) | LLM calls | inputs | outputs |", "|---|---|---|---|---|---|---|"]
+    out += ["## Trace", "", "| # | step | tool | time (s) | LLM calls | inputs | outputs |",
+            "|---|---|---|---|---|---|---|"]
     out += [f"| {s.index} | {s.step} | {_cell(s.tool)} | {s.duration_s:.2f} | {s.llm_calls} | {_cell(s.inputs)} | "
             f"{_cell(s.outputs, 300)}{' ' + _cell('; '.join(s.notes)) if s.notes else ''} |" for s in plan.trace]
     out.append("\nThe full inputs and outputs of every step are in plan.json under `trace`.")

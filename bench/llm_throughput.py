@@ -94,8 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         one_request(client, settings.llm_model, 8)  # warm-up
         results = [
             run(client, settings.llm_model, "1 stream", 1, args.rounds, args.tokens),
-            run(client, settings.llm_model, f"{args.concurrency} streams", args.concurrency, args.rounds,
-                args.tokens),
+            run(
+                client,
+                settings.llm_model,
+                f"{args.concurrency} streams",
+                args.concurrency,
+                args.rounds,
+                args.tokens,
+            ),
         ]
         if server is not None and server.process is not None:
             facts.append(f"RSS (server process group): {group_rss_mb(server.process.pid):.0f} MB")
@@ -108,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server: {url}  model: {settings.llm_model}  tokens/request: {args.tokens}")
     print(f"{'scenario':<12} {'requests':>8} {'tokens':>7} {'wall s':>7} {'tok/s':>7} {'p50 lat s':>9}")
     for r in results:
-        print(f"{r.name:<12} {r.requests:>8} {r.tokens:>7} {r.seconds:>7.1f} {r.tok_per_s:>7.1f} "
-              f"{statistics.median(r.latencies):>9.2f}")
+        print(
+            f"{r.name:<12} {r.requests:>8} {r.tokens:>7} {r.seconds:>7.1f} {r.tok_per_s:>7.1f} "
+            f"{statistics.median(r.latencies):>9.2f}"
+        )
     for line in facts:
         print(line)
     return 0

@@ -92,7 +92,7 @@ def convert(gguf: Path, out: Path) -> dict[str, object]:
     config.dtype = torch.bfloat16
     if config.model_type != "llama":
         raise ConversionError(f"expected a llama-architecture GGUF, got {config.model_type!r}")
-    plain = LlamaForCausalLM(config).to(torch.bfloat16)
+    plain = LlamaForCausalLM(config).bfloat16()
     state = {key: value.to(torch.bfloat16) for key, value in loaded.state_dict().items()}
     result = plain.load_state_dict(state, strict=False)
     plain.tie_weights()

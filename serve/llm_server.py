@@ -78,7 +78,8 @@ class LLMServer:
         self.model = model
         self.port = port or settings.llm_port
         self.tool_parser = tool_parser or settings.llm_tool_parser
-        self.python = python or (settings.llm_venv / "bin" / "python" if model is None else Path(sys.executable))
+        default_python = settings.llm_venv / "bin" / "python" if model is None else Path(sys.executable)
+        self.python = python or default_python
         self.log_path = settings.home / "logs" / f"llm-server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -94,20 +95,15 @@ class LLMServer:
 
     @property
     def served_names(self) -> list[str]:
-        """Names the server answers to; the first is the one replies carry.
+        """Names the server answers to: ``settings.llm_model``, after the ``--model`` name if one is given.
 
-        The embedded server answers to ``settings.llm_model``. A ``--model`` server answers to its own
-        name and, as an alias, to ``settings.llm_model`` so the agent works with it without more settings.
+        The alias lets the agent use a ``--model`` server with default settings; replies carry the first.
         """
         names = [self.settings.llm_model] if self.model is None else [self.model, self.settings.llm_model]
         return list(dict.fromkeys(names))
 
     def check_installed(self) -> None:
-        """Fail early, with the fix, when the embedded server's venv or weights are missing.
-
-        Raises:
-            LLMServerError: when the interpreter or the converted weights are not there.
-        """
+        """Raise :class:`LLMServerError` with the fix when the interpreter or weights are missing."""
         if not self.python.exists():
             where = "the LLM virtualenv" if self.embedded else "the interpreter"
             raise LLMServerError(f"{where} {self.python} does not exist; run `make setup` first")
@@ -130,12 +126,8 @@ class LLMServer:
 
     def environment(self) -> dict[str, str]:
         """Return the environment of the server process (this one's, plus offline and CPU flags)."""
-        env = dict(os.environ)
-        env.update(QUIET_ENV)
-        if self.embedded:
-            env.update(offline_environment())
-            env.update(CPU_ENV)
-        return env
+        env = {**os.environ, **QUIET_ENV}
+        return {**env, **offline_environment(), **CPU_ENV} if self.embedded else env
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         """Return the last ``lines`` lines of the server log."""
@@ -155,7 +147,7 @@ class LLMServer:
             raise LLMServerError(f"the LLM server is already running (pid {self.process.pid})")
         self.check_installed()
         if probe(self.url) is not None:
-            raise LLMServerError(f"another server already answers at {self.url}; stop it or choose another port")
+            raise LLMServerError(f"a server already answers at {self.url}; stop it or choose another port")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -171,29 +163,32 @@ class LLMServer:
         """Block until ``GET {url}/models`` answers.
 
         Raises:
-            LLMServerError: when the process exits or the timeout passes first (the server is stopped).
+            LLMServerError: when the process exits or the timeout passes first. The server is stopped
+                on any failure, Ctrl-C included.
         """
         if self.process is None:
             raise LLMServerError("the LLM server was not started")
         timeout = self.settings.llm_startup_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.process.poll()
-            if code is not None:
-                self.process = None
-                raise LLMServerError(
-                    f"the LLM server exited with code {code} while starting; last lines of {self.log_path}:\n"
-                    f"{self.log_tail()}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/models", timeout=2.0).status_code == 200:
-                    return
-            time.sleep(1.0)
-        self.stop()
-        raise LLMServerError(
-            f"the LLM server did not answer at {self.url} within {timeout:.0f} s; last lines of "
-            f"{self.log_path}:\n{self.log_tail()}"
-        )
+        try:
+            while time.monotonic() < deadline:
+                code = self.process.poll()
+                if code is not None:
+                    raise LLMServerError(
+                        f"the LLM server exited with code {code} while starting; "
+                        f"last lines of {self.log_path}:\n{self.log_tail()}"
+                    )
+                with contextlib.suppress(LLMServerError):  # a foreign answer: our process dies and says why
+                    if probe(self.url) is not None:
+                        return
+                time.sleep(1.0)
+            raise LLMServerError(
+                f"the LLM server did not answer at {self.url} within {timeout:.0f} s; "
+                f"last lines of {self.log_path}:\n{self.log_tail()}"
+            )
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self, grace_s: float = 20.0) -> None:
         """Stop the whole process group: SIGTERM, wait up to ``grace_s``, then SIGKILL."""
@@ -209,23 +204,16 @@ class LLMServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
             process.wait()
-        deadline = time.monotonic() + 5.0  # engine workers left in the group
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
+        deadline = time.monotonic() + 5.0  # engine workers the server left behind: 5 s more, then SIGKILL
         with contextlib.suppress(ProcessLookupError):
+            while time.monotonic() < deadline:
+                os.killpg(pgid, 0)  # raises once the group is empty
+                time.sleep(0.2)
             os.killpg(pgid, signal.SIGKILL)
 
     def __enter__(self) -> LLMServer:
         self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.wait_ready()  # stops the server itself when it fails
         return self
 
     def __exit__(
@@ -306,5 +294,5 @@ def serve_forever(
         echo(f"error: {exc}")
         return 1
     finally:
-        server.stop()
         signal.signal(signal.SIGTERM, previous)
+        server.stop()

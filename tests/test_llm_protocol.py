@@ -84,7 +84,8 @@ def test_openai_backend_builds_wire_parameters():
     request = ChatRequest(messages=_ask(), response_schema={"type": "object"}, schema_name="S",
                           tools=[], seed=3, max_tokens=7)
     params = backend._params(request)
-    assert params["response_format"] == {"type": "json_schema", "json_schema": {"name": "S", "schema": {"type": "object"}}}
+    expected = {"type": "json_schema", "json_schema": {"name": "S", "schema": {"type": "object"}}}
+    assert params["response_format"] == expected
     assert params["seed"] == 3 and params["max_tokens"] == 7 and "tools" not in params
     from agent.llm import ToolSpec
 

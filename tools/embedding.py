@@ -199,4 +199,6 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         Returns:
             The embedding function.
         """
-        return MiniLMEmbeddingFunction(config.get("model_dir"), int(config.get("batch_size", DEFAULT_BATCH_SIZE)))
+        return MiniLMEmbeddingFunction(
+            config.get("model_dir"), int(config.get("batch_size", DEFAULT_BATCH_SIZE))
+        )

@@ -13,8 +13,8 @@ event, not from today; the weights of a customer are then scaled to sum to 1.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -35,7 +35,11 @@ class PortraitConfig:
 
     Attributes:
         half_life_days: A rating this many days before the shop's last event counts half.
-        top_genres: Number of genres named as a customer's interests (and flagged in the index).
+        top_genres: At most this many genres are named as a customer's interests (and flagged in the
+            index): those with weight >= ``min_interest`` and the highest lift (weight over the average
+            customer's weight for the genre, at least 1), so "Loves" names what sets a customer apart
+            rather than the genres everybody watches; a customer without such a genre gets the heaviest.
+        min_interest: Minimum interest weight of a top genre.
         favourites: Number of favourite titles named in the text.
         new_within_days: "new" when the first rating is at most this many days before the last event.
         lapsed_after_days: "lapsed" when the last rating is more than this many days before the last event.
@@ -43,6 +47,7 @@ class PortraitConfig:
 
     half_life_days: float = 90.0
     top_genres: int = 3
+    min_interest: float = 0.05
     favourites: int = 3
     new_within_days: int = 30
     lapsed_after_days: int = 90
@@ -72,7 +77,7 @@ class Portrait:
         last_active: Unix seconds of the last rating (0 without ratings).
         lifecycle: "new", "active" or "lapsed" (see :meth:`PortraitConfig.lifecycle_rule`).
         interests: Genre to weight (sums to 1), highest first.
-        top_genres: The strongest interests, highest first.
+        top_genres: Distinctive interests, highest lift first (see :class:`PortraitConfig`).
         favourites: Favourite titles ("Title (year)"), best rated and most recent first.
         text: English description used for embedding.
     """
@@ -135,7 +140,11 @@ def portrait_text(p: Portrait) -> str:
     gender = {"m": "male", "f": "female"}.get(p.gender.lower(), p.gender.lower())
     occupation = p.occupation.strip()
     who = f"{p.age}-year-old {gender}"
-    who += f" (occupation: {occupation or 'unknown'})" if occupation.lower() in _VAGUE_OCCUPATIONS else f" {occupation}"
+    who += (
+        f" (occupation: {occupation or 'unknown'})"
+        if occupation.lower() in _VAGUE_OCCUPATIONS
+        else f" {occupation}"
+    )
     where = "living outside the US" if p.region == OUTSIDE_US else f"in the {p.region} region"
     if p.n_ratings == 0:
         return f"{who} {where}. New customer without any rating yet."
@@ -159,10 +168,24 @@ def _interest_weights(shop: Shop, end: int, half_life_days: float) -> pd.DataFra
     rated = rated.assign(
         weight=rated["rating"] / 5.0 * 0.5 ** (age_days / half_life_days) / rated["genres"].map(len)
     )
-    per_genre = rated[["customer_id", "genres", "weight"]].explode("genres").rename(columns={"genres": "genre"})
+    per_genre = (
+        rated[["customer_id", "genres", "weight"]].explode("genres").rename(columns={"genres": "genre"})
+    )
     summed = per_genre.groupby(["customer_id", "genre"], as_index=False)["weight"].sum()
     summed["weight"] /= summed.groupby("customer_id")["weight"].transform("sum")
     return summed.sort_values(["customer_id", "weight", "genre"], ascending=[True, False, True])
+
+
+def _top_genres(weights: pd.DataFrame, config: PortraitConfig) -> dict[str, tuple[str, ...]]:
+    """Pick the genres each customer over-indexes on (lift over the average customer's weight)."""
+    n_customers = max(weights["customer_id"].nunique(), 1)
+    baseline = weights.groupby("genre")["weight"].sum() / n_customers
+    lift = weights["weight"] / weights["genre"].map(baseline)
+    ranked = weights.assign(lift=lift).sort_values(["customer_id", "lift"], ascending=[True, False])
+    strong = ranked[(ranked["weight"] >= config.min_interest) & (ranked["lift"] >= 1.0)]
+    tops = strong.groupby("customer_id").head(config.top_genres).groupby("customer_id")["genre"].agg(tuple)
+    fallback = weights.groupby("customer_id")["genre"].first().map(lambda g: (g,))
+    return {**fallback.to_dict(), **tops.to_dict()}
 
 
 def _favourites(shop: Shop, count: int) -> dict[str, tuple[str, ...]]:
@@ -203,6 +226,7 @@ def build_portraits(shop: Shop, config: PortraitConfig | None = None) -> list[Po
         cid: dict(zip(group["genre"], group["weight"].round(4), strict=True))
         for cid, group in weights.groupby("customer_id", sort=False)
     }
+    tops = _top_genres(weights, config)
     favourites = _favourites(shop, config.favourites)
     portraits = []
     for row in shop.customers.itertuples(index=False):
@@ -228,10 +252,10 @@ def build_portraits(shop: Shop, config: PortraitConfig | None = None) -> list[Po
             last_active=last,
             lifecycle=lifecycle,
             interests=mine,
-            top_genres=tuple(list(mine)[: config.top_genres]),
+            top_genres=tops.get(cid, ()),
             favourites=favourites.get(cid, ()),
         )
-        portraits.append(Portrait(**{**draft.__dict__, "text": portrait_text(draft)}))
+        portraits.append(replace(draft, text=portrait_text(draft)))
     return portraits
 
 
@@ -261,8 +285,3 @@ def portrait_metadata(portrait: Portrait, genres: list[str]) -> dict[str, Any]:
     }
     meta.update({genre_key(g): g in portrait.top_genres for g in genres})
     return meta
-
-
-def today_utc() -> date:
-    """Return today's date in UTC (for callers that report portrait freshness)."""
-    return datetime.now(tz=UTC).date()

@@ -229,7 +229,12 @@ class RecommendTool:
         self.model = model
         self.popularity = PopularityRecommender().fit(self.matrix.implicit)
         self.catalog = shop.products.set_index("product_id").reindex(self.matrix.product_ids)
-        self.genre_sets = [{g.lower() for g in gs} for gs in self.catalog["genres"]]
+        genres = self.catalog["genres"].reset_index(drop=True).explode().dropna().str.lower()
+        self.genres = pd.Index(sorted(genres.unique()))
+        member = (genres.index.to_numpy(), self.genres.get_indexer(genres))
+        self.item_genres = sp.csc_matrix(
+            (np.ones(len(genres)), member), shape=(len(self.catalog), len(self.genres))
+        )
 
     @classmethod
     def fit(cls, shop: Shop, settings: Settings, model: Recommender | None = None) -> RecommendTool:
@@ -241,15 +246,20 @@ class RecommendTool:
         matrix = InteractionMatrix.from_shop(shop)
         return cls(shop, (model or ItemKNNRecommender()).fit(matrix.implicit), matrix)
 
+    @property
+    def method(self) -> str:
+        """Return the name of the model behind the known customers' scores."""
+        return self.model.name
+
     def _allowed(self, req: RecommendRequest, known: np.ndarray, n_customers: int) -> np.ndarray:
         """Return the boolean mask of candidate items for the request."""
         allowed = ~self.matrix.product_ids.isin(req.exclude_product_ids)
         if req.genres:
-            wanted = {g.lower() for g in req.genres}
-            all_genres = set().union(*self.genre_sets)
-            if missing := wanted - all_genres:
-                raise ValueError(f"unknown genres {sorted(missing)}; the catalog has {sorted(all_genres)}")
-            allowed &= np.array([bool(gs & wanted) for gs in self.genre_sets])
+            wanted = self.genres.get_indexer([g.lower() for g in req.genres])
+            if (wanted < 0).any():
+                missing = [g for g, w in zip(req.genres, wanted, strict=True) if w < 0]
+                raise ValueError(f"unknown genres {missing}; the catalog has {list(self.genres)}")
+            allowed &= np.asarray(self.item_genres[:, wanted].sum(axis=1)).ravel() > 0
         if req.exclude_seen and known.size:
             seen_by = np.asarray(self.matrix.implicit[known].sum(axis=0)).ravel()
             allowed &= seen_by <= n_customers / 2

@@ -22,6 +22,7 @@ import annotated_types
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
 
 from agent.settings import Settings
 
@@ -134,20 +135,17 @@ def _fail(file: str, row: int, column: str, problem: str) -> ShopDataError:
     return ShopDataError(f"{file} row {row}, column '{column}': {problem}", file=file, row=row, column=column)
 
 
-def _field_kind(annotation: Any) -> tuple[str, bool]:
-    """Return ('str'|'int'|'float'|'list', nullable) for a model field annotation."""
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    nullable = type(None) in get_args(annotation)
-    base = args[0] if nullable and args else annotation
-    if get_origin(base) is list:
-        return "list", nullable
-    return {str: "str", int: "int", float: "float"}[base], nullable
-
-
-def _bounds(metadata: list[Any]) -> tuple[float | None, float | None]:
-    low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
-    high = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), None)
-    return low, high
+def _column_rule(field: FieldInfo) -> tuple[str, bool, tuple[Any, Any]]:
+    """Return (kind 'str'|'int'|'float'|'list', nullable, (ge, le)) of a model field."""
+    nullable = type(None) in get_args(field.annotation)
+    base = (
+        next(a for a in get_args(field.annotation) if a is not type(None)) if nullable else field.annotation
+    )
+    kinds: dict[Any, str] = {str: "str", int: "int", float: "float"}
+    kind = "list" if get_origin(base) is list else kinds[base]
+    low = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
+    high = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+    return kind, nullable, (low, high)
 
 
 def _blank(value: Any) -> Any:
@@ -244,28 +242,19 @@ def validate_table(frame: pd.DataFrame, model: type[BaseModel], file: str) -> pd
         )
     columns: dict[str, pd.Series] = {}
     for name, field in model.model_fields.items():
-        kind, nullable = _field_kind(field.annotation)
+        kind, nullable, bounds = _column_rule(field)
         raw = (
             frame[name] if name in frame.columns else pd.Series([None] * len(frame), name=name, dtype=object)
         )
-        columns[name] = _validate_column(
-            raw.reset_index(drop=True), kind, nullable, _bounds(field.metadata), file
-        )
+        columns[name] = _validate_column(raw.reset_index(drop=True), kind, nullable, bounds, file)
     return pd.DataFrame(columns)
 
 
-def _check_unique(frame: pd.DataFrame, column: str, file: str) -> None:
-    duplicated = frame[column].duplicated()
-    if duplicated.any():
-        row = int(duplicated.to_numpy().argmax())
-        raise _fail(file, row + 1, column, f"duplicate id {frame[column].iloc[row]!r}")
-
-
-def _check_references(frame: pd.DataFrame, column: str, known: pd.Series, file: str, what: str) -> None:
-    unknown = ~frame[column].isin(known)
-    if unknown.any():
-        row = int(unknown.to_numpy().argmax())
-        raise _fail(file, row + 1, column, f"unknown {what} {frame[column].iloc[row]!r}")
+def _first_bad(mask: pd.Series, frame: pd.DataFrame, column: str, file: str, problem: str) -> None:
+    """Raise ShopDataError at the first row where ``mask`` is True (``problem`` gets the value)."""
+    if mask.any():
+        row = int(mask.to_numpy().argmax())
+        raise _fail(file, row + 1, column, problem.format(value=repr(frame[column].iloc[row])))
 
 
 def load_shop_files(
@@ -289,26 +278,27 @@ def load_shop_files(
         ShopDataError: A file is missing or unreadable, a column is missing, a value is invalid, an id is
             duplicated, or an interaction references an unknown customer or product.
     """
-    paths = {"customers": Path(customers), "products": Path(products), "interactions": Path(interactions)}
+    files = {"customers": Path(customers), "products": Path(products), "interactions": Path(interactions)}
     models: dict[str, type[BaseModel]] = {
         "customers": Customer,
         "products": Product,
         "interactions": Interaction,
     }
-    tables = {key: validate_table(_read_table(p), models[key], p.name) for key, p in paths.items()}
-    _check_unique(tables["customers"], "customer_id", paths["customers"].name)
-    _check_unique(tables["products"], "product_id", paths["products"].name)
-    inter_file = paths["interactions"].name
-    _check_references(
-        tables["interactions"], "customer_id", tables["customers"]["customer_id"], inter_file, "customer"
+    tables = {k: validate_table(_read_table(p), models[k], p.name) for k, p in files.items()}
+    cust, prod, inter = tables["customers"], tables["products"], tables["interactions"]
+    _first_bad(
+        cust["customer_id"].duplicated(), cust, "customer_id", files["customers"].name, "duplicate id {value}"
     )
-    _check_references(
-        tables["interactions"], "product_id", tables["products"]["product_id"], inter_file, "product"
+    _first_bad(
+        prod["product_id"].duplicated(), prod, "product_id", files["products"].name, "duplicate id {value}"
     )
+    for column, known, what in (("customer_id", cust, "customer"), ("product_id", prod, "product")):
+        unknown = ~inter[column].isin(known[column])
+        _first_bad(unknown, inter, column, files["interactions"].name, f"unknown {what} {{value}}")
     key = settings.pseudonym_key.get_secret_value()
-    for table in ("customers", "interactions"):
-        tables[table]["customer_id"] = tables[table]["customer_id"].map(lambda raw: pseudonymise(raw, key))
-    return Shop(name=name, **tables)
+    for table in (cust, inter):
+        table["customer_id"] = table["customer_id"].map(lambda raw: pseudonymise(raw, key))
+    return Shop(name=name, customers=cust, products=prod, interactions=inter)
 
 
 def _read_recbole(path: Path) -> pd.DataFrame:
@@ -339,38 +329,28 @@ def load_demo_shop(settings: Settings) -> Shop:
     absent = [p.name for p in files.values() if not p.is_file()]
     if absent:
         raise ShopDataError(
-            f"MovieLens-100k is missing in {folder} ({', '.join(absent)}): run `campaign data fetch` or `make setup`",
+            f"MovieLens-100k is missing in {folder} ({', '.join(absent)}): "
+            "run `campaign data fetch` or `make setup`",
             file=absent[0],
         )
     key = settings.pseudonym_key.get_secret_value()
     users = _read_recbole(files["user"])
-    customers = pd.DataFrame(
-        {
-            "customer_id": users["user_id"].map(lambda raw: pseudonymise(raw, key)),
-            "age": users["age"].astype("int64"),
-            "gender": users["gender"],
-            "occupation": users["occupation"],
-            "region": users["zip_code"].map(zip_region),
-        }
-    )
+    customers = users[["gender", "occupation"]].assign(
+        customer_id=users["user_id"].map(lambda raw: pseudonymise(raw, key)),
+        age=users["age"].astype("int64"),
+        region=users["zip_code"].map(zip_region),
+    )[["customer_id", "age", "gender", "occupation", "region"]]
     items = _read_recbole(files["item"])
-    products = pd.DataFrame(
-        {
-            "product_id": items["item_id"],
-            "title": items["movie_title"],
-            "year": pd.to_numeric(items["release_year"], errors="coerce").astype("Int64"),
-            "genres": items["class"].str.split(),
-        }
+    products = pd.DataFrame({"product_id": items["item_id"], "title": items["movie_title"]}).assign(
+        year=pd.to_numeric(items["release_year"], errors="coerce").astype("Int64"),
+        genres=items["class"].str.split(),
     )
     ratings = _read_recbole(files["inter"])
     pseudonyms = dict(zip(users["user_id"], customers["customer_id"], strict=True))
-    interactions = pd.DataFrame(
-        {
-            "customer_id": ratings["user_id"].map(pseudonyms),
-            "product_id": ratings["item_id"],
-            "rating": ratings["rating"].astype("float64"),
-            "timestamp": ratings["timestamp"].astype("float64").astype("int64"),
-        }
+    interactions = pd.DataFrame({"customer_id": ratings["user_id"].map(pseudonyms)}).assign(
+        product_id=ratings["item_id"],
+        rating=ratings["rating"].astype("float64"),
+        timestamp=ratings["timestamp"].astype("float64").astype("int64"),
     )
     if interactions["customer_id"].isna().any():
         raise ShopDataError("ml-100k.inter references a user missing from ml-100k.user", file="ml-100k.inter")
