@@ -8,8 +8,8 @@ from pathlib import Path
 from agent.plan import CampaignPlan
 
 
-def _interval(point: float, low: float, high: float) -> str:
-    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+def _interval(point: float, low: float, high: float, digits: int = 3) -> str:
+    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _cell(value: object, limit: int = 160) -> str:
@@ -70,7 +70,7 @@ def render_markdown(plan: CampaignPlan) -> str:
                 "| segment | channel | variant | sends | predicted positives [90%] |",
                 "|---|---|---|---|---|"]
         out += [f"| {x.segment_id} | {x.channel} | {x.variant_id} | {x.sends:,} | "
-                f"{_interval(x.expected_positive, x.expected_low, x.expected_high).replace('.000', '')} |"
+                f"{_interval(x.expected_positive, x.expected_low, x.expected_high, digits=1)} |"
                 for x in lt.allocations]
         out.append("")
     if plan.effect_model_card:

@@ -33,9 +33,14 @@ def genre_shares(interactions: pd.DataFrame, products: pd.DataFrame, customer_id
 
 
 def distinctive_genres(segment: pd.Series, baseline: pd.Series, n: int = 2) -> list[str]:
-    """Genres the segment over-indexes on: share × lift over the baseline, best ``n``."""
+    """Genres the segment over-indexes on, best ``n``: share × log(lift over the baseline), lift > 1 only.
+
+    Plain share would name every segment after Drama and Comedy, the commonest genres; share × log-lift
+    favours what sets the segment apart while ignoring rare genres with noisy lifts.
+    """
     lift = segment / baseline.reindex(segment.index).replace(0, np.nan)
-    score = (segment * lift).dropna().sort_values(ascending=False)
+    score = (segment * np.log(lift)).dropna()
+    score = score[score > 0].sort_values(ascending=False)
     return [str(g) for g in score.index[:n]]
 
 

@@ -7,6 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.settings import Settings
+from tools.datasets import fetch_datasets
+from tools.portrait_store import PortraitStore
+from tools.profiles import open_portrait_store
+from tools.shop import Shop, load_demo_shop
+
 
 class RealNetworkCallError(AssertionError):
     """A test tried to open a network connection without the ``e2e`` marker."""
@@ -31,3 +37,23 @@ def _no_real_servers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded)
     yield
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A temporary home (fresh Chroma store) whose data folder is the real, already fetched `var/data`."""
+    repo = Settings()
+    fetch_datasets(repo)  # a no-op when `make setup` already fetched everything
+    home = tmp_path_factory.mktemp("profiles-home")
+    (home / "data").symlink_to(repo.data_dir.resolve(), target_is_directory=True)
+    return Settings(home=home)
+
+
+@pytest.fixture(scope="session")
+def shop(settings: Settings) -> Shop:
+    return load_demo_shop(settings)
+
+
+@pytest.fixture(scope="session")
+def store(settings: Settings, shop: Shop) -> PortraitStore:
+    return open_portrait_store(settings, shop)

@@ -8,34 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agent.settings import Settings
-from tools.datasets import fetch_datasets
 from tools.portrait_store import PortraitStore
 from tools.portraits import PortraitConfig, build_portraits
-from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool, open_portrait_store
-from tools.shop import Shop, load_demo_shop
+from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.shop import Shop
 
 DAY = 86_400
-
-
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A temporary home (fresh Chroma store) whose data folder is the real, already fetched `var/data`."""
-    repo = Settings()
-    fetch_datasets(repo)  # a no-op when `make setup` already fetched everything
-    home = tmp_path_factory.mktemp("profiles-home")
-    (home / "data").symlink_to(repo.data_dir.resolve(), target_is_directory=True)
-    return Settings(home=home)
-
-
-@pytest.fixture(scope="session")
-def shop(settings: Settings) -> Shop:
-    return load_demo_shop(settings)
-
-
-@pytest.fixture(scope="session")
-def store(settings: Settings, shop: Shop) -> PortraitStore:
-    return open_portrait_store(settings, shop)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,165 @@
+"""The whole plan loop on the real demo shop, with a scripted LLM."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.brief import parse_brief
+from agent.llm import ChatRequest
+from agent.loop import MIN_GAIN, Planner, PlannerTools
+from agent.report import render_markdown, write_plan
+from agent.scripted import FunctionModel, ScriptedModel, reply_json, reply_text
+from tools.copywriter import CopyTool
+from tools.effect import ClickModel, EffectTool
+from tools.profiles import ProfilesTool
+from tools.recommend import RecommendTool
+
+BRIEF = {
+    "name": "Win back sci-fi fans", "goal": "Win back lapsed sci-fi fans before the holidays",
+    "audience": "lapsed science fiction fans", "audience_filter": {"lifecycle": ["lapsed"], "genres": ["Sci-Fi"]},
+    "channels": ["email", "push"], "send_budget": 50000, "language": "en", "max_segments": 3,
+    "variants_per_channel": 2, "max_revisions": 2, "holdout_fraction": 0.1,
+}
+
+
+def copywriter(request: ChatRequest) -> object:
+    """Answer a copy prompt from the facts it states; every third call invents a year (must be rejected)."""
+    prompt = request.messages[1].content or ""
+    title = re.search(r"Title: (.+?) \(write it", prompt)
+    year = re.search(r"Year: (\d{4})", prompt)
+    copywriter.calls += 1  # type: ignore[attr-defined]
+    if title is None:
+        return reply_text("?")
+    stated = "1888" if copywriter.calls % 3 == 0 else (year.group(1) if year else "")  # type: ignore[attr-defined]
+    return reply_json({"headline": f"{title.group(1)} is back", "body": f"See {title.group(1)} {stated}".strip(),
+                       "cta": "Watch"})
+
+
+@pytest.fixture(scope="module")
+def tools(settings, shop, store) -> PlannerTools:
+    copywriter.calls = 0  # type: ignore[attr-defined]
+    return PlannerTools(
+        shop=shop, profiles=ProfilesTool(store), recommend=RecommendTool.fit(shop, settings),
+        effect=EffectTool(shop, ClickModel.load_or_train(shop, settings)),
+        copy=CopyTool(FunctionModel(copywriter), retries=1),
+    )
+
+
+@pytest.fixture(scope="module")
+def plan(tools):
+    return Planner(tools, concurrency=4, seed=7).run(parse_brief(BRIEF))
+
+
+def test_plan_covers_every_segment_and_channel(plan, shop):
+    assert plan.status == "ok" and 1 <= len(plan.segments) <= 3
+    active = plan.active_variants()
+    assert len(active) == len(plan.segments) * 2 * 2
+    for segment in plan.segments:
+        for channel in ("email", "push"):
+            cell = [v for v in active if v.segment_id == segment.segment_id and v.channel == channel]
+            assert len(cell) == 2 and len({v.product_id for v in cell}) == 2
+    seen = shop.interactions.groupby("customer_id")["product_id"].agg(set)
+    for v in active:
+        assert "Sci-Fi" in next(p.genres for s in plan.segments for p in s.products if p.product_id == v.product_id)
+        members = next(s.customer_ids for s in plan.segments if s.segment_id == v.segment_id)
+        assert sum(v.product_id in seen[c] for c in members) <= len(members) / 2
+
+
+def test_audience_honours_the_filter(plan, store):
+    ids = [c for s in plan.segments for c in s.customer_ids]
+    got = store.collection.get(ids=ids, include=["metadatas"])
+    assert all(m["lifecycle"] == "lapsed" and m["g_sci_fi"] for m in got["metadatas"])
+    assert plan.audience.size == len(ids)
+
+
+def test_invalid_drafts_are_rejected_and_grounded_copy_kept(plan):
+    for v in plan.variants:
+        text = f"{v.headline} {v.body}"
+        assert "1888" not in text
+        if v.source == "llm" and v.llm_errors:
+            assert "year 1888" in v.llm_errors[0]
+    assert any(v.llm_errors for v in plan.variants)
+
+
+def test_every_number_traces_to_a_tool_output(plan):
+    predicted = next(s for s in plan.trace if s.step == "predict effect of candidates").outputs
+    for v in plan.variants:
+        estimates = {e["product_id"]: e for e in predicted[v.segment_id]}
+        assert estimates[v.product_id]["point"] == v.effect.point
+        assert estimates[v.product_id]["low"] == v.effect.low and estimates[v.product_id]["high"] == v.effect.high
+    scored = next(s for s in plan.trace if s.step == "score products").outputs
+    for segment in plan.segments:
+        assert [p["product_id"] for p in scored[segment.segment_id]] == [p.product_id for p in segment.products]
+    for a in plan.launch.allocations:
+        variant = next(v for v in plan.variants if v.variant_id == a.variant_id)
+        assert a.expected_positive == pytest.approx(a.sends * variant.effect.point, abs=0.01)
+
+
+def test_revision_uses_predictions_until_nothing_beats_the_variants(plan):
+    assert plan.revisions and plan.revisions[0].round == 1
+    rounds = max(r.round for r in plan.revisions)
+    last_round_replaced = any(r.action == "replace" and r.round == rounds for r in plan.revisions)
+    if rounds < plan.brief.max_revisions or not last_round_replaced:
+        for segment in plan.segments:
+            effect = {e.product_id: e.point for e in segment.product_effects}
+            for channel in plan.brief.channels:
+                cell = [v for v in plan.variants if v.segment_id == segment.segment_id and v.channel == channel]
+                used = {v.product_id for v in cell}
+                worst = min(v.effect.point for v in cell if v.active)
+                assert all(p <= worst + MIN_GAIN for pid, p in effect.items() if pid not in used)
+    for r in plan.revisions:
+        if r.action == "replace":
+            old = next(v for v in plan.variants if v.variant_id == r.removed_variant)
+            new = next(v for v in plan.variants if v.variant_id == r.added_variant)
+            assert not old.active and new.active and new.effect.point > old.effect.point
+
+
+def test_launch_design_respects_budget_and_holdout(plan):
+    launch = plan.launch
+    assert launch.planned_sends <= plan.brief.send_budget
+    assert launch.holdout_customers == sum(round(s.size * 0.1) for s in plan.segments)
+    for segment in plan.segments:
+        held = set(launch.holdout_ids[segment.segment_id])
+        assert held <= set(segment.customer_ids)
+        treated = segment.size - len(held)
+        for channel in plan.brief.channels:
+            assert sum(a.sends for a in launch.allocations
+                       if a.segment_id == segment.segment_id and a.channel == channel) == treated
+    assert "exceeds what this audience can receive" in " ".join(launch.notes)
+
+
+def test_trace_and_markdown(plan, tmp_path):
+    steps = [s.step for s in plan.trace]
+    assert steps[:5] == ["retrieve audience", "form segments", "score products", "predict effect of candidates",
+                         "write copy"]
+    assert "revise round 1" in steps and steps[-1] == "design launch"
+    assert plan.totals.llm_calls == sum(v.llm_attempts for v in plan.variants) > 0
+    json_path, md_path = write_plan(plan, tmp_path)
+    markdown = md_path.read_text()
+    for segment in plan.segments:
+        assert segment.name in markdown
+    assert "## Trace" in markdown and json_path.stat().st_size > 1000
+    assert render_markdown(plan) == markdown
+
+
+def test_audience_that_matches_nobody_ends_with_a_clear_warning(tools):
+    brief = parse_brief({**BRIEF, "audience_filter": {"lifecycle": ["new"], "genres": ["Documentary"],
+                                                      "age_min": 80}})
+    with ScriptedModel([]) as model:
+        tools_no_llm = PlannerTools(**{**tools.__dict__, "copy": CopyTool(model)})
+        plan = Planner(tools_no_llm).run(brief)
+    assert plan.status == "empty" and plan.segments == [] and plan.launch is None
+    assert "No customer matches" in plan.warnings[0]
+    assert "## Warnings" in render_markdown(plan)
+
+
+def test_chinese_brief_gets_chinese_copy(tools):
+    brief = parse_brief({**BRIEF, "language": "zh", "channels": ["sms"], "max_segments": 1,
+                         "variants_per_channel": 1, "max_revisions": 1})
+    model = FunctionModel(lambda req: reply_text("not json"))
+    plan = Planner(PlannerTools(**{**tools.__dict__, "copy": CopyTool(model, retries=0)})).run(brief)
+    assert plan.variants and all(v.source == "template" for v in plan.variants)
+    assert all(re.search(r"[\u4e00-\u9fff]", v.body) for v in plan.variants)
+    assert all(len(v.headline) + len(v.body) + len(v.cta) <= 160 for v in plan.variants)
