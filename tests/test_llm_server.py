@@ -122,9 +122,7 @@ def test_ensure_with_base_url_starts_nothing(installed: Settings, monkeypatch: p
         assert url == "http://gpu-box:8000/v1"
 
 
-def test_ensure_refuses_a_server_with_other_models(
-    installed: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ensure_refuses_a_server_with_other_models(installed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(llm_server, "probe", lambda url, timeout_s=2.0: ["some-other-model"])
     with pytest.raises(LLMServerError, match="serves \\['some-other-model'\\]"), ensure_llm_server(installed):
         pass
