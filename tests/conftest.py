@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 
 import pytest
 
 from agent.settings import Settings
+from serve.llm_server import LLMServerError, ensure_llm_server
 from tools.datasets import fetch_datasets
 from tools.portrait_store import PortraitStore
 from tools.profiles import open_portrait_store
@@ -57,3 +59,14 @@ def shop(settings: Settings) -> Shop:
 @pytest.fixture(scope="session")
 def store(settings: Settings, shop: Shop) -> PortraitStore:
     return open_portrait_store(settings, shop)
+
+
+@pytest.fixture(scope="session")
+def llm_url() -> Iterator[str]:
+    """Base URL of a real LLM server for ``e2e`` tests: the embedded vLLM, started once per session if needed."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(ensure_llm_server(Settings()))
+        except LLMServerError as exc:
+            pytest.fail(f"no LLM server: {exc}", pytrace=False)
+        yield url

@@ -6,15 +6,11 @@ The module fixture reuses a server already answering on the embedded port, or st
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
 from pydantic import BaseModel, Field
 
 from agent.llm import ChatRequest, Message, OpenAIBackend, ToolSpec
 from agent.settings import Settings
-from serve.llm_server import LLMServerError, ensure_llm_server
 
 pytestmark = pytest.mark.e2e
 
@@ -59,13 +55,8 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="module")
-def backend(settings: Settings) -> Iterator[OpenAIBackend]:
-    with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(ensure_llm_server(settings))
-        except LLMServerError as exc:
-            pytest.fail(f"no LLM server: {exc}", pytrace=False)
-        yield OpenAIBackend(url, settings.llm_model, settings.llm_api_key.get_secret_value(), timeout_s=120)
+def backend(settings: Settings, llm_url: str) -> OpenAIBackend:
+    return OpenAIBackend(llm_url, settings.llm_model, settings.llm_api_key.get_secret_value(), timeout_s=120)
 
 
 def ask(text: str, **fields: object) -> ChatRequest:
