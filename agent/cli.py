@@ -131,7 +131,9 @@ def demo(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/d
 
 
 @app.command()
-def train() -> None:
+def train(
+    force: Annotated[bool, typer.Option(help="Retrain even when a model trained on the same data exists.")] = True,
+) -> None:
     """(Re)train the effect model on the demo shop and print its model card."""
 
     def action() -> None:
@@ -142,7 +144,8 @@ def train() -> None:
 
         settings = get_settings()
         with console.status("training the click model …"):
-            model = ClickModel.train(load_demo_shop(settings), settings)
+            shop = load_demo_shop(settings)
+            model = ClickModel.train(shop, settings) if force else ClickModel.load_or_train(shop, settings)
         sys.stdout.write(json.dumps(model.card, indent=2, default=str) + "\n")
 
     _run(action)

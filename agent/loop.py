@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.brief import Brief
+from agent.brief import Brief, Channel
 from agent.launch import design_launch
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Revision, RunTotals, Segment
 from agent.segments import form_segments
@@ -134,12 +134,12 @@ class Planner:
             step.outputs = {s.segment_id: [e.model_dump(include={"product_id", "point", "low", "high"})
                                            for e in s.product_effects] for s in segments}
 
-    def _write(self, brief: Brief, jobs: list[tuple[Segment, str, ScoredProduct]], step: TraceStep,
+    def _write(self, brief: Brief, jobs: list[tuple[Segment, Channel, ScoredProduct]], step: TraceStep,
                round_no: int, start_index: int) -> list[CopyVariant]:
         requests = [CopyRequest(
             goal=brief.goal, segment_name=seg.name, segment_description=seg.description,
             product=ProductFacts(product_id=p.product_id, title=p.title, year=p.year, genres=p.genres),
-            channel=channel, language=brief.language, disclaimer=brief.disclaimer,  # type: ignore[arg-type]
+            channel=channel, language=brief.language, disclaimer=brief.disclaimer,
         ) for seg, channel, p in jobs]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             results: list[CopyResult] = list(pool.map(self.tools.copy.write, requests))
@@ -149,7 +149,7 @@ class Planner:
             step.prompt_tokens += result.prompt_tokens
             step.completion_tokens += result.completion_tokens
             variants.append(CopyVariant(
-                variant_id=f"V{start_index + i + 1}", segment_id=seg.segment_id, channel=channel,  # type: ignore[arg-type]
+                variant_id=f"V{start_index + i + 1}", segment_id=seg.segment_id, channel=channel,
                 language=brief.language, product_id=product.product_id, product_title=product.title,
                 headline=result.headline, body=result.body, cta=result.cta, disclaimer=result.disclaimer,
                 source=result.source, llm_attempts=result.attempts, llm_errors=result.errors,
@@ -189,8 +189,8 @@ class Planner:
                 break
 
     def _revision_jobs(self, brief: Brief, plan: CampaignPlan, round_no: int
-                       ) -> tuple[list[tuple[Segment, str, ScoredProduct, CopyVariant]], list[Revision]]:
-        jobs: list[tuple[Segment, str, ScoredProduct, CopyVariant]] = []
+                       ) -> tuple[list[tuple[Segment, Channel, ScoredProduct, CopyVariant]], list[Revision]]:
+        jobs: list[tuple[Segment, Channel, ScoredProduct, CopyVariant]] = []
         decisions: list[Revision] = []
         for seg in plan.segments:
             for channel in brief.channels:
@@ -204,7 +204,7 @@ class Planner:
                 elif worst:
                     best = f"{_effect_of(seg, unused[0].product_id).point:.3f}" if unused else "none left"
                     decisions.append(Revision(
-                        round=round_no, segment_id=seg.segment_id, channel=channel, action="keep",  # type: ignore[arg-type]
+                        round=round_no, segment_id=seg.segment_id, channel=channel, action="keep",
                         reason=f"weakest variant {worst.variant_id} predicted at {worst.effect.point:.3f}; "
                                f"best unused candidate: {best} (needs +{MIN_GAIN})",
                     ))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +67,27 @@ class Settings(BaseSettings):
         description="Key of the keyed hash that pseudonymises customer ids. Set your own in production.",
     )
 
+    # Campaign API (`campaign serve`) and chat.
+    db_url: str | None = Field(
+        None, description="SQLAlchemy URL of the jobs, plans, keys and chats database; default SQLite in home."
+    )
+    api_host: str = Field("127.0.0.1", description="Host the campaign API binds to (0.0.0.0 to expose it).")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the campaign API.")
+    api_url: str | None = Field(None, description="Campaign API base URL for `campaign chat`; default host:port.")
+    api_key: SecretStr | None = Field(None, description="API key `campaign chat` sends (from `campaign keys create`).")
+    api_workers: int = Field(2, ge=1, le=32, description="Plans computed at the same time (worker threads).")
+    api_queue_size: int = Field(16, ge=0, le=10_000, description="Plans waiting for a worker; more answer 429.")
+    chat_tool_choice: Literal["required", "auto"] = Field(
+        "required",
+        description="First model step of each chat turn: 'required' forces a tool call, then the answer is "
+        "written without tools (small models such as the embedded 135M never call tools on 'auto'); 'auto' lets "
+        "a capable model chain tools and decide when to answer.",
+    )
+    chat_history_messages: int = Field(
+        12, ge=2, le=200, description="Earlier chat messages sent to the model (all are kept in the database)."
+    )
+    chat_max_model_calls: int = Field(6, ge=2, le=50, description="Model calls allowed in one chat turn.")
+
     @property
     def data_dir(self) -> Path:
         """Folder of fetched raw datasets."""
@@ -90,6 +112,16 @@ class Settings(BaseSettings):
     def embedded_llm_url(self) -> str:
         """Base URL of the embedded vLLM server."""
         return f"http://{self.llm_host}:{self.llm_port}/v1"
+
+    @property
+    def database_url(self) -> str:
+        """SQLAlchemy URL of the API database: ``db_url``, else SQLite file ``home/campaign.db``."""
+        return self.db_url or f"sqlite:///{self.home / 'campaign.db'}"
+
+    @property
+    def effective_api_url(self) -> str:
+        """Base URL of the campaign API that `campaign chat` talks to."""
+        return (self.api_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def effective_llm_url(self) -> str:

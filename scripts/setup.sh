@@ -11,6 +11,13 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.campaign-stamp"
 log() { printf '[setup] %s\n' "$*"; }
+# pip with this machine's noise filtered out (extra-index folders that lack a package); keeps pip's status.
+pip_run() {
+    local status=0
+    "$VENV/bin/python" -m pip "$@" 2>&1 \
+        | { grep -v 'is ignored: it is neither a file nor a directory' || true; } || status=$?
+    return "$status"
+}
 started=$SECONDS
 
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -24,9 +31,9 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
 else
     # torch first: pip finds the local CPU build of exactly this version; any other torch pulls in CUDA.
     log "installing torch==2.13.0 (CPU build)"
-    "$VENV/bin/python" -m pip install --quiet torch==2.13.0
+    pip_run install --quiet torch==2.13.0
     log "installing campaign-agent and its dependencies"
-    "$VENV/bin/python" -m pip install --quiet -c <(echo "torch==2.13.0") -e ".[dev]"
+    pip_run install --quiet -c <(echo "torch==2.13.0") -e ".[dev]"
     echo "$want" >"$STAMP"
 fi
 
@@ -36,5 +43,5 @@ log "preparing the embedded LLM"
 bash "$ROOT/scripts/setup_llm.sh"
 log "building the portrait index and the effect model"
 "$VENV/bin/campaign" index
-"$VENV/bin/campaign" train >/dev/null
+"$VENV/bin/campaign" train --no-force >/dev/null
 log "set-up done in $((SECONDS - started)) s"
