@@ -36,6 +36,7 @@ class Brief(BaseModel):
         max_revisions: Upper bound on revision rounds against predicted effect.
         holdout_fraction: Share of the reachable audience kept as an untreated holdout.
         disclaimer: Text every message must carry, if any.
+        banned_phrases: Phrases no message may use (checked case-insensitively).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -52,6 +53,7 @@ class Brief(BaseModel):
     max_revisions: int = Field(2, ge=1, le=10)
     holdout_fraction: float = Field(0.1, ge=0.0, le=0.5)
     disclaimer: str | None = Field(None, max_length=300)
+    banned_phrases: list[str] = Field(default_factory=list, description="Phrases no message may use.")
 
     @field_validator("channels")
     @classmethod

@@ -140,6 +140,7 @@ class Planner:
             goal=brief.goal, segment_name=seg.name, segment_description=seg.description,
             product=ProductFacts(product_id=p.product_id, title=p.title, year=p.year, genres=p.genres),
             channel=channel, language=brief.language, disclaimer=brief.disclaimer,
+            banned_phrases=brief.banned_phrases,
         ) for seg, channel, p in jobs]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             results: list[CopyResult] = list(pool.map(self.tools.copy.write, requests))

@@ -36,6 +36,7 @@ def test_display_title_moves_trailing_article():
         ("Star Wars for $3.99", "price or offer"),
         ("A galaxy far away awaits", "does not name the title"),
         ("Star Wars 科幻经典", None),
+        ("Star Wars: 4 stars from 300 fans", "number(s) 4, 300"),
     ],
 )
 def test_grounding_problems(text, problem):
@@ -86,3 +87,15 @@ def test_over_long_message_with_disclaimer_is_rejected():
 def test_chinese_prompt_uses_chinese_genres():
     messages = CopyTool(ScriptedModel()).messages(_request(language="zh"))
     assert "科幻" in messages[1].content and "简体中文" in messages[0].content
+
+
+def test_banned_phrases_and_empty_drafts_are_rejected():
+    assert grounding_problems("Star Wars: act now", STAR_WARS, "en", banned=("act now",)) == [
+        "uses the banned phrase 'act now'"]
+    turns = [reply_json({"headline": "Star Wars", "body": "Star Wars", "cta": "Star Wars"}),
+             reply_json({"headline": "Star Wars", "body": "The space saga Star Wars is ready to watch.",
+                         "cta": "Watch"})]
+    with ScriptedModel(turns) as model:
+        result = CopyTool(model).write(_request(banned_phrases=["limited time"]))
+    assert result.source == "llm" and result.attempts == 2
+    assert "not just repeat it" in result.errors[0] and "not a copy of the headline" in result.errors[0]

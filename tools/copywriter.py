@@ -9,6 +9,7 @@ embedded model — the tool builds the message from the catalog facts with a fix
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -50,7 +51,8 @@ class CopyDraft(BaseModel):
         if "facts" not in ctx:
             return self
         text = f"{self.headline}\n{self.body}\n{self.cta}"
-        problems = grounding_problems(text, ctx["facts"], ctx["language"])
+        problems = grounding_problems(text, ctx["facts"], ctx["language"], banned=tuple(ctx.get("banned", ())))
+        problems += substance_problems(self, ctx["facts"], ctx["language"])
         disclaimer = ctx.get("disclaimer") or ""
         total = len(self.headline) + len(self.body) + len(self.cta) + len(disclaimer)
         if total > ctx["limits"].total:
@@ -58,6 +60,19 @@ class CopyDraft(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def substance_problems(draft: CopyDraft, facts: ProductFacts, language: str) -> list[str]:
+    """Reject drafts that say nothing: a body that only repeats the title or headline, a CTA copying either."""
+    rest = re.sub(re.escape(facts.display_title), " ", draft.body, flags=re.IGNORECASE)
+    rest = re.sub(re.escape(facts.title), " ", rest, flags=re.IGNORECASE)
+    words = len(re.findall(r"[\u4e00-\u9fff]", rest)) // 2 if language == "zh" else len(re.findall(r"[A-Za-z]+", rest))
+    problems = []
+    if words < 4:
+        problems.append("the body must say something about the title in a full sentence, not just repeat it")
+    if draft.cta.strip().casefold() in (draft.headline.strip().casefold(), draft.body.strip().casefold()):
+        problems.append("the cta must be a short call to action, not a copy of the headline or body")
+    return problems
 
 
 @lru_cache(maxsize=32)
@@ -82,6 +97,7 @@ class CopyRequest(BaseModel):
     channel: Channel
     language: Language = "en"
     disclaimer: str | None = None
+    banned_phrases: list[str] = Field(default_factory=list, description="Phrases the copy must not use.")
 
 
 class CopyResult(BaseModel):
@@ -159,7 +175,7 @@ class CopyTool:
         """Write one message, falling back to the fact template when the LLM gives no valid draft."""
         limits, body_max = self._limits(request)
         context = {"facts": request.product, "language": request.language, "limits": limits,
-                   "disclaimer": request.disclaimer}
+                   "disclaimer": request.disclaimer, "banned": request.banned_phrases}
         try:
             result = generate_structured(
                 self.model, self.messages(request), draft_model(request.channel, body_max),

@@ -41,6 +41,7 @@ _OFFER = re.compile(
     r"|折扣|优惠|免费|打折|特价|促销|价格",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.])|\d+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -70,7 +71,9 @@ def _mentions_title(text: str, facts: ProductFacts) -> bool:
     return any(c.casefold() in lowered for c in candidates if c)
 
 
-def grounding_problems(text: str, facts: ProductFacts, language: str, require_title: bool = True) -> list[str]:
+def grounding_problems(
+    text: str, facts: ProductFacts, language: str, require_title: bool = True, banned: tuple[str, ...] = ()
+) -> list[str]:
     """List every way ``text`` departs from the catalog facts of ``facts``.
 
     Args:
@@ -78,11 +81,12 @@ def grounding_problems(text: str, facts: ProductFacts, language: str, require_ti
         facts: The product the copy promotes.
         language: ``"en"`` or ``"zh"``: the language the copy must be written in.
         require_title: Whether the product's title must appear.
+        banned: Phrases the copy must not contain (case-insensitive), e.g. the prompt's example title.
 
     Returns:
         Human-readable problems; empty when the copy is grounded.
     """
-    problems: list[str] = []
+    problems: list[str] = [f"uses the banned phrase {b!r}" for b in banned if b.casefold() in text.casefold()]
     if require_title and not _mentions_title(text, facts):
         problems.append(f"does not name the title {facts.display_title!r} exactly")
     # Words inside the title ("Free Willy", "2001: A Space Odyssey") are facts, not claims: check the rest.
@@ -92,6 +96,9 @@ def grounding_problems(text: str, facts: ProductFacts, language: str, require_ti
         if facts.year is None or int(year) != facts.year:
             expected = f"the only year you may state is {facts.year}" if facts.year else "no year is known"
             problems.append(f"states the year {year}, but {expected}")
+    others = sorted({n for n in _NUMBER.findall(text) if not _YEAR.fullmatch(n)}, key=lambda n: (len(n), n))
+    if others:
+        problems.append(f"states the number(s) {', '.join(others)}; the catalog gives no numbers but the year")
     offer = _OFFER.search(text)
     if offer:
         problems.append(f"mentions a price or offer ({offer.group(0)!r}); the catalog has no prices or offers")
