@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tools.profiles import AudienceFilter
 
@@ -14,6 +14,26 @@ Channel = Literal["email", "push", "sms"]
 Language = Literal["en", "zh"]
 CHANNELS: tuple[str, ...] = ("email", "push", "sms")
 LANGUAGES: tuple[str, ...] = ("en", "zh")
+
+
+class ChannelLimits(BaseModel):
+    """Maximum characters per field of one channel's message."""
+
+    headline: int
+    body: int
+    cta: int
+    total: int = Field(description="Limit of the whole rendered message, disclaimer included.")
+
+
+CHANNEL_LIMITS: dict[str, ChannelLimits] = {
+    "email": ChannelLimits(headline=80, body=500, cta=30, total=700),
+    "push": ChannelLimits(headline=45, body=120, cta=20, total=200),
+    "sms": ChannelLimits(headline=30, body=110, cta=20, total=160),
+}
+
+
+# Shortest message (headline, a sentence, a call to action) that leaves room for real copy.
+MIN_MESSAGE_ROOM = 60
 
 
 class BriefError(ValueError):
@@ -62,6 +82,18 @@ class Brief(BaseModel):
             raise ValueError("channels must not repeat")
         return value
 
+    @model_validator(mode="after")
+    def _disclaimer_fits(self) -> Brief:
+        for channel in self.channels:
+            room = CHANNEL_LIMITS[channel].total - len(self.disclaimer or "")
+            if room < MIN_MESSAGE_ROOM:
+                raise ValueError(
+                    f"field 'disclaimer': {len(self.disclaimer or '')} characters leave {max(room, 0)} for the message "
+                    f"in {channel} (limit {CHANNEL_LIMITS[channel].total} including the disclaimer; "
+                    f"at least {MIN_MESSAGE_ROOM} needed)"
+                )
+        return self
+
 
 def _one_line(error: ValidationError, prefix: str = "") -> str:
     first = error.errors(include_url=False)[0]
@@ -70,6 +102,8 @@ def _one_line(error: ValidationError, prefix: str = "") -> str:
     if first["type"] == "literal_error":
         message = f"{message}, got {first['input']!r}"
     more = len(error.errors()) - 1
+    if not first["loc"] and message.startswith("field '"):  # a check across fields names its field itself
+        field, message = message[len("field '"):].split("': ", 1)
     return f"field '{field}': {message}" + (f" (and {more} more problem(s))" if more else "")
 
 

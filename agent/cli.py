@@ -18,6 +18,7 @@ from rich.console import Console
 
 from agent.brief import BriefError, check_against_shop, load_brief
 from agent.settings import get_settings
+from eval.cli import eval_command
 
 EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "scifi_winback.yaml"
 
@@ -28,6 +29,7 @@ app = typer.Typer(
 llm_app = typer.Typer(help="Run the OpenAI-compatible LLM server (vLLM).", no_args_is_help=True)
 data_app = typer.Typer(help="Fetch and prepare the real datasets.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
+app.command("eval")(eval_command)
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 

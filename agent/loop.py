@@ -20,7 +20,7 @@ from agent.launch import design_launch
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Revision, RunTotals, Segment
 from agent.segments import form_segments
 from agent.trace import TraceRecorder, TraceStep
-from tools.copywriter import CopyRequest, CopyResult, CopyTool
+from tools.copywriter import CopyRequest, CopyResult, CopyTool, CopyUnavailableError
 from tools.effect import EffectEstimate, EffectRequest, EffectTool
 from tools.grounding import ProductFacts
 from tools.profiles import AudienceQuery, ProfilesTool
@@ -58,10 +58,12 @@ class Planner:
         self.concurrency = concurrency
         self.seed = seed
         self.on_event = on_event
+        self._skipped: set[tuple[str, str, str]] = set()  # (segment, channel, product) with no message that fits
 
     def run(self, brief: Brief) -> CampaignPlan:
         """Produce a campaign plan for ``brief``."""
         started = time.perf_counter()
+        self._skipped = set()
         trace = TraceRecorder(self.on_event)
         plan = CampaignPlan(
             plan_id=uuid.uuid4().hex[:12], created_at=datetime.now(UTC), brief=brief,
@@ -76,8 +78,14 @@ class Planner:
             self._predict(plan.segments, trace)
             self._first_drafts(brief, plan, trace)
             self._revise(brief, plan, trace)
+            plan.warnings += [n for s in trace.steps for n in s.notes if ": skipped: " in n]
             with trace.step("design launch", "launch design", {"send_budget": brief.send_budget}) as step:
                 plan.launch = design_launch(brief, plan, self.seed)
+                if plan.launch.planned_sends == 0:
+                    plan.warnings.append(
+                        f"The plan sends nothing: a budget of {brief.send_budget} sends cannot cover "
+                        f"{len(plan.launch.allocations)} variants; raise the budget or reduce channels and variants."
+                    )
                 step.outputs = {"planned_sends": plan.launch.planned_sends,
                                 "holdout_customers": plan.launch.holdout_customers, "notes": plan.launch.notes}
         plan.trace = trace.steps
@@ -143,14 +151,18 @@ class Planner:
             banned_phrases=brief.banned_phrases,
         ) for seg, channel, p in jobs]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            results: list[CopyResult] = list(pool.map(self.tools.copy.write, requests))
+            results = list(pool.map(self._write_one, requests))
         variants = []
-        for i, ((seg, channel, product), result) in enumerate(zip(jobs, results, strict=True)):
+        for (seg, channel, product), result in zip(jobs, results, strict=True):
+            if isinstance(result, CopyUnavailableError):
+                self._skipped.add((seg.segment_id, channel, product.product_id))
+                step.notes.append(f"{seg.segment_id}/{channel}: skipped: {result}")
+                continue
             step.llm_calls += result.attempts
             step.prompt_tokens += result.prompt_tokens
             step.completion_tokens += result.completion_tokens
             variants.append(CopyVariant(
-                variant_id=f"V{start_index + i + 1}", segment_id=seg.segment_id, channel=channel,
+                variant_id=f"V{start_index + len(variants) + 1}", segment_id=seg.segment_id, channel=channel,
                 language=brief.language, product_id=product.product_id, product_title=product.title,
                 headline=result.headline, body=result.body, cta=result.cta, disclaimer=result.disclaimer,
                 source=result.source, llm_attempts=result.attempts, llm_errors=result.errors,
@@ -160,6 +172,12 @@ class Planner:
                                        "source": v.source, "headline": v.headline, "p_like": v.effect.point}
                         for v in variants}
         return variants
+
+    def _write_one(self, request: CopyRequest) -> CopyResult | CopyUnavailableError:
+        try:
+            return self.tools.copy.write(request)
+        except CopyUnavailableError as exc:
+            return exc
 
     def _first_drafts(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> None:
         jobs = [(seg, channel, product) for seg in plan.segments for channel in brief.channels
@@ -173,7 +191,9 @@ class Planner:
                             {"active_variants": len(plan.active_variants())}) as step:
                 jobs, decisions = self._revision_jobs(brief, plan, round_no)
                 new = self._write(brief, [(s, c, p) for s, c, p, _ in jobs], step, round_no, len(plan.variants))
-                for (_, _, _, old), variant in zip(jobs, new, strict=True):
+                replaced = {(s.segment_id, c, p.product_id): old for s, c, p, old in jobs}
+                for variant in new:
+                    old = replaced[(variant.segment_id, variant.channel, variant.product_id)]
                     old.active = False
                     decisions.append(Revision(
                         round=round_no, segment_id=variant.segment_id, channel=variant.channel, action="replace",
@@ -197,6 +217,7 @@ class Planner:
             for channel in brief.channels:
                 active = [v for v in plan.active_variants() if v.segment_id == seg.segment_id and v.channel == channel]
                 used = {v.product_id for v in plan.variants if v.segment_id == seg.segment_id and v.channel == channel}
+                used |= {pid for s, c, pid in self._skipped if s == seg.segment_id and c == channel}
                 unused = sorted((p for p in seg.products if p.product_id not in used),
                                 key=lambda p: -_effect_of(seg, p.product_id).point)
                 worst = min(active, key=lambda v: v.effect.point, default=None)

@@ -30,6 +30,8 @@ def test_example_brief_is_valid():
         (lambda t: t.replace("language: en", "language: fr"), "language"),
         (lambda t: t + "colour: blue\n", "colour"),
         (lambda t: t.replace("lifecycle: [lapsed]", "lifecycle: [sleepy]"), "audience_filter.lifecycle.0"),
+        (lambda t: t.replace("channels: [email, push]", "channels: [sms]") + f"disclaimer: {'x' * 120}\n",
+         "disclaimer"),
     ],
 )
 def test_malformed_brief_exits_nonzero_with_one_line_naming_the_field(tmp_path, edit, field):

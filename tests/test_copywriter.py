@@ -2,7 +2,7 @@ import pytest
 
 from agent.scripted import FunctionModel, ScriptedModel, reply_json, reply_text
 from prompts import PromptError, render
-from tools.copywriter import CHANNEL_LIMITS, CopyRequest, CopyTool
+from tools.copywriter import CHANNEL_LIMITS, CopyRequest, CopyTool, CopyUnavailableError
 from tools.grounding import ProductFacts, display_title, grounding_problems
 
 STAR_WARS = ProductFacts(product_id="50", title="Star Wars", year=1977,
@@ -76,12 +76,21 @@ def test_copy_tool_falls_back_to_fact_template_when_llm_fails():
 
 
 def test_over_long_message_with_disclaimer_is_rejected():
-    disclaimer = "Terms apply. " * 8
-    too_long = {"headline": "Star Wars", "body": "Star Wars (1977) returns to your screen tonight.", "cta": "Watch"}
+    disclaimer = "Terms apply. " * 6
+    too_long = {"headline": "Star Wars tonight", "body": "Star Wars (1977): the space saga returns to your screen.",
+                "cta": "Watch it now"}
     model = FunctionModel(lambda req: reply_json(too_long))
     result = CopyTool(model, retries=1).write(_request(channel="sms", disclaimer=disclaimer))
-    assert result.source == "template"
-    assert any("with the disclaimer" in e or "at most" in e for e in result.errors)
+    assert result.source == "template" and "with the disclaimer" in result.errors[0]
+    assert len(result.text) <= CHANNEL_LIMITS["sms"].total + 3  # three newlines join the parts
+
+
+def test_no_room_at_all_is_reported_not_crashed():
+    title = "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb"
+    long_title = ProductFacts(product_id="185", title=title, year=1963, genres=["Sci-Fi", "War"])
+    model = FunctionModel(lambda req: reply_text("no"))
+    with pytest.raises(CopyUnavailableError, match="fits sms"):
+        CopyTool(model, retries=0).write(_request(channel="sms", product=long_title, disclaimer="Terms apply. " * 7))
 
 
 def test_chinese_prompt_uses_chinese_genres():

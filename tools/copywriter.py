@@ -13,29 +13,17 @@ import re
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, create_model, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, model_validator
 
-from agent.brief import Channel, Language
+from agent.brief import CHANNEL_LIMITS, Channel, ChannelLimits, Language
 from agent.llm import ChatModel, Message
-from agent.structured import StructuredOutputError, generate_structured
+from agent.structured import StructuredOutputError, describe_validation_error, generate_structured
 from prompts import render
 from tools.grounding import GENRES_ZH, ProductFacts, grounding_problems
 
 
-class ChannelLimits(BaseModel):
-    """Maximum characters per field of one channel's message."""
-
-    headline: int
-    body: int
-    cta: int
-    total: int = Field(description="Limit of the whole rendered message, disclaimer included.")
-
-
-CHANNEL_LIMITS: dict[str, ChannelLimits] = {
-    "email": ChannelLimits(headline=80, body=500, cta=30, total=700),
-    "push": ChannelLimits(headline=45, body=120, cta=20, total=200),
-    "sms": ChannelLimits(headline=30, body=110, cta=20, total=160),
-}
+class CopyUnavailableError(ValueError):
+    """No message about the product fits the channel (e.g. a long title in an SMS with a disclaimer)."""
 
 
 class CopyDraft(BaseModel):
@@ -52,7 +40,8 @@ class CopyDraft(BaseModel):
             return self
         text = f"{self.headline}\n{self.body}\n{self.cta}"
         problems = grounding_problems(text, ctx["facts"], ctx["language"], banned=tuple(ctx.get("banned", ())))
-        problems += substance_problems(self, ctx["facts"], ctx["language"])
+        if not ctx.get("template"):
+            problems += substance_problems(self, ctx["facts"], ctx["language"])
         disclaimer = ctx.get("disclaimer") or ""
         total = len(self.headline) + len(self.body) + len(self.cta) + len(disclaimer)
         if total > ctx["limits"].total:
@@ -139,7 +128,8 @@ class CopyTool:
 
     def _limits(self, request: CopyRequest) -> tuple[ChannelLimits, int]:
         limits = CHANNEL_LIMITS[request.channel]
-        room = limits.total - limits.headline - limits.cta - len(request.disclaimer or "")
+        # The schema bounds the body by what the shortest headline and CTA leave; the total is checked on the draft.
+        room = limits.total - 4 - len(request.disclaimer or "")
         return limits, max(5, min(limits.body, room))
 
     def messages(self, request: CopyRequest) -> list[Message]:
@@ -159,23 +149,39 @@ class CopyTool:
         ]
 
     def fallback(self, request: CopyRequest) -> CopyDraft:
-        """Build the message from catalog facts alone (no LLM)."""
+        """Build the message from catalog facts alone (no LLM): the richest template that fits the channel.
+
+        Raises:
+            CopyUnavailableError: when not even the title fits the channel's limits.
+        """
         limits, body_max = self._limits(request)
         facts = request.product
         genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
         values = {"language": request.language, "title": facts.display_title, "year": facts.year, "genres": genres}
-        parts = {p: render("copy_fallback.jinja", part=p, **values) for p in ("headline", "body", "cta")}
-        if len(parts["headline"]) > limits.headline:
-            parts["headline"] = facts.display_title[: limits.headline]
-        if len(parts["body"]) > body_max:
-            parts["body"] = facts.display_title[:body_max]
-        return CopyDraft(**parts)
+        full = {p: render("copy_fallback.jinja", part=p, **values) for p in ("headline", "body", "cta")}
+        short = {**full, "body": render("copy_fallback.jinja", part="headline", **values)}
+        context = {**self._context(request, limits), "template": True}
+        problems: list[str] = []
+        for parts in (full, short, {**short, "headline": facts.display_title[: limits.headline]}):
+            try:
+                return draft_model(request.channel, body_max).model_validate(parts, context=context)
+            except ValidationError as exc:
+                problems.append(describe_validation_error(exc))
+        raise CopyUnavailableError(f"no message about {facts.display_title} fits {request.channel}: {problems[-1]}")
+
+    @staticmethod
+    def _context(request: CopyRequest, limits: ChannelLimits) -> dict[str, Any]:
+        return {"facts": request.product, "language": request.language, "limits": limits,
+                "disclaimer": request.disclaimer, "banned": request.banned_phrases}
 
     def write(self, request: CopyRequest) -> CopyResult:
-        """Write one message, falling back to the fact template when the LLM gives no valid draft."""
+        """Write one message, falling back to the fact template when the LLM gives no valid draft.
+
+        Raises:
+            CopyUnavailableError: when no message about the product fits the channel at all.
+        """
         limits, body_max = self._limits(request)
-        context = {"facts": request.product, "language": request.language, "limits": limits,
-                   "disclaimer": request.disclaimer, "banned": request.banned_phrases}
+        context = self._context(request, limits)
         try:
             result = generate_structured(
                 self.model, self.messages(request), draft_model(request.channel, body_max),

@@ -1,0 +1,157 @@
+"""Copy backends for eval configurations: the two scripted stand-ins and the real model servers.
+
+``scripted-template`` answers every request with text that is not JSON, so the copy tool rejects every
+draft and builds each message from the catalog facts with its template (``source="template"``).
+``scripted-facts`` reads the title, year and genres stated in the prompt and writes a short grounded
+message from them with a fixed function (``source="llm"``, although no model ran). Neither is a model
+result; reports say so. ``embedded`` and ``openai`` talk to an OpenAI-compatible server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from agent.llm import ChatModel, ChatReply, ChatRequest, Message, OpenAIBackend, Usage
+from agent.scripted import FunctionModel, reply_json
+from agent.settings import Settings
+from eval.config import EvalConfig
+from prompts import PROMPTS_DIR
+from tools.copywriter import CopyRequest, CopyTool
+from tools.grounding import GENRES_ZH
+
+PROMPT_FILES = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _template_reply(request: ChatRequest) -> ChatReply:
+    """Answer with text that is not JSON (no tokens: nothing was generated)."""
+    del request
+    return ChatReply(content="(scripted stand-in: no language model)", usage=Usage(), model="scripted-template")
+
+
+def _field(pattern: str, text: str) -> str | None:
+    match = re.search(pattern, text)
+    return match.group(1).strip() if match else None
+
+
+def _fit(options: list[str], limit: int) -> str:
+    """Return the first option within ``limit`` characters (the last one, cut, when none fits)."""
+    for option in options:
+        if len(option) <= limit:
+            return option
+    return options[-1][:limit]
+
+
+def _limit(request: ChatRequest, field: str, default: int) -> int:
+    """Return the ``maxLength`` the reply schema sets for ``field``."""
+    schema = request.response_schema or {}
+    return int(schema.get("properties", {}).get(field, {}).get("maxLength", default))
+
+
+def facts_copy(request: ChatRequest) -> ChatReply:
+    """Write a message from the facts the copy prompt states (en or zh), within the reply schema's limits.
+
+    Reads the "Title:", "Year:" and "Genres:" lines (片名、年份、类型 in Chinese) of the user prompt; the
+    length limits come from the JSON schema sent with the request, not from the prompt's wording.
+    """
+    prompt = next((m.content or "" for m in request.messages if m.role == "user"), "")
+    zh = bool(_CJK.search(prompt))
+    if zh:
+        title = _field(r"片名：(.+?)(?:（|\n|$)", prompt)
+        year = _field(r"年份：(\d{4})", prompt)
+        genres = _field(r"类型：(.+)", prompt) or ""
+    else:
+        title = _field(r"Title: (.+?)(?: \(write|\n|$)", prompt)
+        year = _field(r"Year: (\d{4})", prompt)
+        genres = _field(r"Genres: (.+)", prompt) or ""
+    if title is None:
+        return reply_json({"headline": "?", "body": "?", "cta": "?"}, tokens=0)
+    headline_max, body_max = _limit(request, "headline", 30), _limit(request, "body", 100)
+    cta_max = _limit(request, "cta", 20)
+    dated = f"{title}（{year}）" if zh and year else f"{title} ({year})" if year else title
+    if zh:
+        headline = _fit([f"为您精选：{title}", title, "为您精选"], headline_max)
+        body = _fit([f"为喜欢{genres}的您精选：{dated}。", f"精选：{dated}。", title], body_max)
+        cta = _fit(["立即观看", "观看"], cta_max)
+    else:
+        headline = _fit([f"Picked for you: {title}", title, "Picked for you"], headline_max)
+        body = _fit([f"Chosen for you: {dated}, for fans of {genres}.", f"Chosen for you: {dated}.", title], body_max)
+        cta = _fit(["Watch it now", "Watch"], cta_max)
+    return reply_json({"headline": headline, "body": body, "cta": cta}, tokens=0)
+
+
+def build_model(config: EvalConfig, settings: Settings) -> ChatModel:
+    """Return the chat backend of ``config`` (scripted stand-in or OpenAI-compatible client)."""
+    if config.backend == "scripted-template":
+        return FunctionModel(_template_reply, name="scripted-template (stand-in, no model)")
+    if config.backend == "scripted-facts":
+        return FunctionModel(facts_copy, name="scripted-facts (stand-in, no model)")
+    if config.backend == "embedded":
+        return OpenAIBackend(settings.embedded_llm_url, config.model or settings.llm_model,
+                             settings.llm_api_key.get_secret_value(), settings.llm_timeout_s)
+    assert config.base_url and config.model  # checked by EvalConfig
+    return OpenAIBackend(config.base_url, config.model, settings.llm_api_key.get_secret_value(),
+                         settings.llm_timeout_s)
+
+
+@lru_cache(maxsize=8)
+def _environment(folder: str) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
+                              autoescape=False, keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
+
+
+class VersionedCopyTool(CopyTool):
+    """The copy tool with its system and user prompts read from another folder (a prompt version).
+
+    Args:
+        prompts_dir: Folder holding ``copy_system.jinja`` and ``copy_user.jinja``.
+        **kwargs: Arguments of :class:`~tools.copywriter.CopyTool`.
+    """
+
+    def __init__(self, prompts_dir: Path, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.prompts_dir = prompts_dir
+
+    def _render(self, name: str, **variables: object) -> str:
+        try:
+            return _environment(str(self.prompts_dir)).get_template(name).render(**variables).strip()
+        except jinja2.TemplateNotFound as exc:
+            raise FileNotFoundError(f"prompt version folder {self.prompts_dir} has no {name}") from exc
+
+    def messages(self, request: CopyRequest) -> list[Message]:
+        """Render the prompt for ``request`` from the version's templates."""
+        limits, body_max = self._limits(request)
+        facts = request.product
+        genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
+        user = self._render(
+            "copy_user.jinja", language=request.language, goal=request.goal, segment_name=request.segment_name,
+            segment_description=request.segment_description, channel=request.channel,
+            limits={"headline": limits.headline, "body": body_max, "cta": limits.cta},
+            title=facts.display_title, year=facts.year, genres=genres,
+        )
+        return [Message(role="system", content=self._render("copy_system.jinja", language=request.language)),
+                Message(role="user", content=user)]
+
+
+def build_copy_tool(config: EvalConfig, settings: Settings) -> CopyTool:
+    """Return the copy tool of ``config``: its backend, retries, temperature, seed and prompt version."""
+    model = build_model(config, settings)
+    if config.prompts_dir is not None:
+        return VersionedCopyTool(config.prompts_dir, model=model, retries=config.retries,
+                                 temperature=config.temperature, seed=config.seed)
+    return CopyTool(model, retries=config.retries, temperature=config.temperature, seed=config.seed)
+
+
+def prompt_fingerprint(config: EvalConfig) -> str:
+    """Return a short SHA-256 of the prompt templates the configuration uses (to tell versions apart)."""
+    digest = hashlib.sha256()
+    for name in PROMPT_FILES:
+        own = config.prompts_dir / name if config.prompts_dir is not None else None
+        path = own if own is not None and own.exists() else PROMPTS_DIR / name
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]

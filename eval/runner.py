@@ -1,0 +1,194 @@
+"""Running a suite: plan every brief with one configuration, save the plans, then score them.
+
+Planning comes first and scoring second, because the personalisation scorer compares each plan's copy
+with the segments of the other plans. An invalid brief is a scored refusal; an exception inside the plan
+loop is a scored crash that names the exception and where it was raised. Neither stops the run.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from agent.brief import BriefError, check_against_shop, parse_brief
+from agent.loop import Planner, PlannerTools
+from agent.plan import CampaignPlan
+from agent.settings import Settings
+from eval.backends import build_copy_tool, prompt_fingerprint
+from eval.checks import Outcome, score_constraints, score_cost, score_outcome, score_schema
+from eval.config import EvalConfig
+from eval.groundedness import Catalog, score_grounding
+from eval.results import CaseResult, RunResult, check_gates, summarise
+from eval.scoring import ScoreResult, not_applicable
+from eval.similarity import Embed, score_diversity, score_personalisation, segment_text
+from eval.suite import SCORERS, EvalCase, Suite
+from eval.value import PopularityBaseline, score_value
+from tools.embedding import encode
+
+_REPO = Path(__file__).resolve().parents[1]
+OnCase = Callable[[int, int, EvalCase, str], None]
+
+
+@dataclass
+class CaseRun:
+    """What planning one case produced, before scoring."""
+
+    case: EvalCase
+    outcome: Outcome
+    message: str = ""
+    plan: CampaignPlan | None = None
+    plan_json: str | None = None
+    plan_file: str | None = None
+
+
+def crash_message(exc: BaseException) -> str:
+    """Describe an exception in one line with the innermost frame of this project's code.
+
+    Example: ``"ValidationError: … (at tools/copywriter.py:158 in fallback)"``.
+    """
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if Path(f.filename).resolve().is_relative_to(_REPO) and "site-packages" not in f.filename]
+    where = ""
+    if frames:
+        frame = frames[-1]
+        where = f" (at {Path(frame.filename).resolve().relative_to(_REPO)}:{frame.lineno} in {frame.name})"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}{where}"
+
+
+class CachedEmbedder:
+    """Embeds texts with the packaged MiniLM, remembering every text it has embedded.
+
+    Args:
+        settings: Settings (select the embedding model).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one L2-normalised row per text."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if new:
+            self._cache.update(zip(new, encode(new, self.settings), strict=True))
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+
+
+@dataclass
+class Harness:
+    """Everything a suite run needs: the loop's tools (copy replaced per configuration) and the scorers' data.
+
+    Attributes:
+        tools: The plan loop's tools; ``copy`` is replaced by each configuration's.
+        settings: Settings (LLM server address and timeout, embedding model).
+        embed: Text embedder for the personalisation and diversity scorers.
+        catalog: The catalog, for grounding.
+        baseline: The popularity baseline, for the value scorer.
+    """
+
+    tools: PlannerTools
+    settings: Settings
+    embed: Embed
+    catalog: Catalog
+    baseline: PopularityBaseline
+
+    @classmethod
+    def from_tools(cls, tools: PlannerTools, settings: Settings) -> Harness:
+        """Build the harness around already-loaded tools."""
+        shop = tools.shop
+        return cls(tools=tools, settings=settings, embed=CachedEmbedder(settings),
+                   catalog=Catalog(shop.products), baseline=PopularityBaseline(shop.interactions, shop.products))
+
+    def run(self, suite: Suite, config: EvalConfig, suite_file: str = "", plans_dir: Path | None = None,
+            on_case: OnCase | None = None) -> RunResult:
+        """Plan and score every case of ``suite`` with ``config``.
+
+        Args:
+            suite: The suite.
+            config: The configuration under evaluation.
+            suite_file: Path of the suite, for the results.
+            plans_dir: Folder to write each plan's JSON to (None: plans are not written).
+            on_case: Progress callback ``(index, total, case, status line)``.
+        """
+        started_at, started = datetime.now(UTC), time.perf_counter()
+        copy = build_copy_tool(config, self.settings)
+        planner = Planner(replace(self.tools, copy=copy), concurrency=config.concurrency, seed=config.seed)
+        runs = []
+        for i, case in enumerate(suite.cases):
+            run = self.plan_case(case, planner, config)
+            if run.plan_json is not None and plans_dir is not None:
+                plans_dir.mkdir(parents=True, exist_ok=True)
+                path = plans_dir / f"{case.id}.json"
+                path.write_text(run.plan_json, encoding="utf-8")
+                run.plan_file = str(path)
+            runs.append(run)
+            if on_case:
+                took = f" in {run.plan.totals.wall_time_s:.1f} s" if run.plan and run.plan.totals else ""
+                on_case(i + 1, len(suite.cases), case, f"{run.outcome}{took}" + (f": {run.message}"
+                                                                              if run.message else ""))
+        texts = {r.case.id: [segment_text(s) for s in r.plan.segments] for r in runs if r.plan}
+        cases = []
+        for run in runs:
+            reference = [t for cid, seg_texts in texts.items() if cid != run.case.id for t in seg_texts]
+            cases.append(self.score_case(run, suite, reference))
+        summary = summarise(cases, seed=config.seed)
+        return RunResult(
+            suite=suite.name, suite_file=suite_file, config=config, label=config.label, is_model=config.is_model,
+            model_name=copy.model.name, prompt_fingerprint=prompt_fingerprint(config), started_at=started_at,
+            duration_s=round(time.perf_counter() - started, 3), cases=cases, summary=summary,
+            gates=check_gates(suite.gates, summary),
+        )
+
+    def plan_case(self, case: EvalCase, planner: Planner, config: EvalConfig) -> CaseRun:
+        """Validate the case's brief and run the plan loop; refusals and crashes are outcomes, not errors."""
+        try:
+            brief = parse_brief(config.brief_overrides.apply(case.brief), source=case.id)
+            brief = check_against_shop(brief, self.tools.profiles.store.vocabulary(), case.id)
+        except BriefError as exc:
+            return CaseRun(case, "refused", str(exc))
+        try:
+            plan = planner.run(brief)
+        except Exception as exc:  # a crash of the agent is a finding to score, not a reason to stop the suite
+            return CaseRun(case, "crashed", crash_message(exc))
+        return CaseRun(case, "empty" if plan.status == "empty" else "plan", plan=plan,
+                       plan_json=plan.model_dump_json(indent=2))
+
+    def score_case(self, run: CaseRun, suite: Suite, reference: list[str]) -> CaseResult:
+        """Score one planned case with every scorer."""
+        case, thresholds = run.case, suite.thresholds_for(run.case)
+        warnings = run.plan.warnings if run.plan else []
+        scores: list[ScoreResult] = [score_outcome(case.expect, run.outcome, run.message, warnings)]
+        plan = None
+        if run.plan_json is not None:
+            schema, plan = score_schema(run.plan_json)
+            scores.append(schema)
+        if plan is not None:
+            scores += [
+                score_constraints(plan, suite.banned_for(case), thresholds.constraints),
+                score_grounding(plan, self.catalog, thresholds.grounding),
+                score_personalisation(plan, self.embed, reference, thresholds.personalisation),
+                score_value(plan, self.tools.effect, self.baseline, thresholds.value),
+                score_diversity(plan, self.embed, thresholds.diversity),
+                score_cost(plan, thresholds.cost),
+            ]
+        done = {s.scorer for s in scores}
+        why = f"no plan to score ({run.outcome})"
+        scores += [not_applicable(name, "", why) for name in SCORERS if name not in done]
+        totals = plan.totals if plan else None
+        return CaseResult(
+            case_id=case.id, description=case.description, tags=case.tags, expect=case.expect,
+            outcome=run.outcome, message=run.message, warnings=warnings,
+            plan_time_s=totals.wall_time_s if totals else None, llm_calls=totals.llm_calls if totals else 0,
+            tokens=totals.prompt_tokens + totals.completion_tokens if totals else 0, plan_file=run.plan_file,
+            messages=[{"variant": v.variant_id, "segment": v.segment_id, "channel": v.channel,
+                       "product": v.product_title, "source": v.source, "headline": v.headline, "body": v.body,
+                       "cta": v.cta, "disclaimer": v.disclaimer} for v in (plan.active_variants() if plan else [])],
+            scores=sorted(scores, key=lambda s: SCORERS.index(s.scorer)),
+        )

@@ -1,0 +1,153 @@
+"""Value scorer: the plan's predicted outcome against a baseline plan (popular products, generic copy).
+
+The baseline keeps the plan's segments, cells and sends and changes what is sent: in every
+segment×channel cell, slot *j* promotes the *j*-th most popular eligible product (most distinct raters in
+the shop; same genre filter and same "not already rated by half the segment" rule as the agent's
+recommender) with generic copy. Popularity is computed here, not taken from the recommend tool, so the
+baseline stays fixed while the agent's recommender changes.
+
+:func:`predict_plan_value` is the one place the effect models are called.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from agent.plan import CampaignPlan
+from eval.scoring import ScoreResult, not_applicable
+from eval.suite import LiftThreshold
+from tools.effect import EffectEstimate, EffectRequest, EffectTool
+
+COPY_AWARE = False
+"""Whether :func:`predict_plan_value`'s effect model reads the copy (EffectTool.predict does not)."""
+GENERIC_COPY = {"en": ("{title}", "Now in our shop: {title}.", "Watch now"),
+                "zh": ("{title}", "本店现已上架：{title}。", "立即观看")}
+
+
+class PlanValue(BaseModel):
+    """Predicted positives of a plan's launch: Σ over allocations of sends × predicted rate."""
+
+    expected_positives: float
+    sends: int
+    per_variant: dict[str, float]
+
+
+def _estimates(effect: EffectTool, customer_ids: list[str], product_ids: list[str]) -> dict[str, EffectEstimate]:
+    result = effect.predict(EffectRequest(customer_ids=customer_ids, product_ids=list(dict.fromkeys(product_ids))))
+    return {e.product_id: e for e in result.estimates}
+
+
+def _treated(plan: CampaignPlan, segment_id: str) -> list[str]:
+    segment = next(s for s in plan.segments if s.segment_id == segment_id)
+    held = set(plan.launch.holdout_ids.get(segment_id, [])) if plan.launch else set()
+    return [c for c in segment.customer_ids if c not in held] or segment.customer_ids
+
+
+def predict_plan_value(plan: CampaignPlan, effect: EffectTool) -> PlanValue:
+    """Predict the positives of the plan's launch with the effect model, for its treated customers.
+
+    Switch this function to the effect module's plan-level prediction when it exists.
+    """
+    if plan.launch is None:
+        return PlanValue(expected_positives=0.0, sends=0, per_variant={})
+    variants = {v.variant_id: v for v in plan.variants}
+    per_variant: dict[str, float] = {}
+    for segment in plan.segments:
+        allocs = [a for a in plan.launch.allocations if a.segment_id == segment.segment_id and a.sends > 0]
+        if not allocs:
+            continue
+        rates = _estimates(effect, _treated(plan, segment.segment_id),
+                           [variants[a.variant_id].product_id for a in allocs])
+        for a in allocs:
+            per_variant[a.variant_id] = a.sends * rates[variants[a.variant_id].product_id].point
+    return PlanValue(expected_positives=float(sum(per_variant.values())),
+                     sends=sum(a.sends for a in plan.launch.allocations), per_variant=per_variant)
+
+
+class PopularityBaseline:
+    """Builds the baseline plan of any plan from the shop's rating counts.
+
+    Args:
+        interactions: The shop's interactions (customer_id, product_id).
+        products: The shop's products (product_id, title, genres).
+    """
+
+    def __init__(self, interactions: pd.DataFrame, products: pd.DataFrame) -> None:
+        self.raters = interactions.groupby("product_id")["customer_id"].nunique()
+        self.products = products.set_index("product_id")
+        self.order = self.raters.sort_values(ascending=False, kind="stable").index.tolist()
+        self.interactions = interactions[["customer_id", "product_id"]]
+
+    def popular(self, customer_ids: list[str], genres: list[str], k: int) -> list[str]:
+        """Return the ``k`` most rated products with one of ``genres`` (any when empty).
+
+        Products rated by more than half of ``customer_ids`` are skipped, as the agent's recommender does.
+        """
+        seen = self.interactions[self.interactions["customer_id"].isin(customer_ids)]
+        seen_by = seen.groupby("product_id")["customer_id"].nunique()
+        wanted = {g.casefold() for g in genres}
+        out = []
+        for pid in self.order:
+            if seen_by.get(pid, 0) > len(customer_ids) / 2 or pid not in self.products.index:
+                continue
+            if wanted and not wanted & {g.casefold() for g in self.products.at[pid, "genres"]}:
+                continue
+            out.append(pid)
+            if len(out) == k:
+                break
+        return out
+
+    def plan(self, plan: CampaignPlan, effect: EffectTool) -> CampaignPlan:
+        """Return ``plan`` with every active variant replaced by a popular product with generic copy."""
+        base = plan.model_copy(deep=True)
+        genres = plan.brief.audience_filter.genres
+        headline, body, cta = GENERIC_COPY[plan.brief.language]
+        for segment in base.segments:
+            mine = [v for v in base.active_variants() if v.segment_id == segment.segment_id]
+            slots = max((sum(v.channel == c for v in mine) for c in plan.brief.channels), default=0)
+            picks = self.popular(segment.customer_ids, genres, slots)
+            if not picks:
+                continue
+            rates = _estimates(effect, _treated(plan, segment.segment_id), picks)
+            for channel in plan.brief.channels:
+                for slot, v in enumerate(x for x in mine if x.channel == channel):
+                    pid = picks[min(slot, len(picks) - 1)]
+                    title = str(self.products.at[pid, "title"])
+                    v.product_id, v.product_title, v.effect, v.source = pid, title, rates[pid], "template"
+                    v.headline, v.body, v.cta = (t.format(title=title) for t in (headline, body, cta))
+        return base
+
+
+def score_value(plan: CampaignPlan, effect: EffectTool, baseline: PopularityBaseline,
+                threshold: LiftThreshold) -> ScoreResult:
+    """Score the relative lift of the plan's predicted positives over the baseline plan's."""
+    unit = "relative lift of predicted positives over the popularity baseline"
+    if plan.launch is None or plan.launch.planned_sends == 0:
+        return not_applicable("value", unit, "the plan sends nothing")
+    agent = predict_plan_value(plan, effect)
+    base_plan = baseline.plan(plan, effect)
+    base = predict_plan_value(base_plan, effect)
+    if base.expected_positives <= 0:
+        return not_applicable("value", unit, "the baseline plan predicts no positives")
+    lift = agent.expected_positives / base.expected_positives - 1.0
+    stated = sum(a.expected_positive for a in plan.launch.allocations)
+    rate = agent.expected_positives / max(agent.sends, 1)
+    evidence = [
+        f"agent plan: {agent.expected_positives:,.1f} predicted positives from {agent.sends:,} sends "
+        f"(mean rate {rate:.3f}); the plan itself states {stated:,.1f}",
+        f"baseline (popular products, generic copy): {base.expected_positives:,.1f} "
+        f"(mean rate {base.expected_positives / max(base.sends, 1):.3f}); lift {lift:+.1%}",
+    ]
+    if not np.isclose(stated, agent.expected_positives, rtol=0.02, atol=1.0):
+        evidence.append("note: the plan's stated positives differ from the recomputed ones by more than 2%")
+    if not COPY_AWARE:
+        evidence.append("the effect model scores products for customers; copy does not change its prediction")
+    products = sorted({v.product_title for v in base_plan.active_variants()})
+    return ScoreResult(
+        scorer="value", status="pass" if lift >= threshold.min_lift else "fail", score=round(lift, 4), unit=unit,
+        threshold=f"≥ {threshold.min_lift:+.1%}", evidence=evidence,
+        details={"agent": round(agent.expected_positives, 2), "baseline": round(base.expected_positives, 2),
+                 "stated": round(stated, 2), "sends": agent.sends, "baseline_products": products},
+    )
