@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from rich.console import Console
 
 from agent.llm import ChatModel
@@ -9,9 +11,11 @@ from agent.loop import PlannerTools
 from agent.settings import Settings
 from tools.copywriter import CopyTool
 from tools.effect import ClickModel, EffectTool
+from tools.headlines import headline_ctr_model
 from tools.profiles import ProfilesTool, open_portrait_store
 from tools.recommend import RecommendTool
 from tools.shop import load_demo_shop
+from tools.variant_effect import predict_effect
 
 
 def build_tools(settings: Settings, model: ChatModel, console: Console | None = None) -> PlannerTools:
@@ -30,6 +34,7 @@ def build_tools(settings: Settings, model: ChatModel, console: Console | None = 
     shop = load_demo_shop(settings)
     store = open_portrait_store(settings, shop, console=console)
     click_model = ClickModel.load_or_train(shop, settings)
+    headlines = headline_ctr_model(settings)
     return PlannerTools(
         shop=shop,
         profiles=ProfilesTool(store),
@@ -37,4 +42,5 @@ def build_tools(settings: Settings, model: ChatModel, console: Console | None = 
         effect=EffectTool(shop, click_model),
         copy=CopyTool(model, retries=settings.llm_validation_retries, temperature=settings.llm_temperature,
                       seed=settings.seed),
+        predict_effect=functools.partial(predict_effect, headlines=headlines, settings=settings),
     )

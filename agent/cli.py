@@ -9,6 +9,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +29,10 @@ app = typer.Typer(
 )
 llm_app = typer.Typer(help="Run the OpenAI-compatible LLM server (vLLM).", no_args_is_help=True)
 data_app = typer.Typer(help="Fetch and prepare the real datasets.", no_args_is_help=True)
+effect_app = typer.Typer(help="Score your own experiments with the effect models.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: each prints one JSON object measured in one run.", no_args_is_help=True)
+app.add_typer(effect_app, name="effect")
+app.add_typer(bench_app, name="bench")
 app.add_typer(llm_app, name="llm")
 app.command("eval")(eval_command)
 app.add_typer(data_app, name="data")
@@ -134,23 +139,89 @@ def demo(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/d
 
 @app.command()
 def train(
-    force: Annotated[bool, typer.Option(help="Retrain even when a model trained on the same data exists.")] = True,
+    force: Annotated[bool, typer.Option(help="Retrain every effect model (click, uplift, headlines, Open Bandit "
+                                        "CTR). --no-force only builds the models the plan loop needs when they "
+                                        "are missing or their data changed.")] = True,
 ) -> None:
-    """(Re)train the effect model on the demo shop and print its model card."""
+    """Train the effect models on the real datasets and print their model cards (JSON)."""
 
     def action() -> None:
         import json
 
         from tools.effect import ClickModel
+        from tools.effect_models import train_all
+        from tools.headlines import headline_ctr_model
         from tools.shop import load_demo_shop
 
         settings = get_settings()
-        with console.status("training the click model …"):
-            shop = load_demo_shop(settings)
-            model = ClickModel.train(shop, settings) if force else ClickModel.load_or_train(shop, settings)
-        sys.stdout.write(json.dumps(model.card, indent=2, default=str) + "\n")
+        if force:
+            cards = train_all(settings, console)
+        else:
+            with console.status("checking the click and headline models …"):
+                cards = {"click_model": ClickModel.load_or_train(load_demo_shop(settings), settings).card,
+                         "headlines": headline_ctr_model(settings).card}
+        sys.stdout.write(json.dumps(cards, indent=2, default=str) + "\n")
 
     _run(action)
+
+
+@effect_app.command("headlines")
+def effect_headlines(
+    pairs: Annotated[Path, typer.Argument(help="JSON records {label, headline_1, headline_2}; label = winner.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+) -> None:
+    """Predict which headline of each pair wins and print the accuracy (Upworthy-trained model)."""
+
+    def action() -> None:
+        from tools.headlines import score_pairs_file
+
+        result = score_pairs_file(pairs, get_settings())
+        _emit(result, json_out, f"{result['pairs']} pairs, accuracy {result['accuracy']:.3f}")
+
+    _run(action)
+
+
+@effect_app.command("uplift")
+def effect_uplift(
+    experiment: Annotated[Path, typer.Argument(help="CSV in the Hillstrom format (segment, visit, recency, …).")],
+    cost_per_send: Annotated[float, typer.Option(help="Cost of one e-mail in visits.")] = 0.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+) -> None:
+    """Evaluate the uplift policy (men's / women's / no e-mail) on an experiment file by IPW."""
+
+    def action() -> None:
+        from tools.uplift import evaluate_uplift_file
+
+        r = evaluate_uplift_file(experiment, get_settings(), cost_per_send=cost_per_send)
+        _emit(r, json_out, f"{r['rows']} rows: policy {r['policy_value']:.4f} visits/customer; send-all men's "
+                           f"{r['send_mens']:.4f}, women's {r['send_womens']:.4f}, none {r['send_none']:.4f}")
+
+    _run(action)
+
+
+@bench_app.command("effect")
+@bench_app.command("recommend")
+@bench_app.command("profiles")
+def bench(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = True,
+) -> None:
+    """Run a benchmark once on this machine and print one JSON object (see eval/bench_*.py)."""
+    name = ctx.command.name
+
+    def action() -> None:
+        import importlib
+
+        module = importlib.import_module(f"eval.bench_{name}")
+        result = module.run(get_settings(), console)
+        _emit(result, json_out, json.dumps(result, indent=2, default=str))
+
+    _run(action)
+
+
+def _emit(result: dict[str, Any], as_json: bool, line: str) -> None:
+    """Print ``result`` as JSON on stdout, or a one-line summary."""
+    sys.stdout.write((json.dumps(result, indent=2, default=str) if as_json else line) + "\n")
 
 
 @app.command()

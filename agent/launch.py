@@ -54,17 +54,17 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
                 f"the plan uses {reachable_sends:,}."
             )
     else:
-        weight = {id(vs): capacity[id(vs)] * max(v.effect.point for v in vs) for _, _, vs in cells}
+        weight = {id(vs): capacity[id(vs)] * max(v.rate()[0] for v in vs) for _, _, vs in cells}
         total_weight = sum(weight.values()) or 1.0
         sends = {key: min(capacity[key], int(brief.send_budget * w / total_weight)) for key, w in weight.items()}
         notes.append("Budget below reachable sends: cells get sends in proportion to size × best predicted rate.")
     allocations = []
     for seg, channel, variants in cells:
         for variant, n in zip(variants, _split(sends[id(variants)], len(variants)), strict=True):
+            point, low, high = variant.rate()
             allocations.append(Allocation(
                 segment_id=seg.segment_id, channel=channel, variant_id=variant.variant_id, sends=n,
-                expected_positive=round(n * variant.effect.point, 2),
-                expected_low=round(n * variant.effect.low, 2), expected_high=round(n * variant.effect.high, 2),
+                expected_positive=round(n * point, 2), expected_low=round(n * low, 2), expected_high=round(n * high, 2),
             ))
     notes.append(
         f"Holdout: {brief.holdout_fraction:.0%} of each segment ({holdout_total} customers) receive nothing; "

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from agent.brief import Brief, Channel
 from agent.launch import design_launch
@@ -26,6 +27,15 @@ from tools.grounding import ProductFacts
 from tools.profiles import AudienceQuery, ProfilesTool
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
 from tools.shop import Shop
+from tools.variant_effect import VariantEffect
+
+
+class VariantScorer(Protocol):
+    """:func:`tools.variant_effect.predict_effect` with its headline model and settings bound."""
+
+    def __call__(self, plan: CampaignPlan, *, variants: Sequence[CopyVariant]) -> list[VariantEffect]:
+        """Predict the effect of ``variants`` of ``plan``."""
+        ...
 
 RETRIEVE_CAP = 2000
 EXTRA_CANDIDATES = 3
@@ -41,6 +51,7 @@ class PlannerTools:
     recommend: RecommendTool
     effect: EffectTool
     copy: CopyTool
+    predict_effect: VariantScorer
 
 
 class Planner:
@@ -184,6 +195,16 @@ class Planner:
                 for product in seg.products[: brief.variants_per_channel]]
         with trace.step("write copy", f"copy ({plan.llm_model})", {"messages": len(jobs)}) as step:
             plan.variants = self._write(brief, jobs, step, 0, 0)
+        with trace.step("predict effect of variants", "predict_effect", {"variants": len(plan.variants)}) as step:
+            self._predict_variants(plan, plan.variants, step)
+
+    def _predict_variants(self, plan: CampaignPlan, variants: list[CopyVariant], step: TraceStep) -> None:
+        for variant, effect in zip(variants, self.tools.predict_effect(plan, variants=variants), strict=True):
+            variant.predicted = effect
+        step.outputs["predicted"] = {
+            v.variant_id: v.predicted.model_dump(include={"point", "low", "high", "p_like", "headline_index"})
+            for v in variants if v.predicted is not None
+        }
 
     def _revise(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> None:
         for round_no in range(1, brief.max_revisions + 1):
@@ -191,16 +212,22 @@ class Planner:
                             {"active_variants": len(plan.active_variants())}) as step:
                 jobs, decisions = self._revision_jobs(brief, plan, round_no)
                 new = self._write(brief, [(s, c, p) for s, c, p, _ in jobs], step, round_no, len(plan.variants))
+                self._predict_variants(plan, new, step)
                 replaced = {(s.segment_id, c, p.product_id): old for s, c, p, old in jobs}
                 for variant in new:
                     old = replaced[(variant.segment_id, variant.channel, variant.product_id)]
-                    old.active = False
+                    new_rate, old_rate = variant.rate(), old.rate()
+                    better = new_rate[0] > old_rate[0]
+                    (old if better else variant).active = False
                     decisions.append(Revision(
-                        round=round_no, segment_id=variant.segment_id, channel=variant.channel, action="replace",
-                        removed_variant=old.variant_id, added_variant=variant.variant_id,
-                        reason=f"{variant.product_title} is predicted at {variant.effect.point:.3f} "
-                               f"[{variant.effect.low:.3f}, {variant.effect.high:.3f}] against "
-                               f"{old.effect.point:.3f} for {old.product_title}",
+                        round=round_no, segment_id=variant.segment_id, channel=variant.channel,
+                        action="replace" if better else "reject",
+                        removed_variant=old.variant_id if better else variant.variant_id,
+                        added_variant=variant.variant_id if better else None,
+                        reason=f"new message for {variant.product_title} predicted at {new_rate[0]:.3f} "
+                               f"[{new_rate[1]:.3f}, {new_rate[2]:.3f}] against {old_rate[0]:.3f} for "
+                               f"{old.variant_id} ({old.product_title}): "
+                               + ("replaced" if better else "kept the old message"),
                     ))
                 plan.variants.extend(new)
                 plan.revisions.extend(decisions)
@@ -220,15 +247,16 @@ class Planner:
                 used |= {pid for s, c, pid in self._skipped if s == seg.segment_id and c == channel}
                 unused = sorted((p for p in seg.products if p.product_id not in used),
                                 key=lambda p: -_effect_of(seg, p.product_id).point)
-                worst = min(active, key=lambda v: v.effect.point, default=None)
-                if worst and unused and _effect_of(seg, unused[0].product_id).point > worst.effect.point + MIN_GAIN:
+                # An unwritten message is assumed average (headline index 1.0): its rate is the product's p_like.
+                worst = min(active, key=lambda v: v.rate()[0], default=None)
+                if worst and unused and _effect_of(seg, unused[0].product_id).point > worst.rate()[0] + MIN_GAIN:
                     jobs.append((seg, channel, unused[0], worst))
                 elif worst:
                     best = f"{_effect_of(seg, unused[0].product_id).point:.3f}" if unused else "none left"
                     decisions.append(Revision(
                         round=round_no, segment_id=seg.segment_id, channel=channel, action="keep",
-                        reason=f"weakest variant {worst.variant_id} predicted at {worst.effect.point:.3f}; "
-                               f"best unused candidate: {best} (needs +{MIN_GAIN})",
+                        reason=f"weakest variant {worst.variant_id} predicted at {worst.rate()[0]:.3f}; "
+                               f"best unused candidate (p_like, average headline): {best} (needs +{MIN_GAIN})",
                     ))
         return jobs, decisions
 

@@ -11,6 +11,7 @@ from agent.brief import Brief, Channel, Language
 from agent.trace import TraceStep
 from tools.effect import EffectEstimate
 from tools.recommend import ScoredProduct
+from tools.variant_effect import VariantEffect
 
 
 class AudienceSummary(BaseModel):
@@ -54,9 +55,17 @@ class CopyVariant(BaseModel):
     source: Literal["llm", "template"]
     llm_attempts: int = 0
     llm_errors: list[str] = Field(default_factory=list)
-    effect: EffectEstimate
+    effect: EffectEstimate = Field(description="Segment × product estimate (the click model).")
+    predicted: VariantEffect | None = Field(
+        None, description="Effect of this message: segment × product estimate × headline index (predict_effect)."
+    )
     round_added: int = 0
     active: bool = True
+
+    def rate(self) -> tuple[float, float, float]:
+        """Predicted response per send (point, low, high): the message's effect, else the product's."""
+        e = self.predicted or self.effect
+        return e.point, e.low, e.high
 
 
 class Revision(BaseModel):
@@ -65,7 +74,7 @@ class Revision(BaseModel):
     round: int
     segment_id: str
     channel: Channel
-    action: Literal["replace", "keep"]
+    action: Literal["replace", "keep", "reject"]
     removed_variant: str | None = None
     added_variant: str | None = None
     reason: str
@@ -126,6 +135,10 @@ class CampaignPlan(BaseModel):
     effect_model_card: dict[str, Any] = Field(default_factory=dict)
     totals: RunTotals | None = None
     trace: list[TraceStep] = Field(default_factory=list)
+
+    def variant(self, variant_id: str) -> CopyVariant:
+        """Return the variant with ``variant_id``."""
+        return next(v for v in self.variants if v.variant_id == variant_id)
 
     def active_variants(self) -> list[CopyVariant]:
         """Variants still in the plan after revision."""

@@ -31,7 +31,8 @@ def render_markdown(plan: CampaignPlan) -> str:
     a = plan.audience
     out += ["## Audience", "", f"{a.size} customers matched the query “{a.query}”.",
             f"Filter applied: `{_cell(a.where or {}, 400)}`. {a.message}".rstrip(), ""]
-    metric = plan.variants[0].effect.metric if plan.variants else ""
+    first = plan.variants[0] if plan.variants else None
+    metric = (first.predicted or first.effect).metric if first else ""
     if plan.segments:
         out += ["## Segments", "",
                 "| id | name | size | candidate products (recommender score; predicted rate [90% interval]) |",
@@ -46,10 +47,14 @@ def render_markdown(plan: CampaignPlan) -> str:
     active = plan.active_variants()
     if active:
         out += ["## Copy variants", "", f"Predicted metric: {metric}.", ""]
+        if first is not None and first.predicted is not None:
+            out += [f"How: {first.predicted.combination}.", ""]
         for v in active:
-            e = v.effect
+            e = v.predicted or v.effect
+            parts = (f" (p_like {v.predicted.p_like:.3f} × headline index {v.predicted.headline_index:.2f})"
+                     if v.predicted else "")
             out += [f"### {v.variant_id} · {v.segment_id} · {v.channel} · {v.product_title}",
-                    f"*Predicted:* {_interval(e.point, e.low, e.high)} · *source:* {v.source}"
+                    f"*Predicted:* {_interval(e.point, e.low, e.high)}{parts} · *source:* {v.source}"
                     f"{' (LLM drafts rejected: ' + str(len(v.llm_errors)) + ')' if v.llm_errors else ''}", "",
                     f"> **{v.headline}**  ", f"> {v.body}  ", f"> *{v.cta}*"]
             if v.disclaimer:

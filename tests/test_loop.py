@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import shutil
 
 import pytest
 
@@ -11,10 +13,14 @@ from agent.llm import ChatRequest
 from agent.loop import MIN_GAIN, Planner, PlannerTools
 from agent.report import render_markdown, write_plan
 from agent.scripted import FunctionModel, ScriptedModel, reply_json, reply_text
+from agent.settings import Settings
 from tools.copywriter import CopyTool
 from tools.effect import ClickModel, EffectTool
+from tools.headline_features import CACHE_FILE, headline_matrix
+from tools.headlines import HeadlineModel, load_arms
 from tools.profiles import ProfilesTool
 from tools.recommend import RecommendTool
+from tools.variant_effect import predict_effect
 
 BRIEF = {
     "name": "Win back sci-fi fans", "goal": "Win back lapsed sci-fi fans before the holidays",
@@ -38,12 +44,28 @@ def copywriter(request: ChatRequest) -> object:
 
 
 @pytest.fixture(scope="module")
-def tools(settings, shop, store) -> PlannerTools:
+def headline_model(settings, tmp_path_factory):
+    """A real headline model fitted on 150 Upworthy tests (the full one takes minutes to embed)."""
+    home = tmp_path_factory.mktemp("loop-headlines")
+    cached = Settings().models_dir / "headlines" / CACHE_FILE
+    if cached.is_file():
+        (home / "models" / "headlines").mkdir(parents=True)
+        shutil.copy(cached, home / "models" / "headlines" / CACHE_FILE)
+    local = settings.model_copy(update={"home": home})
+    arms, _ = load_arms(local)
+    arms = arms[arms["clickability_test_id"].isin(arms["clickability_test_id"].unique()[:150])]
+    return HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local), arms, 1e4), local
+
+
+@pytest.fixture(scope="module")
+def tools(settings, shop, store, headline_model) -> PlannerTools:
     copywriter.calls = 0  # type: ignore[attr-defined]
+    model, local = headline_model
     return PlannerTools(
         shop=shop, profiles=ProfilesTool(store), recommend=RecommendTool.fit(shop, settings),
         effect=EffectTool(shop, ClickModel.load_or_train(shop, settings)),
         copy=CopyTool(FunctionModel(copywriter), retries=1),
+        predict_effect=functools.partial(predict_effect, headlines=model, settings=local),
     )
 
 
@@ -92,9 +114,16 @@ def test_every_number_traces_to_a_tool_output(plan):
     scored = next(s for s in plan.trace if s.step == "score products").outputs
     for segment in plan.segments:
         assert [p["product_id"] for p in scored[segment.segment_id]] == [p.product_id for p in segment.products]
+    predicted = {}
+    for step in plan.trace:
+        predicted.update(step.outputs.get("predicted", {}))
+    for v in plan.variants:
+        assert predicted[v.variant_id]["point"] == v.predicted.point
+        assert predicted[v.variant_id]["p_like"] == v.effect.point
+        assert v.predicted.point == pytest.approx(min(1.0, v.effect.point * v.predicted.headline_index))
     for a in plan.launch.allocations:
-        variant = next(v for v in plan.variants if v.variant_id == a.variant_id)
-        assert a.expected_positive == pytest.approx(a.sends * variant.effect.point, abs=0.01)
+        variant = plan.variant(a.variant_id)
+        assert a.expected_positive == pytest.approx(a.sends * variant.predicted.point, abs=0.01)
 
 
 def test_revision_uses_predictions_until_nothing_beats_the_variants(plan):
@@ -107,13 +136,14 @@ def test_revision_uses_predictions_until_nothing_beats_the_variants(plan):
             for channel in plan.brief.channels:
                 cell = [v for v in plan.variants if v.segment_id == segment.segment_id and v.channel == channel]
                 used = {v.product_id for v in cell}
-                worst = min(v.effect.point for v in cell if v.active)
+                worst = min(v.rate()[0] for v in cell if v.active)
                 assert all(p <= worst + MIN_GAIN for pid, p in effect.items() if pid not in used)
     for r in plan.revisions:
         if r.action == "replace":
-            old = next(v for v in plan.variants if v.variant_id == r.removed_variant)
-            new = next(v for v in plan.variants if v.variant_id == r.added_variant)
-            assert not old.active and new.active and new.effect.point > old.effect.point
+            old, new = plan.variant(r.removed_variant), plan.variant(r.added_variant)
+            assert not old.active and new.active and new.rate()[0] > old.rate()[0]
+        if r.action == "reject":
+            assert not plan.variant(r.removed_variant).active
 
 
 def test_launch_design_respects_budget_and_holdout(plan):
@@ -132,8 +162,8 @@ def test_launch_design_respects_budget_and_holdout(plan):
 
 def test_trace_and_markdown(plan, tmp_path):
     steps = [s.step for s in plan.trace]
-    assert steps[:5] == ["retrieve audience", "form segments", "score products", "predict effect of candidates",
-                         "write copy"]
+    assert steps[:6] == ["retrieve audience", "form segments", "score products", "predict effect of candidates",
+                         "write copy", "predict effect of variants"]
     assert "revise round 1" in steps and steps[-1] == "design launch"
     assert plan.totals.llm_calls == sum(v.llm_attempts for v in plan.variants) > 0
     json_path, md_path = write_plan(plan, tmp_path)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import joblib
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import sklearn
 from pydantic import BaseModel, Field
 from sklearn.compose import ColumnTransformer
@@ -28,6 +27,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from agent.settings import Settings
+from tools.calibration import calibration_error
+from tools.click_features import CATEGORICAL, HistoryStats, event_rows
 from tools.recommend import LIKED_RATING
 
 if TYPE_CHECKING:
@@ -35,105 +36,18 @@ if TYPE_CHECKING:
 
 DERIVATION = "derived: an impression = a rating event, a click = rating ≥ 4; not observed clicks"
 METRIC = "p_like: predicted probability the customer rates the title ≥ 4 if shown — derived click proxy"
-CATEGORICAL = ["age_band", "gender", "occupation"]
-AGE_BINS = [0, 18, 25, 35, 45, 50, 56, 200]
-AGE_LABELS = ["<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"]
-PRIOR_WEIGHT = 10.0  # pseudo-ratings at the population value that smooth every customer and item statistic
 HELD_OUT_FRACTION = 0.2  # of all events for the test set, then of the training period for calibration
 N_BOOTSTRAP = 2000
 
 
 def expected_calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
     """Return Σ_bins (n_bin / N)·|mean(y) − mean(p)| over ``n_bins`` equal-width bins of ``p`` in [0, 1]."""
-    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    gap = np.bincount(bins, weights=y, minlength=n_bins) - np.bincount(bins, weights=p, minlength=n_bins)
-    return float(np.abs(gap).sum() / y.size)
-
-
-def _events(customers: pd.Index, products: pd.Index, inter: pd.DataFrame) -> tuple[np.ndarray, ...]:
-    """Return customer rows, product rows and ratings of the events of known customers and products."""
-    c, i = customers.get_indexer(inter["customer_id"]), products.get_indexer(inter["product_id"])
-    keep = (c >= 0) & (i >= 0)
-    return c[keep], i[keep], inter["rating"].to_numpy(np.float64)[keep]
-
-
-@dataclass(frozen=True)
-class HistoryStats:
-    """Counts of a rating history per customer, product and genre: the source of every model feature."""
-
-    customer_ids: pd.Index
-    product_ids: pd.Index
-    genres: list[str]
-    item_genres: np.ndarray  # products × genres, 0/1
-    demographics: pd.DataFrame  # per customer row: age_band, gender, occupation
-    customer_n: np.ndarray
-    customer_sum: np.ndarray
-    customer_genre_n: np.ndarray  # customers × genres: how many of their ratings are of titles in the genre
-    item_n: np.ndarray
-    item_sum: np.ndarray
-    global_mean: float
-
-    @classmethod
-    def from_history(cls, shop: Shop, interactions: pd.DataFrame) -> HistoryStats:
-        """Count ``interactions`` (the shop's history or a time slice of it)."""
-        customers, products = pd.Index(shop.customers["customer_id"]), pd.Index(shop.products["product_id"])
-        exploded = shop.products["genres"].reset_index(drop=True).explode().dropna()
-        genres = sorted(exploded.unique())
-        item_genres = np.zeros((len(products), len(genres)))
-        item_genres[exploded.index.to_numpy(), pd.Index(genres).get_indexer(exploded)] = 1.0
-        people = shop.customers.reset_index(drop=True).astype({"gender": str, "occupation": str})
-        ages = pd.cut(people["age"], AGE_BINS, right=False, labels=AGE_LABELS).astype(str)
-        demographics = people.assign(age_band=ages)[CATEGORICAL]
-        c, i, r = _events(customers, products, interactions)
-        if r.size == 0:
-            raise ValueError("the rating history is empty: no statistics to compute features from")
-        n_c, n_i = len(customers), len(products)
-        seen = sp.csr_matrix((np.ones(c.size), (c, i)), shape=(n_c, n_i))
-        return cls(
-            customers, products, genres, item_genres, demographics,
-            np.bincount(c, minlength=n_c).astype(np.float64), np.bincount(c, weights=r, minlength=n_c),
-            np.asarray(seen @ item_genres), np.bincount(i, minlength=n_i).astype(np.float64),
-            np.bincount(i, weights=r, minlength=n_i), float(r.mean()),
-        )  # fmt: skip
-
-    @property
-    def genre_share(self) -> np.ndarray:
-        """Return the share of all ratings that are of titles in each genre."""
-        return self.customer_genre_n.sum(axis=0) / max(self.customer_n.sum(), 1.0)
-
-    def features(
-        self, cust: np.ndarray, item: np.ndarray, own_rating: np.ndarray | None = None
-    ) -> pd.DataFrame:
-        """Return the feature table of (customer row, product row) pairs.
-
-        Args:
-            cust: Customer rows (into ``customer_ids``), one per pair.
-            item: Product rows (into ``product_ids``), one per pair.
-            own_rating: For pairs that are events of this very history, their ratings, left out of every
-                statistic so that a training row never sees its own label.
-        """
-        c_n, c_sum, genre_n = self.customer_n[cust], self.customer_sum[cust], self.customer_genre_n[cust]
-        i_n, i_sum, item_g = self.item_n[item], self.item_sum[item], self.item_genres[item]
-        if own_rating is not None:
-            c_n, c_sum, i_n, i_sum = c_n - 1, c_sum - own_rating, i_n - 1, i_sum - own_rating
-            genre_n = genre_n - item_g
-        share = (genre_n + PRIOR_WEIGHT * self.genre_share) / (c_n + PRIOR_WEIGHT)[:, None]
-        columns: dict[str, np.ndarray] = {}
-        for j, g in enumerate(self.genres):
-            columns[f"genre:{g}"], columns[f"affinity:{g}"] = item_g[:, j], share[:, j] * item_g[:, j]
-        prior = PRIOR_WEIGHT * self.global_mean
-        columns["item_log_count"] = np.log1p(i_n)
-        columns["item_mean_rating"] = (i_sum + prior) / (i_n + PRIOR_WEIGHT)
-        columns["customer_mean_rating"] = (c_sum + prior) / (c_n + PRIOR_WEIGHT)
-        columns["customer_log_count"] = np.log1p(c_n)
-        demographics = self.demographics.iloc[cust].reset_index(drop=True)
-        return pd.concat([demographics, pd.DataFrame(columns)], axis=1)
+    return calibration_error(y_true, p, n_bins, "uniform")
 
 
 def _labelled(stats: HistoryStats, events: pd.DataFrame, own: bool) -> tuple[pd.DataFrame, np.ndarray]:
     """Return features of ``events`` from ``stats``, and labels (``own``: the events are in ``stats``)."""
-    c, i, r = _events(stats.customer_ids, stats.product_ids, events)
+    c, i, r = event_rows(stats.customer_ids, stats.product_ids, events)
     return stats.features(c, i, own_rating=r if own else None), r >= LIKED_RATING
 
 

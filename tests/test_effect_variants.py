@@ -1,0 +1,70 @@
+"""predict_effect: p_like × headline index per copy variant, with the combined interval computed by hand."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from agent.plan import CopyVariant
+from agent.settings import Settings
+from tools.effect import METRIC, EffectEstimate
+from tools.headline_features import CACHE_FILE, headline_matrix
+from tools.headlines import HeadlineModel, HeadlineRating, load_arms
+from tools.variant_effect import COMBINATION, combine, predict_effect, predict_variant_effect
+
+
+def estimate(point: float, low: float, high: float) -> EffectEstimate:
+    return EffectEstimate(product_id="50", metric=METRIC, point=point, low=low, high=high, n_customers=40,
+                          factors=["title is widely liked (+0.40 log-odds)", "b", "c"])  # fmt: skip
+
+
+def test_combination_by_hand() -> None:
+    rating = HeadlineRating(headline="h", index=1.2, low=1.2 * np.exp(-0.1 * 1.645), high=1.2 * np.exp(0.1 * 1.645),
+                            factors=["asks a question: yes (+2.0% click-through vs an average headline)", "x", "y"])
+    effect = estimate(0.5, 0.5 * np.exp(-0.2 * 1.645), 0.5 * np.exp(0.2 * 1.645))
+    result = combine("v1", "s1", effect, rating)
+    sd = np.hypot(0.2, 0.1)  # log-scale sds of the two intervals, as if independent
+    assert result.point == pytest.approx(0.6)
+    assert result.low == pytest.approx(0.6 * np.exp(-1.645 * sd))
+    assert result.high == pytest.approx(0.6 * np.exp(1.645 * sd))
+    assert result.p_like == 0.5 and result.headline_index == 1.2 and result.combination == COMBINATION
+    assert result.factors[0].startswith("product for this segment: title is widely liked")
+    assert result.factors[2].startswith("headline: asks a question")
+    # A one-customer estimate has no spread: the interval is the headline's alone; the point is capped at 1.
+    single = combine("v2", "s1", estimate(0.9, 0.9, 0.9), rating.model_copy(update={"index": 1.5, "low": 1.4,
+                                                                                      "high": 1.6}))  # fmt: skip
+    assert single.point == 1.0 and single.high == 1.0
+
+
+@pytest.fixture(scope="module")
+def small_headline_model(settings: Settings, tmp_path_factory) -> tuple[HeadlineModel, Settings]:
+    home = tmp_path_factory.mktemp("variant-home")
+    cached = Settings().models_dir / "headlines" / CACHE_FILE
+    if cached.is_file():
+        (home / "models" / "headlines").mkdir(parents=True)
+        shutil.copy(cached, home / "models" / "headlines" / CACHE_FILE)
+    local = settings.model_copy(update={"home": home})
+    arms, _ = load_arms(local)
+    arms = arms[arms["clickability_test_id"].isin(arms["clickability_test_id"].unique()[:150])]
+    return HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local), arms, 1e4), local
+
+
+def variant(variant_id: str, headline: str, effect: EffectEstimate) -> CopyVariant:
+    return CopyVariant(variant_id=variant_id, segment_id="s1", channel="email", language="en", product_id="50",
+                       product_title="Star Wars", headline=headline, body="b", cta="c", source="template",
+                       effect=effect)  # fmt: skip
+
+
+def test_predict_effect_per_variant_and_in_batch(small_headline_model) -> None:
+    model, settings = small_headline_model
+    effect = estimate(0.4, 0.35, 0.45)
+    variants = [variant("v1", "Why Star Wars Still Matters To You", effect), variant("v2", "Star Wars.", effect)]
+    batch = predict_effect(plan=None, headlines=model, settings=settings, variants=variants)  # type: ignore[arg-type]
+    one = predict_variant_effect(variants[1], model, settings)
+    assert [e.variant_id for e in batch] == ["v1", "v2"] and batch[1].point == pytest.approx(one.point)
+    ratings = model.rate([v.headline for v in variants], settings)
+    for result, rating in zip(batch, ratings, strict=True):
+        assert result.point == pytest.approx(0.4 * rating.index)
+        assert result.low < result.point < result.high
