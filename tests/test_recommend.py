@@ -11,7 +11,6 @@ import pytest
 import scipy.sparse as sp
 from pydantic import ValidationError
 
-from agent.settings import Settings
 from tools.recommend import (
     LIKED_RATING,
     InteractionMatrix,
@@ -23,23 +22,13 @@ from tools.recommend import (
     top_k,
 )
 
-SETTINGS = Settings()
+SEED = 42
 
 
 @pytest.fixture(scope="module")
-def shop():
-    if not (SETTINGS.data_dir / "ml-100k").is_dir():
-        pytest.skip(
-            f"MovieLens-100k not fetched into {SETTINGS.data_dir} (run tools.datasets.fetch_datasets)"
-        )
-    from tools.shop import load_demo_shop
-
-    return load_demo_shop(SETTINGS)
-
-
-@pytest.fixture(scope="module")
-def tool(shop) -> RecommendTool:
-    return RecommendTool.fit(shop, SETTINGS)
+def tool(shop, settings) -> RecommendTool:
+    """The default tool: the hybrid, fitted on the real shop (the shared session fixtures of conftest)."""
+    return RecommendTool.fit(shop, settings)
 
 
 def labels(shop) -> dict[str, str]:
@@ -77,7 +66,7 @@ def test_item_knn_cosine_by_hand() -> None:
 
 def test_item_knn_beats_popularity_and_random_on_held_out_split(shop) -> None:
     matrix = InteractionMatrix.from_shop(shop).implicit.tocoo()
-    held_out = np.random.default_rng(SETTINGS.seed).random(matrix.nnz) < 0.2
+    held_out = np.random.default_rng(SEED).random(matrix.nnz) < 0.2
     parts = [
         sp.csr_matrix((matrix.data[m], (matrix.row[m], matrix.col[m])), shape=matrix.shape)
         for m in (~held_out, held_out)
@@ -91,7 +80,7 @@ def test_item_knn_beats_popularity_and_random_on_held_out_split(shop) -> None:
     scored = time.perf_counter()
     p_knn = precision_at_k(knn_scores, test, 10)
     p_pop = precision_at_k(PopularityRecommender().fit(train).score_users(users), test, 10)
-    noise = np.random.default_rng(SETTINGS.seed).random(matrix.shape)
+    noise = np.random.default_rng(SEED).random(matrix.shape)
     noise[train.nonzero()] = -np.inf
     p_random = precision_at_k(noise, test, 10)
     print(
@@ -121,13 +110,13 @@ def test_group_excludes_items_seen_by_more_than_half(shop, tool) -> None:
     returned = [p.product_id for p in result.products]
     assert all(seen_by.get(pid, 0) <= len(group) / 2 for pid in returned)
     assert any(seen_by.get(pid, 0) > 0 for pid in returned)  # seen by a minority is still allowed
-    assert result.n_customers == 40 and result.method == tool.method == "item_knn"
+    assert result.n_customers == 40 and result.method == tool.method == "hybrid"
     assert result.unknown_customer_ids == []
 
 
-def test_group_rule_on_the_popularity_model(shop) -> None:
+def test_group_rule_on_the_popularity_model(shop, settings) -> None:
     """Popularity ranks the same for everyone, so the more-than-half rule decides what a trio gets."""
-    tool = RecommendTool.fit(shop, SETTINGS, model=PopularityRecommender())
+    tool = RecommendTool.fit(shop, settings, model=PopularityRecommender())
     trio = list(shop.customers["customer_id"].iloc[:3])
     seen_by = shop.interactions[shop.interactions["customer_id"].isin(trio)].groupby("product_id").size()
     top = list(shop.interactions["product_id"].value_counts().index[:300])
@@ -182,7 +171,7 @@ def test_unknown_customer_gets_popularity(shop, tool) -> None:
     assert result.method == "popularity" and result.unknown_customer_ids == ["nobody-1"]
     assert all(p.reason.startswith("popular with all customers") for p in result.products)
     mixed = tool.score(RecommendRequest(customer_ids=[shop.customers["customer_id"].iat[0], "nobody-1"]))
-    assert mixed.method == "item_knn+popularity_fallback" and mixed.n_customers == 2
+    assert mixed.method == "hybrid+popularity_fallback" and mixed.n_customers == 2
 
 
 def test_request_bounds() -> None:
