@@ -20,6 +20,7 @@ from rich.console import Console
 from agent.brief import BriefError, check_against_shop, load_brief
 from agent.settings import get_settings
 from eval.cli import eval_command
+from serve.cli import chat_command, keys_app, serve_command
 
 EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "scifi_winback.yaml"
 
@@ -35,6 +36,9 @@ app.add_typer(effect_app, name="effect")
 app.add_typer(bench_app, name="bench")
 app.add_typer(llm_app, name="llm")
 app.command("eval")(eval_command)
+app.command("serve")(serve_command)
+app.command("chat")(chat_command)
+app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 

@@ -1,0 +1,325 @@
+"""Persistence of the campaign API with SQLAlchemy: API keys, plan jobs, their events and decisions, chats.
+
+One :class:`Store` wraps an engine for any SQLAlchemy URL (default: a SQLite file under ``settings.home``).
+Methods open a short transaction each and return plain records, so callers never hold a session and
+worker threads can share the store. Plans are stored as their JSON text; step events as JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+TERMINAL = ("done", "failed")
+RESTART_REASON = "interrupted by a server restart"
+
+
+def now() -> datetime:
+    """Current time in UTC."""
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite drops the time zone; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the API tables."""
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as the SHA-256 of the key (the key itself is shown once and never stored)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JobRow(Base):
+    """One plan request and, once computed, its plan."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
+    plan: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    steps_expected: Mapped[int] = mapped_column(Integer, default=0)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    current_step: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class EventRow(Base):
+    """A job event: a step started or ended, or the job changed status. The id orders the events."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class DecisionRow(Base):
+    """A human decision on a plan (the audit trail)."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    api_key: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class ChatMessageRow(Base):
+    """One message of a chat session (LangChain's message dict)."""
+
+    __tablename__ = "chat_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    owner: Mapped[str] = mapped_column(String(32))
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key without its secret."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as stored."""
+
+    id: str
+    owner: str
+    status: str
+    brief: dict[str, Any]
+    plan: str | None
+    error: str | None
+    steps_expected: int
+    steps_done: int
+    current_step: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A stored job event."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A stored human decision."""
+
+    decision: str
+    by: str
+    reason: str
+    api_key: str
+    at: datetime
+
+
+def _key(row: ApiKeyRow) -> KeyRecord:
+    return KeyRecord(row.id, row.name, row.prefix, _aware(row.created_at) or now(), _aware(row.revoked_at))
+
+
+def _job(row: JobRow) -> JobRecord:
+    return JobRecord(
+        row.id, row.owner, row.status, row.brief, row.plan, row.error, row.steps_expected, row.steps_done,
+        row.current_step, _aware(row.created_at) or now(), _aware(row.started_at), _aware(row.finished_at),
+    )
+
+
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:  # readers never wait for the writing worker
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Store:
+    """The API database.
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:///var/campaign.db`` or ``postgresql+psycopg://…``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        Base.metadata.create_all(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    # API keys ---------------------------------------------------------------------------------------------
+    def add_key(self, name: str, key_hash: str, prefix: str) -> KeyRecord:
+        """Store a new key's hash under ``name``."""
+        with self._session.begin() as s:
+            row = ApiKeyRow(id=uuid.uuid4().hex[:12], name=name, key_hash=key_hash, prefix=prefix, created_at=now())
+            s.add(row)
+        return _key(row)
+
+    def key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        """Return the unrevoked key with this hash, or None."""
+        with self._session() as s:
+            row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None)))
+            return _key(row) if row else None
+
+    def api_keys(self) -> list[KeyRecord]:
+        """All keys, oldest first."""
+        with self._session() as s:
+            return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
+
+    def revoke_key(self, id_or_name: str) -> list[KeyRecord]:
+        """Revoke the key with this id, or every active key with this name; return what was revoked."""
+        with self._session.begin() as s:
+            rows = list(s.scalars(select(ApiKeyRow).where(
+                (ApiKeyRow.id == id_or_name) | (ApiKeyRow.name == id_or_name), ApiKeyRow.revoked_at.is_(None))))
+            for row in rows:
+                row.revoked_at = now()
+        return [_key(r) for r in rows]
+
+    # Jobs -------------------------------------------------------------------------------------------------
+    def add_job(self, job_id: str, owner: str, brief: dict[str, Any], steps_expected: int) -> JobRecord:
+        """Store a queued job and its first status event."""
+        with self._session.begin() as s:
+            row = JobRow(id=job_id, owner=owner, status="queued", brief=brief, steps_expected=steps_expected,
+                         created_at=now())
+            s.add(row)
+            s.flush()
+            s.add(EventRow(job_id=job_id, kind="status", data={"status": "queued"}, at=now()))
+        return _job(row)
+
+    def job(self, job_id: str) -> JobRecord | None:
+        """Return the job, or None."""
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            return _job(row) if row else None
+
+    def jobs(self, limit: int = 50, status: str | None = None) -> list[JobRecord]:
+        """Most recent jobs first (plans left out)."""
+        query = select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)
+        if status:
+            query = query.where(JobRow.status == status)
+        with self._session() as s:
+            return [_job(r) for r in s.scalars(query)]
+
+    def count_jobs(self) -> dict[str, int]:
+        """Number of jobs by status."""
+        with self._session() as s:
+            return {k: v for k, v in s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).tuples()}
+
+    def set_status(self, job_id: str, status: str, *, error: str | None = None, plan: str | None = None,
+                   steps_done: int | None = None) -> None:
+        """Move a job to ``status`` (running, done or failed) and record the status event."""
+        values: dict[str, Any] = {"status": status, "error": error}
+        if status == "running":
+            values["started_at"] = now()
+        else:
+            values.update(finished_at=now(), current_step=None)
+        if plan is not None:
+            values["plan"] = plan
+        if steps_done is not None:
+            values.update(steps_done=steps_done, steps_expected=steps_done)
+        with self._session.begin() as s:
+            s.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+            data = {"status": status} | ({"error": error} if error else {})
+            s.add(EventRow(job_id=job_id, kind="status", data=data, at=now()))
+
+    def add_step_event(self, job_id: str, kind: str, step: dict[str, Any]) -> None:
+        """Record a step start or end and update the job's progress."""
+        with self._session.begin() as s:
+            s.add(EventRow(job_id=job_id, kind=kind, data=step, at=now()))
+            if kind == "step_start":
+                s.execute(update(JobRow).where(JobRow.id == job_id).values(current_step=step.get("step")))
+            else:
+                s.execute(update(JobRow).where(JobRow.id == job_id)
+                          .values(steps_done=JobRow.steps_done + 1, current_step=None))
+
+    def events_after(self, job_id: str, after: int = 0) -> list[EventRecord]:
+        """Events of the job with an id above ``after``, in order."""
+        query = select(EventRow).where(EventRow.job_id == job_id, EventRow.id > after).order_by(EventRow.id)
+        with self._session() as s:
+            return [EventRecord(r.id, r.kind, r.data) for r in s.scalars(query)]
+
+    def recover(self) -> tuple[list[str], list[str]]:
+        """After a restart: fail running jobs with a reason; return (failed ids, queued ids to resume)."""
+        with self._session() as s:
+            running = list(s.scalars(select(JobRow.id).where(JobRow.status == "running")))
+            queued = list(s.scalars(select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.created_at)))
+        for job_id in running:
+            self.set_status(job_id, "failed", error=RESTART_REASON)
+        return running, queued
+
+    # Decisions --------------------------------------------------------------------------------------------
+    def add_decision(self, job_id: str, decision: str, by: str, reason: str, api_key: str) -> DecisionRecord:
+        """Append a human decision to the job's audit trail."""
+        with self._session.begin() as s:
+            row = DecisionRow(job_id=job_id, decision=decision, by=by, reason=reason, api_key=api_key, at=now())
+            s.add(row)
+        return DecisionRecord(row.decision, row.by, row.reason, row.api_key, _aware(row.at) or now())
+
+    def decisions(self, job_id: str) -> list[DecisionRecord]:
+        """The job's audit trail, oldest first."""
+        query = select(DecisionRow).where(DecisionRow.job_id == job_id).order_by(DecisionRow.id)
+        with self._session() as s:
+            return [DecisionRecord(r.decision, r.by, r.reason, r.api_key, _aware(r.at) or now())
+                    for r in s.scalars(query)]
+
+    # Chat -------------------------------------------------------------------------------------------------
+    def session_owner(self, session_id: str) -> str | None:
+        """The key id that owns a chat session, or None for a new session."""
+        with self._session() as s:
+            return s.scalar(select(ChatMessageRow.owner).where(ChatMessageRow.session_id == session_id).limit(1))
+
+    def add_messages(self, session_id: str, owner: str, messages: list[dict[str, Any]]) -> None:
+        """Append messages to a chat session."""
+        with self._session.begin() as s:
+            s.add_all(ChatMessageRow(session_id=session_id, owner=owner, message=m, at=now()) for m in messages)
+
+    def messages(self, session_id: str, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` messages of a session, oldest first."""
+        query = (select(ChatMessageRow.message).where(ChatMessageRow.session_id == session_id)
+                 .order_by(ChatMessageRow.id.desc()).limit(limit))
+        with self._session() as s:
+            return list(reversed(list(s.scalars(query))))
