@@ -39,8 +39,8 @@ def copywriter(request: ChatRequest) -> object:
     if title is None:
         return reply_text("?")
     stated = "1888" if copywriter.calls % 3 == 0 else (year.group(1) if year else "")  # type: ignore[attr-defined]
-    return reply_json({"headline": f"{title.group(1)} is back", "body": f"See {title.group(1)} {stated}".strip(),
-                       "cta": "Watch"})
+    body = f"See {title.group(1)} {stated}, a film picked for you tonight.".replace(" ,", ",")
+    return reply_json({"headline": f"{title.group(1)} is back", "body": body, "cta": "Watch"})
 
 
 @pytest.fixture(scope="module")
