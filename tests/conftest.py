@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 from collections.abc import Iterator
 
@@ -11,6 +12,8 @@ import pytest
 from agent.settings import Settings
 from serve.llm_server import LLMServerError, ensure_llm_server
 from tools.datasets import fetch_datasets
+from tools.headline_features import CACHE_FILE, headline_matrix
+from tools.headlines import HeadlineModel, load_arms
 from tools.portrait_store import PortraitStore
 from tools.profiles import open_portrait_store
 from tools.shop import Shop, load_demo_shop
@@ -70,3 +73,19 @@ def llm_url() -> Iterator[str]:
         except LLMServerError as exc:
             pytest.fail(f"no LLM server: {exc}", pytrace=False)
         yield url
+
+
+@pytest.fixture(scope="session")
+def small_headline_model(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[HeadlineModel, Settings]:
+    """A real headline model fitted on 150 Upworthy tests (the full one takes minutes to embed), and its settings."""
+    home = tmp_path_factory.mktemp("headline-home")
+    cached = Settings().models_dir / "headlines" / CACHE_FILE
+    if cached.is_file():
+        (home / "models" / "headlines").mkdir(parents=True)
+        shutil.copy(cached, home / "models" / "headlines" / CACHE_FILE)
+    local = settings.model_copy(update={"home": home})
+    arms, _ = load_arms(local)
+    arms = arms[arms["clickability_test_id"].isin(arms["clickability_test_id"].unique()[:150])]
+    return HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local), arms, 1e4), local

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from test_loop import headline_model, tools  # noqa: F401 (fixtures: the loop's real tools, as test_loop builds them)
+from test_loop import tools  # noqa: F401 (fixtures: the loop's real tools, as test_loop builds them)
 from typer.testing import CliRunner
 
 from agent.brief import Brief

@@ -13,7 +13,7 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from rich.console import Console
-from test_api import api_tools, chat_llm, events, headline_model, make_app, new_key, sse, tools  # noqa: F401 (fixtures)
+from test_api import api_tools, chat_llm, events, make_app, new_key, sse, tools  # noqa: F401 (fixtures)
 
 from agent.llm import ChatReply, ChatRequest, LLMError, ToolCall
 from agent.scripted import FunctionModel, ScriptedModel, reply_text, reply_tool_call

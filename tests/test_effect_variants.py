@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from agent.plan import CopyVariant
-from agent.settings import Settings
 from tools.effect import METRIC, EffectEstimate
-from tools.headline_features import CACHE_FILE, headline_matrix
-from tools.headlines import HeadlineModel, HeadlineRating, load_arms
+from tools.headlines import HeadlineRating
 from tools.variant_effect import COMBINATION, combine, predict_effect, predict_variant_effect
 
 
@@ -36,19 +32,6 @@ def test_combination_by_hand() -> None:
     single = combine("v2", "s1", estimate(0.9, 0.9, 0.9), rating.model_copy(update={"index": 1.5, "low": 1.4,
                                                                                       "high": 1.6}))  # fmt: skip
     assert single.point == 1.0 and single.high == 1.0
-
-
-@pytest.fixture(scope="module")
-def small_headline_model(settings: Settings, tmp_path_factory) -> tuple[HeadlineModel, Settings]:
-    home = tmp_path_factory.mktemp("variant-home")
-    cached = Settings().models_dir / "headlines" / CACHE_FILE
-    if cached.is_file():
-        (home / "models" / "headlines").mkdir(parents=True)
-        shutil.copy(cached, home / "models" / "headlines" / CACHE_FILE)
-    local = settings.model_copy(update={"home": home})
-    arms, _ = load_arms(local)
-    arms = arms[arms["clickability_test_id"].isin(arms["clickability_test_id"].unique()[:150])]
-    return HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local), arms, 1e4), local
 
 
 def variant(variant_id: str, headline: str, effect: EffectEstimate) -> CopyVariant:

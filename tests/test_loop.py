@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
 
 import pytest
 
@@ -13,11 +12,8 @@ from agent.llm import ChatRequest
 from agent.loop import MIN_GAIN, Planner, PlannerTools
 from agent.report import render_markdown, write_plan
 from agent.scripted import FunctionModel, ScriptedModel, reply_json, reply_text
-from agent.settings import Settings
 from tools.copywriter import CopyTool
 from tools.effect import ClickModel, EffectTool
-from tools.headline_features import CACHE_FILE, headline_matrix
-from tools.headlines import HeadlineModel, load_arms
 from tools.profiles import ProfilesTool
 from tools.recommend import RecommendTool
 from tools.variant_effect import predict_effect
@@ -44,23 +40,9 @@ def copywriter(request: ChatRequest) -> object:
 
 
 @pytest.fixture(scope="module")
-def headline_model(settings, tmp_path_factory):
-    """A real headline model fitted on 150 Upworthy tests (the full one takes minutes to embed)."""
-    home = tmp_path_factory.mktemp("loop-headlines")
-    cached = Settings().models_dir / "headlines" / CACHE_FILE
-    if cached.is_file():
-        (home / "models" / "headlines").mkdir(parents=True)
-        shutil.copy(cached, home / "models" / "headlines" / CACHE_FILE)
-    local = settings.model_copy(update={"home": home})
-    arms, _ = load_arms(local)
-    arms = arms[arms["clickability_test_id"].isin(arms["clickability_test_id"].unique()[:150])]
-    return HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local), arms, 1e4), local
-
-
-@pytest.fixture(scope="module")
-def tools(settings, shop, store, headline_model) -> PlannerTools:
+def tools(settings, shop, store, small_headline_model) -> PlannerTools:
     copywriter.calls = 0  # type: ignore[attr-defined]
-    model, local = headline_model
+    model, local = small_headline_model
     return PlannerTools(
         shop=shop, profiles=ProfilesTool(store), recommend=RecommendTool.fit(shop, settings),
         effect=EffectTool(shop, ClickModel.load_or_train(shop, settings)),
