@@ -30,13 +30,7 @@ UNWANTED=(torchvision torchaudio torchcodec)
 WANT="v1 $TORCH_PIN $VLLM_PIN gguf accelerate $MODEL_PIN -${UNWANTED[*]}"
 
 log() { printf '[setup_llm] %s\n' "$*"; }
-# pip with this machine's noise filtered out (extra-index folders that lack a package); keeps pip's status.
-pip_run() {
-    local status=0
-    "$VENV/bin/python" -m pip "$@" 2>&1 \
-        | { grep -v 'is ignored: it is neither a file nor a directory' || true; } || status=$?
-    return "$status"
-}
+source "$ROOT/scripts/pip_run.sh"
 started=$SECONDS
 
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(head -n1 "$STAMP")" == "$WANT" ]]; then
