@@ -287,15 +287,15 @@ class EffectTool:
             text = (
                 f"{strength} {genre} affinity {where}: {share:.0%} of their ratings vs {overall:.0%} overall"
             )
-        elif name == "item_mean_rating":
-            verdict = "widely liked" if item_mean >= s.global_mean else "rated below average"
-            text = f"title is {verdict} (mean rating {item_mean:.1f} vs {s.global_mean:.1f} overall)"
+        elif name == "item_mean_rating":  # the verdict follows the model's sign (smoothed, event-weighted means)
+            verdict = "widely liked" if log_odds >= 0 else "rated below average"
+            text = f"title is {verdict} (mean rating {item_mean:.2f} vs {s.global_mean:.2f} overall)"
         elif name == "item_log_count":
             often = "often" if s.item_n[item] >= np.median(s.item_n) else "rarely"
             text = f"title is {often} rated ({s.item_n[item]:.0f} ratings)"
         elif name == "customer_mean_rating":
-            verdict = "rates generously" if group_mean >= s.global_mean else "rates strictly"
-            text = f"{who} {verdict} (mean rating {group_mean:.1f} vs {s.global_mean:.1f} overall)"
+            verdict = "rates generously" if log_odds >= 0 else "rates strictly"
+            text = f"{who} {verdict} (mean rating {group_mean:.2f} vs {s.global_mean:.2f} overall)"
         else:
             text = f"{who} rated {s.customer_n[crow].mean():.0f} titles{'' if one else ' on average'}"
         return f"{text} {effect}"
