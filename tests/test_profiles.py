@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,17 @@ def test_incremental_rebuild_embeds_only_changes(store: PortraitStore, shop: Sho
     assert changed.unchanged == unchanged.unchanged - 1
     restored = store.build(shop)
     assert restored.updated == 1
+
+
+def test_no_zip_codes_raw_ids_or_emails_in_index_or_tool_output(
+    tool: ProfilesTool, store: PortraitStore, settings
+) -> None:
+    users = pd.read_csv(settings.data_dir / "ml-100k" / "ml-100k.user", sep="\t", dtype=str)
+    zips = set(users["zip_code:token"])
+    stored = store.collection.get(include=["documents", "metadatas"])
+    result = tool.retrieve(AudienceQuery(text="sci-fi fans in the Northeast", limit=200))
+    blobs = [*(stored["documents"] or []), *(str(m) for m in stored["metadatas"] or []), result.model_dump_json()]
+    for blob in blobs:
+        assert not zips & set(re.findall(r"\b[0-9A-Z]{5}\b", blob))
+        assert not re.search(r"[\w.]+@[\w.]+", blob)
+    assert all(re.fullmatch(r"c_[0-9a-f]{16}", cid) for cid in stored["ids"])

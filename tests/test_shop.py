@@ -149,11 +149,36 @@ def test_age_out_of_range_is_rejected(small_files: dict[str, Path], settings: Se
 
 
 def test_missing_column_is_named(small_files: dict[str, Path], settings: Settings) -> None:
-    path = small_files["customers"]
-    pd.read_csv(path, dtype=str).drop(columns="occupation").to_csv(path, index=False)
-    with pytest.raises(ShopDataError, match=r"missing column.*'occupation'") as caught:
+    path = small_files["interactions"]
+    pd.read_csv(path, dtype=str).drop(columns="timestamp").to_csv(path, index=False)
+    with pytest.raises(ShopDataError, match=r"missing column.*'timestamp'") as caught:
         _load(small_files, settings)
-    assert (caught.value.file, caught.value.column) == ("customers.csv", "occupation")
+    assert (caught.value.file, caught.value.column) == ("interactions.csv", "timestamp")
+
+
+def test_optional_demographics_may_be_absent(small_files: dict[str, Path], settings: Settings) -> None:
+    path = small_files["customers"]
+    pd.read_csv(path, dtype=str).drop(columns=["occupation", "gender"]).to_csv(path, index=False)
+    loaded = _load(small_files, settings)
+    assert loaded.customers["occupation"].isna().all() and loaded.customers["age"].notna().all()
+
+
+def test_purchase_events_with_money(small_files: dict[str, Path], settings: Settings) -> None:
+    path = small_files["interactions"]
+    events = pd.read_csv(path, dtype=str).drop(columns="rating").assign(value="12.50", quantity="1")
+    events.loc[3, "product_id"] = ""  # a purchase not tied to a catalog product is allowed
+    events.to_csv(path, index=False)
+    loaded = _load(small_files, settings)
+    assert loaded.has_monetary and set(loaded.interactions["event_type"]) == {"purchase"}
+    assert loaded.interactions["value"].sum() == 12.5 * 400 and loaded.interactions["rating"].isna().all()
+    events.loc[7, "value"] = "-3"
+    events.to_csv(path, index=False)
+    with pytest.raises(ShopDataError, match=r"interactions\.csv row 8, column 'value': value '-3' is outside 0"):
+        _load(small_files, settings)
+    events.loc[7, "value"] = "3"
+    events.assign(event_type="visit").to_csv(path, index=False)
+    with pytest.raises(ShopDataError, match=r"row 1, column 'event_type': unknown event type 'visit'"):
+        _load(small_files, settings)
 
 
 def test_unknown_customer_in_interactions(small_files: dict[str, Path], settings: Settings) -> None:

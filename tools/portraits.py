@@ -1,13 +1,12 @@
 """Customer portraits: what each customer is like, computed from a shop's real interactions.
 
-A portrait holds a customer's demographics, activity (number and mean of ratings, first and last
-activity, lifecycle stage), interest weights per genre, favourite titles, and a short English text
-that is embedded for semantic audience search. It never holds raw ids, names, e-mails or zip codes:
-only the pseudonymised customer id of the :class:`~tools.shop.Shop`.
-
-Interest weights: every rating adds ``rating / 5 * 0.5 ** (age_days / half_life_days)`` to the genres
-of the rated product (split equally among them), where ``age_days`` counts back from the shop's last
-event, not from today; the weights of a customer are then scaled to sum to 1.
+A portrait holds a customer's demographics (any may be unknown), activity (ratings, purchases and
+money, first and last activity, lifecycle stage), RFM scores (:mod:`tools.rfm`), interest weights per
+genre and favourite titles (:mod:`tools.interests`), the customer's segment (set by
+:mod:`tools.segments` when indexed), and a short English text that is embedded for semantic audience
+search. It never holds raw ids, names, e-mails or zip codes: only the pseudonymised customer id of the
+:class:`~tools.shop.Shop`. The text holds only facts about the customer (no segment, no quintile), so it
+changes only when the customer's own data does.
 """
 
 from __future__ import annotations
@@ -19,12 +18,25 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from tools.interests import PLACEHOLDER_GENRES, favourites, interest_weights, top_genres
+from tools.rfm import compute_rfm
 from tools.shop import OUTSIDE_US, Shop
+
+__all__ = [
+    "LIFECYCLES",
+    "PLACEHOLDER_GENRES",
+    "Lifecycle",
+    "Portrait",
+    "PortraitConfig",
+    "build_portraits",
+    "genre_key",
+    "portrait_metadata",
+    "portrait_text",
+    "shop_genres",
+]
 
 Lifecycle = Literal["new", "active", "lapsed"]
 LIFECYCLES: tuple[Lifecycle, ...] = ("new", "active", "lapsed")
-#: Placeholder genre names that say nothing about taste (MovieLens tags two items "unknown").
-PLACEHOLDER_GENRES = frozenset({"", "unknown", "(no genres listed)"})
 _SECONDS_PER_DAY = 86_400
 _VAGUE_OCCUPATIONS = frozenset({"other", "none", "unknown", ""})
 
@@ -67,26 +79,35 @@ class Portrait:
 
     Attributes:
         customer_id: Pseudonymised id.
-        age: Age in years.
-        gender: As recorded by the shop.
-        occupation: As recorded by the shop.
-        region: Broad region.
+        age: Age in years, or None when the shop does not record it.
+        gender: As recorded by the shop, or None.
+        occupation: As recorded by the shop, or None.
+        region: Broad region, or None.
         n_ratings: Number of ratings.
         mean_rating: Mean rating (0.0 without ratings).
-        first_active: Unix seconds of the first rating (0 without ratings).
-        last_active: Unix seconds of the last rating (0 without ratings).
+        first_active: Unix seconds of the first event (0 without events).
+        last_active: Unix seconds of the last event (0 without events).
         lifecycle: "new", "active" or "lapsed" (see :meth:`PortraitConfig.lifecycle_rule`).
         interests: Genre to weight (sums to 1), highest first.
         top_genres: Distinctive interests, highest lift first (see :class:`PortraitConfig`).
         favourites: Favourite titles ("Title (year)"), best rated and most recent first.
         text: English description used for embedding.
+        n_purchases: Number of purchase events.
+        total_spend: Money spent (None when the shop records no money).
+        recency_days: Days from the last event to the shop's last event (None without events).
+        rfm_r: Recency score 1–5 (None without events).
+        rfm_f: Frequency score 1–5.
+        rfm_m: Monetary score 1–5 (None when the shop records no money).
+        spend_band: "low", "medium" or "high" from ``rfm_m`` (None without money).
+        segment: Segment id (set when the portrait is indexed).
+        segment_name: Readable segment name, e.g. "Sci-Fi & Action lovers, lapsed, 25–34".
     """
 
     customer_id: str
-    age: int
-    gender: str
-    occupation: str
-    region: str
+    age: int | None
+    gender: str | None
+    occupation: str | None
+    region: str | None
     n_ratings: int
     mean_rating: float
     first_active: int
@@ -96,6 +117,15 @@ class Portrait:
     top_genres: tuple[str, ...] = ()
     favourites: tuple[str, ...] = ()
     text: str = ""
+    n_purchases: int = 0
+    total_spend: float | None = None
+    recency_days: int | None = None
+    rfm_r: int | None = None
+    rfm_f: int | None = None
+    rfm_m: int | None = None
+    spend_band: str | None = None
+    segment: int | None = None
+    segment_name: str | None = None
 
 
 def genre_key(genre: str) -> str:
@@ -127,6 +157,19 @@ def _day(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).date().isoformat()
 
 
+def _who(p: Portrait) -> str:
+    """Describe the person, e.g. "24-year-old male technician"; "Customer" when nothing is recorded."""
+    gender = {"m": "male", "f": "female"}.get((p.gender or "").lower(), (p.gender or "").lower())
+    words = [f"{p.age}-year-old" if p.age is not None else "", gender]
+    occupation = (p.occupation or "").strip()
+    head = " ".join(w for w in words if w)
+    if p.occupation is None:
+        return head
+    if occupation.lower() in _VAGUE_OCCUPATIONS:
+        return f"{head or 'Customer'} (occupation: {occupation or 'unknown'})"
+    return f"{head} {occupation}".strip()
+
+
 def portrait_text(p: Portrait) -> str:
     """Write the English portrait text (no id, name, e-mail or zip code).
 
@@ -137,73 +180,33 @@ def portrait_text(p: Portrait) -> str:
         E.g. "24-year-old male technician in the Mountain region. Active customer (272 ratings, mean 3.6,
         last active 1998-03-12). Loves Action, Sci-Fi, Thriller; favourites: Star Wars (1977), …"
     """
-    gender = {"m": "male", "f": "female"}.get(p.gender.lower(), p.gender.lower())
-    occupation = p.occupation.strip()
-    who = f"{p.age}-year-old {gender}"
-    who += (
-        f" (occupation: {occupation or 'unknown'})"
-        if occupation.lower() in _VAGUE_OCCUPATIONS
-        else f" {occupation}"
+    who = _who(p)
+    where = (
+        "" if p.region is None else " living outside the US" if p.region == OUTSIDE_US else f" in the {p.region} region"
     )
-    where = "living outside the US" if p.region == OUTSIDE_US else f"in the {p.region} region"
-    if p.n_ratings == 0:
-        return f"{who} {where}. New customer without any rating yet."
-    activity = (
-        f"{p.lifecycle.capitalize()} customer ({p.n_ratings} ratings, mean {p.mean_rating:.1f}, "
-        f"last active {_day(p.last_active)})."
-    )
+    person = f"{who}{where}. " if who else f"Customer{where}. " if where else ""
+    if p.n_ratings == 0 and p.n_purchases == 0:
+        return f"{person}New customer without any activity yet."
+    counts = []
+    if p.n_ratings:
+        counts.append(f"{p.n_ratings} ratings, mean {p.mean_rating:.1f}")
+    if p.n_purchases:
+        spent = f", spent {p.total_spend:.2f} in total" if p.total_spend is not None else ""
+        counts.append(f"{p.n_purchases} purchase{'s' if p.n_purchases != 1 else ''}{spent}")
+    activity = f"{p.lifecycle.capitalize()} customer ({'; '.join(counts)}, last active {_day(p.last_active)})."
+    if not p.top_genres and not p.favourites and p.n_ratings == 0:
+        return f"{person}{activity}"
     tastes = f"Loves {', '.join(p.top_genres)}" if p.top_genres else "No clear genre preference"
-    favourites = f"; favourites: {', '.join(p.favourites)}." if p.favourites else "."
-    return f"{who} {where}. {activity} {tastes}{favourites}"
+    liked = f"; favourites: {', '.join(p.favourites)}." if p.favourites else "."
+    return f"{person}{activity} {tastes}{liked}"
 
 
-def _interest_weights(shop: Shop, end: int, half_life_days: float) -> pd.DataFrame:
-    """Return rows (customer_id, genre, weight) with weights summing to 1 per customer."""
-    rated = shop.interactions.merge(shop.products[["product_id", "genres"]], on="product_id", how="left")
-    rated["genres"] = rated["genres"].map(
-        lambda gs: [g for g in gs if g not in PLACEHOLDER_GENRES] if isinstance(gs, list) else []
-    )
-    rated = rated[rated["genres"].map(len) > 0]
-    age_days = (end - rated["timestamp"]) / _SECONDS_PER_DAY
-    rated = rated.assign(
-        weight=rated["rating"] / 5.0 * 0.5 ** (age_days / half_life_days) / rated["genres"].map(len)
-    )
-    per_genre = (
-        rated[["customer_id", "genres", "weight"]].explode("genres").rename(columns={"genres": "genre"})
-    )
-    summed = per_genre.groupby(["customer_id", "genre"], as_index=False)["weight"].sum()
-    summed["weight"] /= summed.groupby("customer_id")["weight"].transform("sum")
-    return summed.sort_values(["customer_id", "weight", "genre"], ascending=[True, False, True])
-
-
-def _top_genres(weights: pd.DataFrame, config: PortraitConfig) -> dict[str, tuple[str, ...]]:
-    """Pick the genres each customer over-indexes on (lift over the average customer's weight)."""
-    n_customers = max(weights["customer_id"].nunique(), 1)
-    baseline = weights.groupby("genre")["weight"].sum() / n_customers
-    lift = weights["weight"] / weights["genre"].map(baseline)
-    ranked = weights.assign(lift=lift).sort_values(["customer_id", "lift"], ascending=[True, False])
-    strong = ranked[(ranked["weight"] >= config.min_interest) & (ranked["lift"] >= 1.0)]
-    tops = strong.groupby("customer_id").head(config.top_genres).groupby("customer_id")["genre"].agg(tuple)
-    fallback = weights.groupby("customer_id")["genre"].first().map(lambda g: (g,))
-    return {**fallback.to_dict(), **tops.to_dict()}
-
-
-def _favourites(shop: Shop, count: int) -> dict[str, tuple[str, ...]]:
-    """Return each customer's best-rated titles, most recent first among equal ratings."""
-    products = shop.products[["product_id", "title", "year"]]
-    rated = shop.interactions.merge(products, on="product_id", how="left")
-    rated = rated.sort_values(["customer_id", "rating", "timestamp"], ascending=[True, False, False])
-    best = rated.groupby("customer_id").head(count)
-    labels = [
-        f"{title} ({year})" if pd.notna(year) else str(title)
-        for title, year in zip(best["title"], best["year"], strict=True)
-    ]
-    grouped = pd.Series(labels, index=best["customer_id"].to_numpy()).groupby(level=0).agg(tuple)
-    return grouped.to_dict()
+def _optional(value: Any, kind: type) -> Any:
+    return None if value is None or pd.isna(value) else kind(value)
 
 
 def build_portraits(shop: Shop, config: PortraitConfig | None = None) -> list[Portrait]:
-    """Compute the portrait of every customer of a shop.
+    """Compute the portrait of every customer of a shop (segments are left unset).
 
     Args:
         shop: The shop.
@@ -215,45 +218,62 @@ def build_portraits(shop: Shop, config: PortraitConfig | None = None) -> list[Po
     config = config or PortraitConfig()
     inter = shop.interactions
     end = int(inter["timestamp"].max()) if len(inter) else 0
-    stats = inter.groupby("customer_id").agg(
-        n_ratings=("rating", "size"),
-        mean_rating=("rating", "mean"),
-        first_active=("timestamp", "min"),
-        last_active=("timestamp", "max"),
+    is_purchase = inter["event_type"].eq("purchase") if "event_type" in inter.columns else inter["rating"].isna()
+    stats = (
+        inter.assign(_purchase=is_purchase)
+        .groupby("customer_id")
+        .agg(
+            n_ratings=("rating", "count"),
+            mean_rating=("rating", "mean"),
+            n_purchases=("_purchase", "sum"),
+            first_active=("timestamp", "min"),
+            last_active=("timestamp", "max"),
+        )
     )
-    weights = _interest_weights(shop, end, config.half_life_days)
+    rfm = compute_rfm(shop)
+    weights = interest_weights(shop, end, config.half_life_days)
     interests = {
         cid: dict(zip(group["genre"], group["weight"].round(4), strict=True))
         for cid, group in weights.groupby("customer_id", sort=False)
     }
-    tops = _top_genres(weights, config)
-    favourites = _favourites(shop, config.favourites)
+    tops = top_genres(weights, config.top_genres, config.min_interest)
+    liked = favourites(shop, config.favourites)
+    stat_rows = stats.to_dict("index")
+    rfm_rows = rfm.to_dict("index")
     portraits = []
     for row in shop.customers.itertuples(index=False):
         cid = str(row.customer_id)
-        has = cid in stats.index
-        first = int(stats.at[cid, "first_active"]) if has else 0
-        last = int(stats.at[cid, "last_active"]) if has else 0
+        st = stat_rows.get(cid)
+        first = int(st["first_active"]) if st else 0
+        last = int(st["last_active"]) if st else 0
         lifecycle: Lifecycle = "new"
-        if has and end - last > config.lapsed_after_days * _SECONDS_PER_DAY:
+        if st and end - last > config.lapsed_after_days * _SECONDS_PER_DAY:
             lifecycle = "lapsed"
-        elif has and end - first > config.new_within_days * _SECONDS_PER_DAY:
+        elif st and end - first > config.new_within_days * _SECONDS_PER_DAY:
             lifecycle = "active"
-        mine = interests.get(cid, {})
+        scores = rfm_rows.get(cid, {})
+        money = _optional(scores.get("monetary"), float) if shop.has_monetary else None
         draft = Portrait(
             customer_id=cid,
-            age=int(row.age),
-            gender=str(row.gender),
-            occupation=str(row.occupation),
-            region=str(row.region),
-            n_ratings=int(stats.at[cid, "n_ratings"]) if has else 0,
-            mean_rating=round(float(stats.at[cid, "mean_rating"]), 3) if has else 0.0,
+            age=_optional(row.age, int),
+            gender=_optional(row.gender, str),
+            occupation=_optional(row.occupation, str),
+            region=_optional(row.region, str),
+            n_ratings=int(st["n_ratings"]) if st else 0,
+            mean_rating=round(float(st["mean_rating"]), 3) if st and st["n_ratings"] else 0.0,
             first_active=first,
             last_active=last,
             lifecycle=lifecycle,
-            interests=mine,
+            interests=interests.get(cid, {}),
             top_genres=tops.get(cid, ()),
-            favourites=favourites.get(cid, ()),
+            favourites=liked.get(cid, ()),
+            n_purchases=int(st["n_purchases"]) if st else 0,
+            total_spend=money if money is not None else (0.0 if shop.has_monetary else None),
+            recency_days=_optional(scores.get("recency_days"), int),
+            rfm_r=_optional(scores.get("r"), int),
+            rfm_f=_optional(scores.get("f"), int),
+            rfm_m=_optional(scores.get("m"), int),
+            spend_band=_optional(scores.get("spend_band"), str),
         )
         portraits.append(replace(draft, text=portrait_text(draft)))
     return portraits
@@ -262,15 +282,21 @@ def build_portraits(shop: Shop, config: PortraitConfig | None = None) -> list[Po
 def portrait_metadata(portrait: Portrait, genres: list[str]) -> dict[str, Any]:
     """Return the Chroma metadata of a portrait (scalars only, usable in ``where`` filters).
 
+    Unknown values (no age, no money, no segment yet …) are left out rather than invented.
+
     Args:
         portrait: The portrait.
         genres: The shop's genre vocabulary; each gets a boolean flag (:func:`genre_key`), True when the
             genre is one of the portrait's top genres.
 
     Returns:
-        age, gender, occupation, region, lifecycle, n_ratings, mean_rating, first_active, last_active,
-        top_genres (comma-separated) and one ``g_…`` flag per genre.
+        age, gender, occupation, region, lifecycle, n_ratings, mean_rating, n_purchases, first_active,
+        last_active, top_genres (comma-separated), recency_days, rfm_r, rfm_f, rfm (e.g. "545"), and where
+        known total_spend, rfm_m, spend_band, segment and segment_name; plus one ``g_…`` flag per genre.
     """
+    rfm = None
+    if portrait.rfm_r is not None and portrait.rfm_f is not None:
+        rfm = f"{portrait.rfm_r}{portrait.rfm_f}{portrait.rfm_m if portrait.rfm_m is not None else '-'}"
     meta: dict[str, Any] = {
         "age": portrait.age,
         "gender": portrait.gender,
@@ -279,9 +305,20 @@ def portrait_metadata(portrait: Portrait, genres: list[str]) -> dict[str, Any]:
         "lifecycle": portrait.lifecycle,
         "n_ratings": portrait.n_ratings,
         "mean_rating": portrait.mean_rating,
+        "n_purchases": portrait.n_purchases,
+        "total_spend": portrait.total_spend,
         "first_active": portrait.first_active,
         "last_active": portrait.last_active,
         "top_genres": ", ".join(portrait.top_genres),
+        "recency_days": portrait.recency_days,
+        "rfm_r": portrait.rfm_r,
+        "rfm_f": portrait.rfm_f,
+        "rfm_m": portrait.rfm_m,
+        "rfm": rfm,
+        "spend_band": portrait.spend_band,
+        "segment": portrait.segment,
+        "segment_name": portrait.segment_name,
     }
+    meta = {key: value for key, value in meta.items() if value is not None}
     meta.update({genre_key(g): g in portrait.top_genres for g in genres})
     return meta
