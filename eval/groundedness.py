@@ -2,9 +2,9 @@
 
 Built on :func:`tools.grounding.grounding_problems` (title named, no invented year, genre, price or offer),
 with the facts looked up in the catalog by product id rather than taken from the plan. On top of it the
-scorer flags claims the catalog cannot back (awards, cast, star ratings, "new release", stray numbers)
-and titles of OTHER catalog products named in the copy. The catalog (MovieLens) holds titles, years and
-genres only.
+scorer flags titles of OTHER catalog products named in the copy (claims the catalog cannot back — awards,
+cast, star ratings, newness, sales, stray numbers — are checked by the shared grounding module).
+The catalog (MovieLens) holds titles, years and genres only.
 """
 
 from __future__ import annotations
@@ -19,15 +19,6 @@ from eval.suite import ScoreThreshold
 from tools.grounding import ProductFacts, display_title, grounding_problems
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
-_CLAIMS: dict[str, re.Pattern[str]] = {
-    "an award": re.compile(r"\b(?:oscars?|academy awards?|award[- ]winning|golden globes?|nominated)\b"
-                           r"|奥斯卡|获奖|金球奖", re.IGNORECASE),
-    "cast or crew": re.compile(r"\b(?:starring|directed by|director)\b|主演|导演", re.IGNORECASE),
-    "a star rating": re.compile(r"\d(?:\.\d)?\s*(?:/\s*(?:5|10)\b|stars?\b)|★|评分|\d\s*星", re.IGNORECASE),
-    "newness": re.compile(r"\b(?:new releases?|just released|brand[- ]new|in theaters|premieres?|the latest)\b"
-                          r"|新片|首映|刚上映|最新", re.IGNORECASE),
-}
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n。！？：]\s*)$")
 MIN_TITLE_CHARS = 4
@@ -87,17 +78,6 @@ class Catalog:
 def variant_problems(text: str, facts: ProductFacts, language: str, catalog: Catalog) -> list[str]:
     """List every fact in ``text`` the catalog does not back for product ``facts``."""
     problems = [p for p in grounding_problems(text, facts, language) if not p.startswith(_LANGUAGE_PROBLEMS)]
-    rest = text
-    for name in sorted({facts.title, facts.display_title, _bare(facts.title)}, key=len, reverse=True):
-        rest = re.sub(re.escape(name), " ", rest, flags=re.IGNORECASE)
-    for what, pattern in _CLAIMS.items():
-        match = pattern.search(rest)
-        if match:
-            problems.append(f"claims {what} ({match.group(0)!r}); the catalog has no such fact")
-    year = str(facts.year) if facts.year else None
-    numbers = sorted({n for n in _NUMBER.findall(rest) if n != year and not re.fullmatch(r"1[89]\d\d|20\d\d", n)})
-    if numbers:
-        problems.append(f"states the number(s) {', '.join(numbers)}, which are not catalog facts")
     others = catalog.other_titles(text, facts.product_id)
     if others:
         problems.append(f"names other catalog titles: {', '.join(others)}")

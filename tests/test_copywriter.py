@@ -37,6 +37,8 @@ def test_display_title_moves_trailing_article():
         ("A galaxy far away awaits", "does not name the title"),
         ("Star Wars 科幻经典", None),
         ("Star Wars: 4 stars from 300 fans", "number(s) 4, 300"),
+        ("Star Wars: the 1977 best-selling saga", "claims sales or rankings"),
+        ("Star Wars, directed by a legend", "claims cast or crew"),
     ],
 )
 def test_grounding_problems(text, problem):

@@ -41,6 +41,17 @@ _OFFER = re.compile(
     r"|折扣|优惠|免费|打折|特价|促销|价格",
     re.IGNORECASE,
 )
+# Claims the catalog can never back: it holds titles, years and genres only.
+CLAIMS: dict[str, re.Pattern[str]] = {
+    "an award": re.compile(r"\b(?:oscars?|academy awards?|award[- ]winning|golden globes?|nominated)\b"
+                           r"|奥斯卡|获奖|金球奖", re.IGNORECASE),
+    "cast or crew": re.compile(r"\b(?:starring|directed by|director)\b|主演|导演", re.IGNORECASE),
+    "a star rating": re.compile(r"\d(?:\.\d)?\s*(?:/\s*(?:5|10)\b|stars?\b)|★|评分|\d\s*星", re.IGNORECASE),
+    "newness": re.compile(r"\b(?:new releases?|just released|brand[- ]new|in theaters|premieres?|the latest)\b"
+                          r"|新片|首映|刚上映|最新", re.IGNORECASE),
+    "sales or rankings": re.compile(r"\b(?:best[- ]?sell(?:ing|er)s?|blockbusters?|box[- ]office|top[- ]rated|"
+                                    r"number one|#\s?1|chart[- ]topping)\b|畅销|票房|排行榜", re.IGNORECASE),
+}
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.])|\d+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -99,6 +110,10 @@ def grounding_problems(
     others = sorted({n for n in _NUMBER.findall(text) if not _YEAR.fullmatch(n)}, key=lambda n: (len(n), n))
     if others:
         problems.append(f"states the number(s) {', '.join(others)}; the catalog gives no numbers but the year")
+    for what, pattern in CLAIMS.items():
+        match = pattern.search(text)
+        if match:
+            problems.append(f"claims {what} ({match.group(0)!r}); the catalog has no such fact")
     offer = _OFFER.search(text)
     if offer:
         problems.append(f"mentions a price or offer ({offer.group(0)!r}); the catalog has no prices or offers")
