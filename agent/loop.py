@@ -163,7 +163,7 @@ class Planner:
         ) for seg, channel, p in jobs]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             results = list(pool.map(self._write_one, requests))
-        variants = []
+        variants: list[CopyVariant] = []
         for (seg, channel, product), result in zip(jobs, results, strict=True):
             if isinstance(result, CopyUnavailableError):
                 self._skipped.add((seg.segment_id, channel, product.product_id))

@@ -50,16 +50,16 @@ def render_markdown(plan: CampaignPlan) -> str:
         if first is not None and first.predicted is not None:
             out += [f"How: {first.predicted.combination}.", ""]
         for v in active:
-            e = v.predicted or v.effect
+            est = v.predicted or v.effect
             parts = (f" (p_like {v.predicted.p_like:.3f} × headline index {v.predicted.headline_index:.2f})"
                      if v.predicted else "")
             out += [f"### {v.variant_id} · {v.segment_id} · {v.channel} · {v.product_title}",
-                    f"*Predicted:* {_interval(e.point, e.low, e.high)}{parts} · *source:* {v.source}"
+                    f"*Predicted:* {_interval(est.point, est.low, est.high)}{parts} · *source:* {v.source}"
                     f"{' (LLM drafts rejected: ' + str(len(v.llm_errors)) + ')' if v.llm_errors else ''}", "",
                     f"> **{v.headline}**  ", f"> {v.body}  ", f"> *{v.cta}*"]
             if v.disclaimer:
                 out.append(f"> <small>{v.disclaimer}</small>")
-            out += ["", "Why: " + "; ".join(e.factors), ""]
+            out += ["", "Why: " + "; ".join(est.factors), ""]
     if plan.revisions:
         out += ["## Revisions against predicted effect", "", "| round | segment | channel | action | reason |",
                 "|---|---|---|---|---|"]

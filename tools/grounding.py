@@ -110,8 +110,8 @@ def grounding_problems(
     others = sorted({n for n in _NUMBER.findall(text) if not _YEAR.fullmatch(n)}, key=lambda n: (len(n), n))
     if others:
         problems.append(f"states the number(s) {', '.join(others)}; the catalog gives no numbers but the year")
-    for what, pattern in CLAIMS.items():
-        match = pattern.search(text)
+    for what, claim in CLAIMS.items():
+        match = claim.search(text)
         if match:
             problems.append(f"claims {what} ({match.group(0)!r}); the catalog has no such fact")
     offer = _OFFER.search(text)
