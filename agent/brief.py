@@ -95,9 +95,16 @@ class Brief(BaseModel):
         return self
 
 
-def _one_line(error: ValidationError, prefix: str = "") -> str:
+def one_line(error: ValidationError, prefix: str = "", whole: str = "brief") -> str:
+    """Summarise a validation error as one line naming the first invalid field.
+
+    Args:
+        error: The pydantic error.
+        prefix: Field path the validated object sits under (e.g. ``"audience_filter"``).
+        whole: Name used when the error concerns the whole object.
+    """
     first = error.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "") or "brief"
+    field = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "") or whole
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "literal_error":
         message = f"{message}, got {first['input']!r}"
@@ -118,7 +125,7 @@ def parse_brief(data: object, source: str = "brief") -> Brief:
     try:
         return Brief.model_validate(data)
     except ValidationError as exc:
-        raise BriefError(f"{source}: {_one_line(exc)}") from None
+        raise BriefError(f"{source}: {one_line(exc)}") from None
 
 
 def load_brief(path: Path) -> Brief:
@@ -127,17 +134,25 @@ def load_brief(path: Path) -> Brief:
     Raises:
         BriefError: one line naming the file and the first invalid field.
     """
+    return parse_brief(read_yaml(path, BriefError), source=str(path))
+
+
+def read_yaml(path: Path, error: type[Exception]) -> object:
+    """Read a YAML (or JSON) file.
+
+    Raises:
+        error: one line naming the file, when it cannot be read or is not valid YAML (with the line).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise BriefError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise BriefError(f"{path}: not valid YAML{where}") from None
-    return parse_brief(data, source=str(path))
+        raise error(f"{path}: not valid YAML{where}") from None
 
 
 def check_against_shop(brief: Brief, vocabulary: dict[str, list[str]], source: str = "brief") -> Brief:
@@ -154,5 +169,5 @@ def check_against_shop(brief: Brief, vocabulary: dict[str, list[str]], source: s
             brief.audience_filter.model_dump(), context={"vocabulary": vocabulary}
         )
     except ValidationError as exc:
-        raise BriefError(f"{source}: {_one_line(exc, 'audience_filter')}") from None
+        raise BriefError(f"{source}: {one_line(exc, 'audience_filter')}") from None
     return brief.model_copy(update={"audience_filter": checked})

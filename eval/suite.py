@@ -23,8 +23,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agent.brief import one_line as brief_one_line
+from agent.brief import read_yaml as read_yaml_file
 
 SCORERS: tuple[str, ...] = (
     "outcome", "schema", "constraints", "grounding", "personalisation", "value", "diversity", "cost",
@@ -156,13 +158,8 @@ class Suite(_Strict):
 
 
 def one_line(error: ValidationError) -> str:
-    """Summarise a validation error as one line naming the first invalid field."""
-    first = error.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or "file"
-    more = len(error.errors()) - 1
-    return f"field '{field}': {first['msg'].removeprefix('Value error, ')}" + (
-        f" (and {more} more problem(s))" if more else ""
-    )
+    """Summarise a validation error as one line naming the first invalid field (as briefs do)."""
+    return brief_one_line(error, whole="file")
 
 
 def read_yaml(path: Path) -> object:
@@ -171,13 +168,7 @@ def read_yaml(path: Path) -> object:
     Raises:
         SuiteError: when the file cannot be read or is not valid YAML.
     """
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SuiteError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SuiteError(f"{path}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+    return read_yaml_file(path, SuiteError)
 
 
 def load_suite(path: Path) -> Suite:
