@@ -8,7 +8,7 @@ import pytest
 from agent.plan import CopyVariant
 from tools.effect import METRIC, EffectEstimate
 from tools.headlines import HeadlineRating
-from tools.variant_effect import COMBINATION, combine, predict_effect, predict_variant_effect
+from tools.variant_effect import COMBINATION, NOT_RATED, combine, predict_effect, predict_variant_effect
 
 
 def estimate(point: float, low: float, high: float) -> EffectEstimate:
@@ -51,3 +51,12 @@ def test_predict_effect_per_variant_and_in_batch(small_headline_model) -> None:
     for result, rating in zip(batch, ratings, strict=True):
         assert result.point == pytest.approx(0.4 * rating.index)
         assert result.low < result.point < result.high
+
+
+def test_chinese_headlines_get_a_neutral_index_that_says_why(small_headline_model) -> None:
+    model, settings = small_headline_model
+    effect = estimate(0.4, 0.35, 0.45)
+    variants = [variant("zh", "星球大战：经典回归", effect), variant("en", "Why Star Wars Matters To You", effect)]
+    zh, en = predict_effect(plan=None, headlines=model, settings=settings, variants=variants)  # type: ignore[arg-type]
+    assert zh.headline_index == 1.0 and zh.point == pytest.approx(0.4) and any(NOT_RATED in f for f in zh.factors)
+    assert en.headline_index == pytest.approx(model.rate([variants[1].headline], settings)[0].index)

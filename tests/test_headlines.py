@@ -11,16 +11,8 @@ import pytest
 
 from agent.settings import Settings
 from tools.headline_features import CACHE_FILE, STYLE_FEATURES, style_matrix
-from tools.headlines import (
-    VAL_FILE,
-    HeadlineModel,
-    HeadlinePairsError,
-    load_arms,
-    pair_accuracy,
-    read_pairs,
-    score_pairs_file,
-    within_test_pair_accuracy,
-)
+from tools.headline_pairs import HeadlinePairsError, pair_accuracy, read_pairs, within_test_pair_accuracy
+from tools.headlines import VAL_FILE, HeadlineModel, load_arms, score_pairs_file
 from tools.within_test_model import WithinTestPoisson
 
 
@@ -98,7 +90,7 @@ def test_pairs_file_scoring_excludes_overlapping_tests(headline_settings: Settin
     records = json.loads((headline_settings.shared_data_dir / VAL_FILE).read_text())[:40]
     path = tmp_path / "val40.json"
     path.write_text(json.dumps(records))
-    result = score_pairs_file(path, headline_settings, penalties=(1e5,))
+    result = score_pairs_file(path, headline_settings, penalties=(1e5,), fine_tune=None)
     assert result["pairs"] == 40 and result["excluded_tests"] >= 30  # these pairs come from Upworthy tests
     assert 0.0 <= result["accuracy"] <= 1.0 and result["accuracy"] * 40 == pytest.approx(round(result["accuracy"] * 40))
     assert result["cross_validation"]["significant_pairs"] > 0

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from agent.progress import progress_bar
 from agent.settings import Settings
 from tools.effect import ClickModel
 from tools.headlines import headline_ctr_model
@@ -39,8 +40,12 @@ def train_all(settings: Settings, console: Console | None = None) -> dict[str, d
     cards["click_model"] = ClickModel.train(load_demo_shop(settings), settings).card
     say("training the uplift model on Hillstrom…")
     cards["uplift"] = train_uplift(settings).card
-    say("training the headline model on Upworthy (embeds new headlines first; minutes on a CPU)…")
-    cards["headlines"] = headline_ctr_model(settings).card
+    say("training the headline model on Upworthy (fine-tunes 5 MiniLM encoders; minutes on a CPU)…")
+    if console is None:
+        cards["headlines"] = headline_ctr_model(settings).card
+    else:
+        with progress_bar(console, "fine-tuning headline encoders") as progress:
+            cards["headlines"] = headline_ctr_model(settings, progress=progress).card
     say("training the Open Bandit CTR models…")
     cards["obd_ctr"] = train_obd_ctr(settings)
     return cards

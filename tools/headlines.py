@@ -4,10 +4,13 @@ Data: the Upworthy Research Archive (real headline A/B tests). Tests from weeks 
 randomisation problems and are dropped. Packages of one test that share a headline (different images) are
 summed, so an arm = (test, headline) with its impressions and clicks; only tests with ≥ 2 headlines inform.
 
-Model: :class:`tools.within_test_model.WithinTestPoisson` on standardised [style markers, MiniLM embedding]
+Model: :class:`tools.within_test_model.WithinTestPoisson` on standardised [style markers, wording score]
 (:mod:`tools.headline_features`): clicks of a test split across its headlines ∝ impressions·exp(x·β), fitted
-on counts. Its penalty is chosen by GroupKFold (by test) held-out likelihood. exp(x·β) is a headline's
-relative click-through index against an average tested headline (1.0).
+on counts; its penalty is chosen by GroupKFold (by test) held-out likelihood. The wording score comes from
+MiniLM encoders fine-tuned on the same likelihood and cross-fitted (:mod:`tools.headline_encoder`): each arm's
+score is from an encoder that never trained on its test. exp(x·β) is a headline's relative click-through
+index against an average tested headline (1.0). ``fine_tune=None`` gives the older, faster variant on the
+frozen MiniLM embedding (384 features) instead of the wording score.
 
 Evaluation: pairwise accuracy on held-out tests (GroupKFold), and on a pairs file (``headline_pairs_val.json``)
 with every test that contains one of the file's headlines removed from training first (no leakage).
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,21 +34,22 @@ from pydantic import BaseModel, Field
 from sklearn.model_selection import GroupKFold
 
 from agent.settings import Settings
-from tools.headline_features import EMBEDDING_FACTOR, STYLE_FEATURES, headline_matrix
+from tools.headline_encoder import CrossFitEncoders, FineTuneConfig, cross_fit
+from tools.headline_features import EMBEDDING_FACTOR, STYLE_FEATURES, headline_matrix, style_matrix
+from tools.headline_pairs import pair_accuracy, read_pairs, within_test_pair_accuracy
 from tools.within_test_model import WithinTestPoisson, within_test_log_likelihood
 
 DEV_FILE = "upworthy_dev.parquet"
 VAL_FILE = "headline_pairs_val.json"
 BAD_WEEKS = (201326, 201402)  # randomisation problems (Upworthy archive's 2024 note)
-PENALTIES = (1e3, 1e4, 1e5, 3e5, 1e6)
+PENALTIES = (1e3, 1e4, 1e5, 3e5, 1e6)  # 397 features: style markers + frozen embedding
+STACKED_PENALTIES = (1.0, 10.0, 100.0, 1e3, 1e4)  # 14 features: style markers + wording score
+DEFAULT_FINE_TUNE = FineTuneConfig()
+WORDING_FACTOR = "wording (MiniLM fine-tuned on Upworthy A/B tests)"
 N_FOLDS = 5
 Z_90 = 1.645
 PUBLISHED = {"zero-shot LLM": 0.685, "fine-tuned RoBERTa": 0.692, "HypoGeniC": 0.719}
 PUBLISHED_SOURCE = "HypoGeniC 'headline popularity' task, held-out pairs"
-
-
-class HeadlinePairsError(ValueError):
-    """A pairs file is unreadable or malformed; the message names the record."""
 
 
 def load_arms(settings: Settings) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -63,98 +68,66 @@ def load_arms(settings: Settings) -> tuple[pd.DataFrame, dict[str, int]]:
     return arms, info
 
 
-def read_pairs(path: Path | str) -> tuple[list[str], list[str], np.ndarray]:
-    """Read a pairs file (records with ``headline_1``, ``headline_2``, ``label``); labels become 1 or 2.
-
-    Raises:
-        HeadlinePairsError: Not a JSON list of such records, or a label names neither headline.
-    """
-    try:
-        records = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise HeadlinePairsError(f"{path}: cannot read a JSON list of pairs ({exc})") from exc
-    if not isinstance(records, list) or not records:
-        raise HeadlinePairsError(f"{path}: expected a non-empty JSON list of pair records")
-    first, second, labels = [], [], []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict) or not {"headline_1", "headline_2", "label"} <= rec.keys():
-            raise HeadlinePairsError(f"{path}: record {i} lacks headline_1, headline_2 or label")
-        label = str(rec["label"]).strip().lower()
-        if not label.startswith(("headline 1", "headline 2")):
-            raise HeadlinePairsError(f"{path}: record {i} label {rec['label']!r} names neither headline")
-        first.append(str(rec["headline_1"]))
-        second.append(str(rec["headline_2"]))
-        labels.append(1 if label.startswith("headline 1") else 2)
-    return first, second, np.array(labels)
-
-
-def pair_accuracy(score_1: np.ndarray, score_2: np.ndarray, labels: np.ndarray) -> float:
-    """Return the share of pairs where the higher score belongs to the labelled winner (ties count as wrong)."""
-    predicted = np.where(score_1 > score_2, 1, np.where(score_2 > score_1, 2, 0))
-    return float(np.mean(predicted == labels))
-
-
-def within_test_pair_accuracy(arms: pd.DataFrame, score: np.ndarray, min_z: float = 0.0) -> tuple[float, int]:
-    """Return accuracy over pairs of arms of one test with different CTR and |two-proportion z| ≥ ``min_z``."""
-    right, total = 0, 0
-    frame = arms.assign(score=score)
-    for _, test in frame.groupby("clickability_test_id"):
-        n, c, s = (test[k].to_numpy(float) for k in ("impressions", "clicks", "score"))
-        i, j = np.triu_indices(len(test), k=1)
-        rate, pooled = c / n, (c[i] + c[j]) / (n[i] + n[j])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (rate[i] - rate[j]) / np.sqrt(pooled * (1 - pooled) * (1 / n[i] + 1 / n[j]))
-        keep = (rate[i] != rate[j]) & (np.nan_to_num(np.abs(z)) >= min_z)
-        right += int(((s[i] > s[j]) == (rate[i] > rate[j]))[keep].sum())
-        total += int(keep.sum())
-    return (right / total if total else float("nan")), total
-
-
 class HeadlineRating(BaseModel):
     """Predicted relative click-through of one headline (1.0 = an average tested Upworthy headline)."""
 
     headline: str
     index: float = Field(description="exp(x·β): relative click-through rate against an average tested headline.")
-    low: float = Field(description="5th percentile (Laplace approximation of the model's parameter uncertainty).")
+    low: float = Field(description="5th percentile (model parameter uncertainty and encoder disagreement).")
     high: float = Field(description="95th percentile.")
     factors: list[str] = Field(description="Top 3 factors with their effect on click-through.")
 
 
 @dataclass
 class HeadlineModel:
-    """Standardisation, the fitted within-test model and its card."""
+    """Standardisation, the fitted within-test model, the fine-tuned encoders (if any) and the model card."""
 
     mean: np.ndarray
     scale: np.ndarray
     model: WithinTestPoisson
     card: dict[str, Any] = field(default_factory=dict)
+    encoders: CrossFitEncoders | None = None
 
     @classmethod
-    def fit(cls, x: np.ndarray, arms: pd.DataFrame, penalty: float) -> HeadlineModel:
+    def fit(
+        cls, x: np.ndarray, arms: pd.DataFrame, penalty: float, encoders: CrossFitEncoders | None = None
+    ) -> HeadlineModel:
         """Standardise ``x`` (rows = arms) and fit the within-test model with ``penalty``."""
         mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
         model = WithinTestPoisson(penalty).fit(
             (x - mean) / scale, arms["clicks"].to_numpy(), arms["impressions"].to_numpy(),
             arms["clickability_test_id"].to_numpy(),
         )  # fmt: skip
-        return cls(mean, scale, model)
+        return cls(mean, scale, model, encoders=encoders)
 
     def standardise(self, x: np.ndarray) -> np.ndarray:
         """Return features on the training scale."""
         return (x - self.mean) / self.scale
 
+    def features(self, texts: Sequence[str], settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+        """Return raw features per text and the encoders' disagreement (sd of the K wording scores; 0 if frozen)."""
+        if self.encoders is None:
+            return headline_matrix(texts, settings), np.zeros(len(texts))
+        wording, spread = self.encoders.score(texts, settings)
+        return np.column_stack([style_matrix(texts), wording]), spread
+
     def log_index(self, texts: Sequence[str], settings: Settings) -> np.ndarray:
         """Return x·β per headline."""
-        return self.model.score(self.standardise(headline_matrix(texts, settings)))
+        return self.model.score(self.standardise(self.features(texts, settings)[0]))
 
     def rate(self, texts: Sequence[str], settings: Settings) -> list[HeadlineRating]:
-        """Rate headlines: relative click-through index, 90% interval and the three largest factors."""
-        raw = headline_matrix(texts, settings)
+        """Rate headlines: relative click-through index, 90% interval and the three largest factors.
+
+        The interval combines the Laplace posterior of β with the K fine-tuned encoders' disagreement.
+        """
+        raw, spread = self.features(texts, settings)
         z = self.standardise(raw)
         assert self.model.coef is not None
-        score, sd = self.model.score(z), self.model.score_sd(z)
-        parts = z * self.model.coef
+        score = self.model.score(z)
         n_style = len(STYLE_FEATURES)
+        wording_sd = np.abs(self.model.coef[n_style:].sum() / self.scale[n_style:].mean()) * spread
+        sd = np.hypot(self.model.score_sd(z), wording_sd)
+        parts = z * self.model.coef
         contributions = np.column_stack([parts[:, :n_style], parts[:, n_style:].sum(axis=1)])
         names = [*STYLE_FEATURES, "embedding"]
         out = []
@@ -169,12 +142,11 @@ class HeadlineModel:
             ))  # fmt: skip
         return out
 
-    @staticmethod
-    def _describe(name: str, value: float | None, log_effect: float) -> str:
+    def _describe(self, name: str, value: float | None, log_effect: float) -> str:
         """Phrase one factor, e.g. "asks a question: yes (+2.1% click-through vs an average headline)"."""
         effect = f"({np.expm1(log_effect):+.1%} click-through vs an average headline)"
         if name == "embedding" or value is None:
-            return f"{EMBEDDING_FACTOR} {effect}"
+            return f"{EMBEDDING_FACTOR if self.encoders is None else WORDING_FACTOR} {effect}"
         phrase = STYLE_FEATURES[name][0]
         if name == "words":
             return f"{phrase}: {value:.0f} {effect}"
@@ -208,21 +180,42 @@ def cross_validate(x: np.ndarray, arms: pd.DataFrame, penalties: Iterable[float]
 
 
 def train_headline_model(
-    settings: Settings, exclude_headlines: Iterable[str] = (), penalties: Sequence[float] = PENALTIES
+    settings: Settings,
+    exclude_headlines: Iterable[str] = (),
+    penalties: Sequence[float] | None = None,
+    fine_tune: FineTuneConfig | None = DEFAULT_FINE_TUNE,
+    encoder_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> HeadlineModel:
     """Fit on the usable Upworthy tests, minus every test containing one of ``exclude_headlines``.
 
-    The penalty is chosen among ``penalties`` by :func:`cross_validate` on the remaining tests.
+    Args:
+        settings: Project settings (data, base MiniLM, embedding cache).
+        exclude_headlines: Headlines whose tests are left out of training (evaluation files).
+        penalties: Ridge penalties to choose from by :func:`cross_validate`; default by variant.
+        fine_tune: Fine-tune cross-fitted encoders with this config; None uses the frozen embedding.
+        encoder_dir: Where the fine-tuned encoders are saved (required with ``fine_tune``).
+        progress: ``progress(done, total)`` after each fine-tuning step.
     """
     arms, info = load_arms(settings)
     excluded = set(exclude_headlines)
     leaky = set(arms.loc[arms["headline"].isin(excluded), "clickability_test_id"])
     arms = arms[~arms["clickability_test_id"].isin(leaky)].reset_index(drop=True)
-    x = headline_matrix(arms["headline"].tolist(), settings)
-    cv = cross_validate(x, arms, penalties)
-    model = HeadlineModel.fit(x, arms, cv["penalty"])
+    encoders = None
+    if fine_tune is None:
+        x = headline_matrix(arms["headline"].tolist(), settings)
+        description = "style markers + frozen MiniLM embedding"
+    else:
+        if encoder_dir is None:
+            raise ValueError("fine-tuning needs an encoder_dir to save the encoders in")
+        encoders, wording = cross_fit(arms, encoder_dir, settings, fine_tune, progress)
+        x = np.column_stack([style_matrix(arms["headline"].tolist()), wording])
+        description = f"style markers + out-of-fold wording score of {fine_tune.folds} fine-tuned MiniLM encoders"
+    cv = cross_validate(x, arms, penalties or (PENALTIES if fine_tune is None else STACKED_PENALTIES))
+    model = HeadlineModel.fit(x, arms, cv["penalty"], encoders)
     model.card = {
-        "model": "within-test (conditional) Poisson on standardised style markers + MiniLM embedding, ridge",
+        "model": f"within-test (conditional) Poisson on standardised {description}, ridge",
+        "fine_tuning": None if fine_tune is None else {**fine_tune.__dict__, "objective": "within-test Poisson"},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
             "file": DEV_FILE,
@@ -234,25 +227,36 @@ def train_headline_model(
         },
         "split": f"GroupKFold by test, {N_FOLDS} folds",
         "cross_validation": cv,
-        "index": "exp(x·β) relative to an average tested headline; 90% interval from the Laplace approximation",
+        "index": "exp(x·β) relative to an average tested headline; 90% interval from the Laplace approximation"
+        + ("" if fine_tune is None else " and the encoders' disagreement"),
     }
     return model
 
 
-def score_pairs_file(path: Path | str, settings: Settings, penalties: Sequence[float] = PENALTIES) -> dict[str, Any]:
+def score_pairs_file(
+    path: Path | str,
+    settings: Settings,
+    penalties: Sequence[float] | None = None,
+    fine_tune: FineTuneConfig | None = DEFAULT_FINE_TUNE,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Predict the winner of each pair in a file with a model trained without the file's tests.
 
-    Every Upworthy test that contains a headline of the file is removed from training (and counted).
+    Every Upworthy test that contains a headline of the file is removed from training (and counted); the
+    encoders fine-tuned for this evaluation live in a temporary folder.
 
     Returns:
         ``{"pairs": N, "accuracy": X, "excluded_tests": K, "published": {...}, "cross_validation": {...}}``.
     """
     first, second, labels = read_pairs(path)
-    model = train_headline_model(settings, exclude_headlines=[*first, *second], penalties=penalties)
-    accuracy = pair_accuracy(model.log_index(first, settings), model.log_index(second, settings), labels)
+    with tempfile.TemporaryDirectory(prefix="headline-encoders-") as folder:
+        model = train_headline_model(
+            settings, [*first, *second], penalties, fine_tune, Path(folder) / "encoders", progress
+        )
+        accuracy = pair_accuracy(model.log_index(first, settings), model.log_index(second, settings), labels)
     card = model.card
     return {
-        "pairs": len(labels), "accuracy": accuracy,
+        "pairs": len(labels), "accuracy": accuracy, "model": card["model"],
         "excluded_tests": card["data"]["tests_excluded_for_overlap"], "tests_used": card["data"]["tests_used"],
         "published": PUBLISHED, "published_source": PUBLISHED_SOURCE,
         "cross_validation": card["cross_validation"]["by_penalty"][str(card["cross_validation"]["penalty"])],
@@ -260,25 +264,35 @@ def score_pairs_file(path: Path | str, settings: Settings, penalties: Sequence[f
     }  # fmt: skip
 
 
-def _data_fingerprint(settings: Settings) -> str:
-    """Return a hash of the Upworthy file (a saved model is reused only for the same data)."""
-    return hashlib.sha256((settings.shared_data_dir / DEV_FILE).read_bytes()).hexdigest()[:16]
+def _data_fingerprint(settings: Settings, fine_tune: FineTuneConfig | None) -> str:
+    """Return a hash of the Upworthy file and the fine-tuning config (a saved model is reused only for both)."""
+    digest = hashlib.sha256((settings.shared_data_dir / DEV_FILE).read_bytes())
+    digest.update(repr(fine_tune).encode())
+    return digest.hexdigest()[:16]
 
 
-def headline_ctr_model(settings: Settings) -> HeadlineModel:
+def headline_ctr_model(
+    settings: Settings,
+    fine_tune: FineTuneConfig | None = DEFAULT_FINE_TUNE,
+    progress: Callable[[int, int], None] | None = None,
+) -> HeadlineModel:
     """Return the deployable headline model (all usable tests), loaded from models_dir/headlines or trained.
 
     Use :meth:`HeadlineModel.rate` to score one or more headlines: relative click-through index against an
     average tested Upworthy headline, a 90% interval and readable factors.
     """
     folder = settings.models_dir / "headlines"
-    path = folder / "headline_model.joblib"
-    fingerprint = _data_fingerprint(settings)
+    path, encoder_dir = folder / "headline_model.joblib", folder / "encoders"
+    fingerprint = _data_fingerprint(settings, fine_tune)
     if path.is_file():
         model = joblib.load(path)
         if isinstance(model, HeadlineModel) and model.card.get("data", {}).get("fingerprint") == fingerprint:
-            return model
-    model = train_headline_model(settings)
+            if model.encoders is None:
+                return model
+            model.encoders = CrossFitEncoders(encoder_dir, model.encoders.folds)  # the home may have moved
+            if all((encoder_dir / f"fold_{k}").is_dir() for k in range(model.encoders.folds)):
+                return model
+    model = train_headline_model(settings, fine_tune=fine_tune, encoder_dir=encoder_dir, progress=progress)
     model.card["data"]["fingerprint"] = fingerprint
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, path)
