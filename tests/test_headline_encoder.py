@@ -9,7 +9,7 @@ import pytest
 
 from agent.settings import Settings
 from tools.headline_encoder import CrossFitEncoders, FineTuneConfig, cross_fit
-from tools.headline_features import STYLE_FEATURES, style_matrix
+from tools.headline_evidence import ProvenExamples
 from tools.headlines import WORDING_FACTOR, HeadlineModel, load_arms
 from tools.within_test_model import within_test_log_likelihood
 
@@ -61,21 +61,31 @@ def test_fine_tuning_fits_its_training_tests(fitted, settings: Settings) -> None
     assert _log_lik(trained_on, score, 1.0) > _log_lik(trained_on, score, 0.0)
 
 
-def test_model_on_wording_scores_rates_with_intervals_and_pickles(fitted, settings: Settings, tmp_path) -> None:
+def test_model_on_wording_scores_rates_with_evidence_and_pickles(fitted, settings: Settings, tmp_path) -> None:
     arms, encoders, oof = fitted
-    x = np.column_stack([style_matrix(arms["headline"].tolist()), oof])
-    model = HeadlineModel.fit(x, arms, 10.0, encoders)
+    model = HeadlineModel.fit(oof[:, None], arms, 10.0, encoders)
+    model.examples = ProvenExamples.from_arms(arms, settings)
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
     loaded = joblib.load(path)
-    texts = ["You Won't Believe What This Teacher Did For Her Students", "Teacher helps students."]
+    texts = ["You Won't Believe What This Teacher Did For Her Students", arms["headline"].iloc[0]]
     for rating in loaded.rate(texts, settings):
         assert 0 < rating.low < rating.index < rating.high and len(rating.factors) == 3
-    assert len(STYLE_FEATURES) + 1 == x.shape[1]
-    assert any(WORDING_FACTOR in f for r in loaded.rate(texts * 3, settings) for f in r.factors) or np.allclose(
-        model.model.coef[-1], 0, atol=1e-6
-    )
+        assert WORDING_FACTOR in rating.factors[0] and all("closest tested headline" in f for f in rating.factors[1:])
+        assert f'"{rating.headline}"' not in " ".join(rating.factors)  # a tested headline is not its own evidence
     np.testing.assert_allclose(loaded.log_index(texts, settings), model.log_index(texts, settings))
+
+
+def test_evidence_quotes_observed_lift(settings: Settings, tmp_path) -> None:
+    local = settings.model_copy(update={"home": tmp_path})  # its own embedding cache
+    arms = pd.DataFrame({"clickability_test_id": ["t", "t", "u", "u"], "impressions": [1000, 1000, 500, 1500],
+                         "headline": ["Cats Adopt A Dog", "A Dog Is Adopted", "Rain Ends Drought", "Drought Over"],
+                         "clicks": [30, 10, 10, 10]})  # fmt: skip
+    examples = ProvenExamples.from_arms(arms, local)
+    # each arm's CTR against its test's pooled CTR: t pools 2%, u pools 1%
+    np.testing.assert_allclose(examples.lift, [0.5, -0.5, 1.0, -1 / 3])
+    (phrases,) = examples.closest(["Cats Adopt A Dog"], local, k=1)
+    assert phrases[0].startswith('closest tested headline: "A Dog Is Adopted" (CTR -50%')
 
 
 def test_too_few_tests_is_a_clear_error(settings: Settings, tmp_path) -> None:

@@ -4,13 +4,14 @@ Data: the Upworthy Research Archive (real headline A/B tests). Tests from weeks 
 randomisation problems and are dropped. Packages of one test that share a headline (different images) are
 summed, so an arm = (test, headline) with its impressions and clicks; only tests with ≥ 2 headlines inform.
 
-Model: :class:`tools.within_test_model.WithinTestPoisson` on standardised [style markers, wording score]
-(:mod:`tools.headline_features`): clicks of a test split across its headlines ∝ impressions·exp(x·β), fitted
-on counts; its penalty is chosen by GroupKFold (by test) held-out likelihood. The wording score comes from
-MiniLM encoders fine-tuned on the same likelihood and cross-fitted (:mod:`tools.headline_encoder`): each arm's
-score is from an encoder that never trained on its test. exp(x·β) is a headline's relative click-through
-index against an average tested headline (1.0). ``fine_tune=None`` gives the older, faster variant on the
-frozen MiniLM embedding (384 features) instead of the wording score.
+Model: :class:`tools.within_test_model.WithinTestPoisson`: clicks of a test split across its headlines ∝
+impressions·exp(x·β), fitted on counts; its penalty is chosen by GroupKFold (by test) held-out likelihood.
+x is the wording score of MiniLM encoders fine-tuned on the same likelihood and cross-fitted
+(:mod:`tools.headline_encoder`): each arm's score comes from an encoder that never trained on its test. Style
+markers are left out of that model (:data:`STYLE_DRIFT`). exp(x·β) is a headline's relative click-through index
+against an average tested headline (1.0); ratings quote the closest tested headlines as evidence
+(:mod:`tools.headline_evidence`). ``fine_tune=None`` gives the older, faster variant: style markers + the frozen
+MiniLM embedding (397 features, :mod:`tools.headline_features`).
 
 Evaluation: pairwise accuracy on held-out tests (GroupKFold), and on a pairs file (``headline_pairs_val.json``)
 with every test that contains one of the file's headlines removed from training first (no leakage).
@@ -35,7 +36,8 @@ from sklearn.model_selection import GroupKFold
 
 from agent.settings import Settings
 from tools.headline_encoder import CrossFitEncoders, FineTuneConfig, cross_fit
-from tools.headline_features import EMBEDDING_FACTOR, STYLE_FEATURES, headline_matrix, style_matrix
+from tools.headline_evidence import ProvenExamples
+from tools.headline_features import EMBEDDING_FACTOR, STYLE_FEATURES, headline_matrix
 from tools.headline_pairs import pair_accuracy, read_pairs, within_test_pair_accuracy
 from tools.within_test_model import WithinTestPoisson, within_test_log_likelihood
 
@@ -43,7 +45,12 @@ DEV_FILE = "upworthy_dev.parquet"
 VAL_FILE = "headline_pairs_val.json"
 BAD_WEEKS = (201326, 201402)  # randomisation problems (Upworthy archive's 2024 note)
 PENALTIES = (1e3, 1e4, 1e5, 3e5, 1e6)  # 397 features: style markers + frozen embedding
-STACKED_PENALTIES = (1.0, 10.0, 100.0, 1e3, 1e4)  # 14 features: style markers + wording score
+STACKED_PENALTIES = (1.0, 10.0, 100.0, 1e3, 1e4)  # one feature: the wording score
+STYLE_DRIFT = (
+    "left out of the fine-tuned model: on the 114 training tests from the val period (weeks 201433+), style "
+    "markers alone rank pairs at chance (49-54%) and adding them to the wording score lowered held-out pair "
+    "accuracy there (58.3% -> 55.8%, significant pairs 65.7% -> 61.3%); their 2013-14 effects do not carry over"
+)
 DEFAULT_FINE_TUNE = FineTuneConfig()
 WORDING_FACTOR = "wording (MiniLM fine-tuned on Upworthy A/B tests)"
 N_FOLDS = 5
@@ -87,6 +94,7 @@ class HeadlineModel:
     model: WithinTestPoisson
     card: dict[str, Any] = field(default_factory=dict)
     encoders: CrossFitEncoders | None = None
+    examples: ProvenExamples | None = None
 
     @classmethod
     def fit(
@@ -109,27 +117,28 @@ class HeadlineModel:
         if self.encoders is None:
             return headline_matrix(texts, settings), np.zeros(len(texts))
         wording, spread = self.encoders.score(texts, settings)
-        return np.column_stack([style_matrix(texts), wording]), spread
+        return wording[:, None], spread
 
     def log_index(self, texts: Sequence[str], settings: Settings) -> np.ndarray:
         """Return x·β per headline."""
         return self.model.score(self.standardise(self.features(texts, settings)[0]))
 
     def rate(self, texts: Sequence[str], settings: Settings) -> list[HeadlineRating]:
-        """Rate headlines: relative click-through index, 90% interval and the three largest factors.
+        """Rate headlines: relative click-through index, 90% interval and three factors.
 
-        The interval combines the Laplace posterior of β with the K fine-tuned encoders' disagreement.
+        The interval combines the Laplace posterior of β with the K fine-tuned encoders' disagreement. The
+        factors are the model's largest contributions, then (fine-tuned model) the closest tested headlines.
         """
         raw, spread = self.features(texts, settings)
         z = self.standardise(raw)
         assert self.model.coef is not None
         score = self.model.score(z)
-        n_style = len(STYLE_FEATURES)
-        wording_sd = np.abs(self.model.coef[n_style:].sum() / self.scale[n_style:].mean()) * spread
-        sd = np.hypot(self.model.score_sd(z), wording_sd)
+        sd = np.hypot(self.model.score_sd(z), np.abs(self.model.coef[-1] / self.scale[-1]) * spread)
+        n_style = 0 if self.encoders is not None else len(STYLE_FEATURES)
         parts = z * self.model.coef
         contributions = np.column_stack([parts[:, :n_style], parts[:, n_style:].sum(axis=1)])
-        names = [*STYLE_FEATURES, "embedding"]
+        names = [*list(STYLE_FEATURES)[:n_style], "embedding"]
+        evidence = self.examples.closest(texts, settings) if self.examples is not None else [[] for _ in texts]
         out = []
         for row, text in enumerate(texts):
             top = np.argsort(-np.abs(contributions[row]), kind="stable")[:3]
@@ -138,7 +147,7 @@ class HeadlineModel:
             ]
             out.append(HeadlineRating(
                 headline=text, index=float(np.exp(score[row])), low=float(np.exp(score[row] - Z_90 * sd[row])),
-                high=float(np.exp(score[row] + Z_90 * sd[row])), factors=factors,
+                high=float(np.exp(score[row] + Z_90 * sd[row])), factors=(factors + evidence[row])[:3],
             ))  # fmt: skip
         return out
 
@@ -209,13 +218,16 @@ def train_headline_model(
         if encoder_dir is None:
             raise ValueError("fine-tuning needs an encoder_dir to save the encoders in")
         encoders, wording = cross_fit(arms, encoder_dir, settings, fine_tune, progress)
-        x = np.column_stack([style_matrix(arms["headline"].tolist()), wording])
-        description = f"style markers + out-of-fold wording score of {fine_tune.folds} fine-tuned MiniLM encoders"
+        x = wording[:, None]  # style markers left out: see STYLE_DRIFT
+        description = f"out-of-fold wording score of {fine_tune.folds} fine-tuned MiniLM encoders"
     cv = cross_validate(x, arms, penalties or (PENALTIES if fine_tune is None else STACKED_PENALTIES))
     model = HeadlineModel.fit(x, arms, cv["penalty"], encoders)
+    if encoders is not None:
+        model.examples = ProvenExamples.from_arms(arms, settings)
     model.card = {
         "model": f"within-test (conditional) Poisson on standardised {description}, ridge",
-        "fine_tuning": None if fine_tune is None else {**fine_tune.__dict__, "objective": "within-test Poisson"},
+        "fine_tuning": None if fine_tune is None else {**fine_tune.__dict__, "objective": "within-test Poisson",
+                                                       "style_markers": STYLE_DRIFT},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
             "file": DEV_FILE,
