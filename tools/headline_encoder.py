@@ -66,7 +66,12 @@ class _Scorer:
             self.model: Any = copy.deepcopy(load_embedder(settings))  # the cached base must stay untouched
             head = np.zeros(EMBEDDING_DIM)
         else:
-            self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            self.model = SentenceTransformer(
+                str(folder), device="cpu", local_files_only=True, model_kwargs={"dtype": torch.float32}
+            )
             head = np.load(folder / HEAD_FILE)
         self.model.float()
         self.encoder: Any = self.model[0].auto_model
