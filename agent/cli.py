@@ -175,13 +175,12 @@ def train(
 def effect_headlines(
     pairs: Annotated[Path, typer.Argument(help="JSON records {label, headline_1, headline_2}; label = winner.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
-    fine_tune: Annotated[bool, typer.Option(help="Fine-tune the MiniLM encoders (minutes on a CPU, more "
-                                            "accurate); --no-fine-tune uses the frozen embedding (seconds).")] = True,
+    fine_tune: Annotated[bool, typer.Option(help="Fine-tune 5 MiniLM encoders (minutes on a CPU, "
+                                            "slightly more accurate); --no-fine-tune: frozen, seconds.")] = True,
 ) -> None:
     """Predict which headline of each pair wins and print the accuracy (Upworthy-trained model).
 
-    Every Upworthy test containing a headline of the file is left out of training first, so the accuracy is
-    honest for files drawn from Upworthy too.
+    Every Upworthy test containing a headline of the file is left out of training first (honest on Upworthy files).
     """
 
     def action() -> None:
