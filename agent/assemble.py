@@ -12,7 +12,8 @@ from agent.settings import Settings
 from tools.copywriter import CopyTool
 from tools.effect import ClickModel, EffectTool
 from tools.headlines import headline_ctr_model
-from tools.profiles import ProfilesTool, open_portrait_store
+from tools.portrait_store import open_portrait_store
+from tools.profiles import ProfilesTool
 from tools.recommend import RecommendTool
 from tools.shop import load_demo_shop
 from tools.variant_effect import predict_effect

@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tools.profiles import AudienceFilter
+from tools.audience_filter import AudienceFilter
 
 Channel = Literal["email", "push", "sms"]
 Language = Literal["en", "zh"]

@@ -243,7 +243,7 @@ def index() -> None:
     """Build or refresh the portrait index (only changed customers are re-embedded)."""
 
     def action() -> None:
-        from tools.profiles import open_portrait_store
+        from tools.portrait_store import open_portrait_store
         from tools.shop import load_demo_shop
 
         settings = get_settings()

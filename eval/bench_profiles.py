@@ -35,10 +35,11 @@ from rich.console import Console
 from rich.progress import track
 
 from agent.settings import Settings, get_settings
+from tools.audience_filter import AudienceFilter
 from tools.embedding import encode_with
 from tools.portrait_store import PortraitStore
 from tools.portraits import Portrait, build_portraits, portrait_metadata, portrait_text, shop_genres
-from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.profiles import AudienceQuery, ProfilesTool
 from tools.segments import SegmentModel
 from tools.shop import load_demo_shop
 

@@ -34,7 +34,7 @@ from serve.chat import ChatEvent, ChatService, ChatSessionError
 from serve.health import health
 from serve.jobs import JobManager, PlannerFactory, QueueFullError
 from serve.store import TERMINAL, DecisionRecord, JobRecord, KeyRecord, Store
-from tools.profiles import AudienceFilter
+from tools.audience_filter import AudienceFilter
 
 WEB_DIR = Path(__file__).with_name("web")
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",

@@ -22,11 +22,12 @@ from agent.brief import Brief, BriefError, Channel, Language, check_against_shop
 from agent.loop import PlannerTools
 from serve.jobs import QueueFullError
 from serve.store import JobRecord
+from tools.audience_filter import AudienceFilter
 from tools.copywriter import CopyRequest
 from tools.effect import EffectRequest
 from tools.grounding import ProductFacts
 from tools.portraits import Lifecycle
-from tools.profiles import AudienceFilter, AudienceQuery, AudienceResult
+from tools.profiles import AudienceQuery, AudienceResult
 from tools.recommend import RecommendRequest
 
 AUDIENCE_LIMIT = 200

@@ -14,8 +14,7 @@ from serve.llm_server import LLMServerError, ensure_llm_server
 from tools.datasets import fetch_datasets
 from tools.headline_features import CACHE_FILE, headline_matrix
 from tools.headlines import HeadlineModel, load_arms
-from tools.portrait_store import PortraitStore
-from tools.profiles import open_portrait_store
+from tools.portrait_store import PortraitStore, open_portrait_store
 from tools.shop import Shop, load_demo_shop
 
 

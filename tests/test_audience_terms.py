@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tools.audience_filter import AudienceFilter
 from tools.audience_terms import derive_filter
 from tools.portrait_store import PortraitStore
-from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.profiles import AudienceQuery, ProfilesTool
 from tools.shop import Shop
 
 DAY = 86_400

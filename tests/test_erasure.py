@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from agent.settings import Settings
+from tools.audience_filter import AudienceFilter
 from tools.erasure import erase_customer
 from tools.portrait_store import PortraitStore
-from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.profiles import AudienceQuery, ProfilesTool
 from tools.rfm import compute_rfm
 from tools.shop import Shop
 from tools.shop_library import ingest_shop_files, load_stored_shop

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tools.audience_filter import AudienceFilter
 from tools.portrait_store import PortraitStore
 from tools.portraits import PortraitConfig, build_portraits
-from tools.profiles import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.profiles import AudienceQuery, ProfilesTool
 from tools.shop import Shop
 
 DAY = 86_400

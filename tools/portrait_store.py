@@ -2,11 +2,12 @@
 
 Each document is a portrait text (embedded with the bundled MiniLM model, never Chroma's downloading
 default) with filterable metadata (:func:`~tools.portraits.portrait_metadata`: demographics, lifecycle,
-RFM, spend band, segment, genre flags) plus ``opted_out`` and two hashes. A rebuild re-embeds only
-customers whose text changed, and only rewrites the metadata of those whose segment or scores moved.
-Embedding and writing overlap: while MiniLM encodes one chunk, a thread upserts the previous one (with the
-vectors, so Chroma never embeds again). Opt-outs survive rebuilds; erased customers are remembered in a
-small ``portrait_erasures`` collection so a rebuild does not bring them back.
+RFM, spend band, segment, genre flags) plus ``opted_out`` and two hashes. A rebuild
+(:mod:`tools.portrait_build`) re-embeds only customers whose text changed, and only rewrites the metadata
+of those whose segment or scores moved. Embedding and writing overlap: while MiniLM encodes one chunk, a
+thread upserts the previous one (with the vectors, so Chroma never embeds again). Opt-outs survive
+rebuilds; erased customers are remembered in a small ``portrait_erasures`` collection so a rebuild does
+not bring them back.
 
 The same code serves the embedded store (``PersistentClient``) and a Chroma server (``HttpClient``).
 Searches run on :class:`~tools.portrait_index.PortraitIndex`, an in-memory mirror stamped with the
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -31,18 +31,17 @@ from rich.console import Console
 
 from agent.settings import Settings
 from tools.embedding import EMBEDDING_DIM, MiniLMEmbeddingFunction
+from tools.portrait_build import BuildReport, build_index
 from tools.portrait_index import PortraitIndex
-from tools.portrait_ingest import embed_and_upsert, embed_texts, embed_unique, plan_changes
+from tools.portrait_ingest import embed_and_upsert, embed_texts, embed_unique
 from tools.portrait_tables import ProfileTables
-from tools.portraits import Portrait, PortraitConfig, build_portraits, shop_genres
-from tools.rfm import SPEND_BANDS
+from tools.portraits import PortraitConfig
 from tools.segments import DEFAULT_SEGMENTS, SegmentModel
 from tools.shop import Shop
 
 COLLECTION = "portraits"
 ERASURES = "portrait_erasures"
 HNSW = {"space": "cosine", "ef_construction": 64, "ef_search": 64, "max_neighbors": 16}
-_PAGE = 5000
 
 
 def chroma_client(settings: Settings) -> ClientAPI:
@@ -62,52 +61,6 @@ def chroma_client(settings: Settings) -> ClientAPI:
         return chromadb.HttpClient(host=url.hostname or "localhost", port=port, ssl=https, settings=options)
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=options)
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What :meth:`PortraitStore.build` did.
-
-    Attributes:
-        added: New customers embedded.
-        updated: Customers whose text changed, re-embedded.
-        unchanged: Customers whose portrait was already up to date.
-        removed: Documents deleted because the customer left the shop.
-        skipped_erased: Customers not indexed because they were erased.
-        seconds: Wall time.
-        relabelled: Customers whose metadata only (segment, scores) changed: updated without embedding.
-        segments: Number of segments.
-    """
-
-    added: int
-    updated: int
-    unchanged: int
-    removed: int
-    skipped_erased: int
-    seconds: float
-    relabelled: int = 0
-    segments: int = 0
-
-    @property
-    def embedded(self) -> int:
-        """Return the number of portraits (re-)embedded."""
-        return self.added + self.updated
-
-
-def _vocabulary(portraits: list[Portrait], genres: list[str], model: SegmentModel | None) -> dict[str, list[str]]:
-    def present(values: Any) -> list[str]:
-        return sorted({v for v in values if v is not None})
-
-    bands = {p.spend_band for p in portraits}
-    return {
-        "genders": present(p.gender for p in portraits),
-        "occupations": present(p.occupation for p in portraits),
-        "regions": present(p.region for p in portraits),
-        "genres": genres,
-        "lifecycles": present(p.lifecycle for p in portraits),
-        "segments": list(model.names) if model else [],
-        "spend_bands": [b for b in SPEND_BANDS if b in bands],
-    }
 
 
 class PortraitStore:
@@ -201,18 +154,6 @@ class PortraitStore:
         """Return the ids of erased customers."""
         return set(self._erasures.get(include=[])["ids"])
 
-    def _stored(self) -> dict[str, dict[str, Any]]:
-        """Return id to metadata of every indexed portrait (paged)."""
-        stored: dict[str, dict[str, Any]] = {}
-        offset = 0
-        while True:
-            page = self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            for cid, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
-                stored[cid] = dict(meta or {})
-            if len(page["ids"]) < _PAGE:
-                return stored
-            offset += _PAGE
-
     def index(self, console: Console | None = None) -> PortraitIndex:
         """Return the in-memory mirror, (re)loading it when the collection changed elsewhere.
 
@@ -261,24 +202,12 @@ class PortraitStore:
             self._index.upsert(ids, written, documents, metadatas)
         self._touch()
 
-    def _segment(
-        self, portraits: list[Portrait], genres: list[str], refit: bool
-    ) -> tuple[list[Portrait], SegmentModel | None]:
-        if len(portraits) < 2:
-            return portraits, None
-        model = None if refit else self.segment_model()
-        if model is None or not model.fits(portraits, genres):
-            model = SegmentModel.fit(portraits, genres, self.segments, self.seed)
-        labels = model.assign(portraits)
-        return [
-            replace(p, segment=int(s), segment_name=model.names[s]) for p, s in zip(portraits, labels, strict=True)
-        ], model
-
     def build(self, shop: Shop, console: Console | None = None, refit_segments: bool = False) -> BuildReport:
         """Index the shop's portraits, re-embedding only customers whose text changed.
 
         Segments keep the model stored with the index (customers are assigned to its centres) unless
-        ``refit_segments`` is set or the shop's features changed; then K-means is fitted again.
+        ``refit_segments`` is set or the shop's features changed; then K-means is fitted again. See
+        :func:`~tools.portrait_build.build_index`.
 
         Args:
             shop: The shop.
@@ -288,49 +217,7 @@ class PortraitStore:
         Returns:
             Counts of what was done.
         """
-        started = time.perf_counter()
-        genres = shop_genres(shop)
-        erased = self.erased_ids()
-        everyone = build_portraits(shop, self.config)
-        portraits, model = self._segment([p for p in everyone if p.customer_id not in erased], genres, refit_segments)
-        stored = self._stored()
-        plan = plan_changes(portraits, genres, stored)
-        self.ingest(plan.embed_ids, plan.embed_texts, plan.embed_metas, console=console)
-        for start in range(0, len(plan.relabel_ids), _PAGE):
-            part = slice(start, start + _PAGE)
-            self.collection.update(ids=plan.relabel_ids[part], metadatas=plan.relabel_metas[part])  # type: ignore[arg-type]
-        if self._index is not None and plan.relabel_ids:
-            self._index.update_metadata(plan.relabel_ids, plan.relabel_metas)
-        current = {p.customer_id for p in everyone}
-        gone = [cid for cid in stored if cid not in current]
-        if gone:
-            self.collection.delete(ids=gone)
-            if self._index is not None:
-                self._index.remove(gone)
-        changed = bool(plan.embed_ids or plan.relabel_ids or gone) or self.revision() is None
-        vocabulary = json.dumps(_vocabulary(portraits, genres, model))
-        if changed or self._collection_meta().get("vocabulary") != vocabulary:
-            extra = {"segment_model": model.to_json()} if model else {}
-            self._touch(vocabulary=vocabulary, shop=shop.name, **extra)
-        if self.tables is not None:
-            self.tables.save(portraits, model)
-        report = BuildReport(
-            added=plan.added,
-            updated=len(plan.embed_ids) - plan.added,
-            unchanged=plan.unchanged,
-            removed=len(gone),
-            skipped_erased=len(erased & current),
-            seconds=round(time.perf_counter() - started, 2),
-            relabelled=len(plan.relabel_ids),
-            segments=len(model.names) if model else 0,
-        )
-        if console is not None:
-            console.print(
-                f"Portraits of {shop.name}: {report.added} added, {report.updated} updated, {report.relabelled} "
-                f"relabelled, {report.unchanged} unchanged, {report.removed} removed, {report.skipped_erased} "
-                f"erased; {report.segments} segments ({report.seconds:.1f} s)"
-            )
-        return report
+        return build_index(self, shop, console, refit_segments)
 
     def _require(self, customer_id: str) -> None:
         if not self.collection.get(ids=[customer_id], include=[])["ids"]:
