@@ -93,3 +93,13 @@ def test_too_few_tests_is_a_clear_error(settings: Settings, tmp_path) -> None:
     one = arms[arms["clickability_test_id"] == arms["clickability_test_id"].iloc[0]]
     with pytest.raises(ValueError, match="at least 2 A/B tests"):
         cross_fit(one, tmp_path / "enc", settings, SMALL)
+
+
+def test_frozen_model_with_examples_gives_two_model_factors_and_one_example(fitted, settings: Settings) -> None:
+    from tools.headline_features import headline_matrix
+
+    arms, _, _ = fitted
+    model = HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), settings), arms, 1e4)
+    model.examples = ProvenExamples.from_arms(arms, settings)
+    (rating,) = model.rate(["Why This Mayor Gave Her Salary To The Town Library"], settings)
+    assert [f.startswith("closest tested headline") for f in rating.factors] == [False, False, True]

@@ -40,11 +40,12 @@ def train_all(settings: Settings, console: Console | None = None) -> dict[str, d
     cards["click_model"] = ClickModel.train(load_demo_shop(settings), settings).card
     say("training the uplift model on Hillstrom…")
     cards["uplift"] = train_uplift(settings).card
-    say("training the headline model on Upworthy (fine-tunes 5 MiniLM encoders; minutes on a CPU)…")
+    tuned = " (fine-tunes 5 MiniLM encoders: minutes on a CPU)" if settings.headline_fine_tune else ""
+    say(f"training the headline model on Upworthy{tuned}…")
     if console is None:
         cards["headlines"] = headline_ctr_model(settings).card
     else:
-        with progress_bar(console, "fine-tuning headline encoders") as progress:
+        with progress_bar(console, "headline model") as progress:
             cards["headlines"] = headline_ctr_model(settings, progress=progress).card
     say("training the Open Bandit CTR models…")
     cards["obd_ctr"] = train_obd_ctr(settings)
