@@ -34,8 +34,8 @@ def test_combination_by_hand() -> None:
     assert single.point == 1.0 and single.high == 1.0
 
 
-def variant(variant_id: str, headline: str, effect: EffectEstimate) -> CopyVariant:
-    return CopyVariant(variant_id=variant_id, segment_id="s1", channel="email", language="en", product_id="50",
+def variant(variant_id: str, headline: str, effect: EffectEstimate, language: str = "en") -> CopyVariant:
+    return CopyVariant(variant_id=variant_id, segment_id="s1", channel="email", language=language, product_id="50",
                        product_title="Star Wars", headline=headline, body="b", cta="c", source="template",
                        effect=effect)  # fmt: skip
 
@@ -56,7 +56,8 @@ def test_predict_effect_per_variant_and_in_batch(small_headline_model) -> None:
 def test_chinese_headlines_get_a_neutral_index_that_says_why(small_headline_model) -> None:
     model, settings = small_headline_model
     effect = estimate(0.4, 0.35, 0.45)
-    variants = [variant("zh", "星球大战：经典回归", effect), variant("en", "Why Star Wars Matters To You", effect)]
+    zh_variant = variant("zh", "星球大战：经典回归", effect, language="zh")
+    variants = [zh_variant, variant("en", "Why Star Wars Matters To You", effect)]
     zh, en = predict_effect(plan=None, headlines=model, settings=settings, variants=variants)  # type: ignore[arg-type]
     assert zh.headline_index == 1.0 and zh.point == pytest.approx(0.4) and any(NOT_RATED in f for f in zh.factors)
     assert en.headline_index == pytest.approx(model.rate([variants[1].headline], settings)[0].index)

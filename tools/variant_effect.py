@@ -13,7 +13,6 @@ uncertainty.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -79,21 +78,25 @@ def combine(
     )  # fmt: skip
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 NOT_RATED = "no headline model for this language (Upworthy/MiniLM are English-only): index held at 1.0"
 
 
-def rate_headlines(texts: Sequence[str], headlines: HeadlineModel, settings: Settings) -> list[HeadlineRating]:
-    """Rate English headlines with the model; headlines in CJK scripts get a neutral 1.0 that says why."""
-    english = [i for i, t in enumerate(texts) if not _CJK.search(t)]
-    rated = dict(zip(english, headlines.rate([texts[i] for i in english], settings) if english else [], strict=True))
+def rate_headlines(
+    variants: Sequence[CopyVariant], headlines: HeadlineModel, settings: Settings
+) -> list[HeadlineRating]:
+    """Rate the headlines of English variants with the model; other languages get a neutral 1.0 that says why.
+
+    The variant's declared language decides (grounding already rejects en copy written in another script).
+    """
+    english = [v.headline for v in variants if v.language == "en"]
+    rated = iter(headlines.rate(english, settings) if english else [])
     neutral = {"index": 1.0, "low": 1.0, "high": 1.0, "factors": [NOT_RATED]}
-    return [rated.get(i) or HeadlineRating(headline=t, **neutral) for i, t in enumerate(texts)]
+    return [next(rated) if v.language == "en" else HeadlineRating(headline=v.headline, **neutral) for v in variants]
 
 
 def predict_variant_effect(variant: CopyVariant, headlines: HeadlineModel, settings: Settings) -> VariantEffect:
     """Predict one variant's effect from its ``effect`` (segment×product p_like) and its headline."""
-    rating = rate_headlines([variant.headline], headlines, settings)[0]
+    rating = rate_headlines([variant], headlines, settings)[0]
     return combine(variant.variant_id, variant.segment_id, variant.effect, rating)
 
 
@@ -109,5 +112,5 @@ def predict_effect(
         variants: A subset to score; default all of ``plan.variants``.
     """
     chosen = list(plan.variants if variants is None else variants)
-    ratings = rate_headlines([v.headline for v in chosen], headlines, settings)
+    ratings = rate_headlines(chosen, headlines, settings)
     return [combine(v.variant_id, v.segment_id, v.effect, r) for v, r in zip(chosen, ratings, strict=True)]
