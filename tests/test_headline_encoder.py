@@ -10,6 +10,7 @@ import pytest
 from agent.settings import Settings
 from tools.headline_encoder import CrossFitEncoders, FineTuneConfig, cross_fit
 from tools.headline_evidence import ProvenExamples
+from tools.headline_features import embed_cached
 from tools.headlines import WORDING_FACTOR, HeadlineModel, load_arms
 from tools.within_test_model import within_test_log_likelihood
 
@@ -64,7 +65,7 @@ def test_fine_tuning_fits_its_training_tests(fitted, settings: Settings) -> None
 def test_model_on_wording_scores_rates_with_evidence_and_pickles(fitted, settings: Settings, tmp_path) -> None:
     arms, encoders, oof = fitted
     model = HeadlineModel.fit(oof[:, None], arms, 10.0, encoders)
-    model.examples = ProvenExamples.from_arms(arms, settings)
+    model.examples = ProvenExamples.from_arms(arms, embed_cached(arms["headline"].tolist(), settings))
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
     loaded = joblib.load(path)
@@ -81,10 +82,10 @@ def test_evidence_quotes_observed_lift(settings: Settings, tmp_path) -> None:
     arms = pd.DataFrame({"clickability_test_id": ["t", "t", "u", "u"], "impressions": [1000, 1000, 500, 1500],
                          "headline": ["Cats Adopt A Dog", "A Dog Is Adopted", "Rain Ends Drought", "Drought Over"],
                          "clicks": [30, 10, 10, 10]})  # fmt: skip
-    examples = ProvenExamples.from_arms(arms, local)
+    examples = ProvenExamples.from_arms(arms, embed_cached(arms["headline"].tolist(), local))
     # each arm's CTR against its test's pooled CTR: t pools 2%, u pools 1%
     np.testing.assert_allclose(examples.lift, [0.5, -0.5, 1.0, -1 / 3])
-    (phrases,) = examples.closest(["Cats Adopt A Dog"], local, k=1)
+    (phrases,) = examples.closest(["Cats Adopt A Dog"], embed_cached(["Cats Adopt A Dog"], local), k=1)
     assert phrases[0].startswith('closest tested headline: "A Dog Is Adopted" (CTR -50%')
 
 
@@ -100,6 +101,6 @@ def test_frozen_model_with_examples_gives_two_model_factors_and_one_example(fitt
 
     arms, _, _ = fitted
     model = HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), settings), arms, 1e4)
-    model.examples = ProvenExamples.from_arms(arms, settings)
+    model.examples = ProvenExamples.from_arms(arms, embed_cached(arms["headline"].tolist(), settings))
     (rating,) = model.rate(["Why This Mayor Gave Her Salary To The Town Library"], settings)
     assert [f.startswith("closest tested headline") for f in rating.factors] == [False, False, True]

@@ -14,9 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from agent.settings import Settings
-from tools.headline_features import embed_cached
-
 
 @dataclass
 class ProvenExamples:
@@ -35,21 +32,23 @@ class ProvenExamples:
     impressions: np.ndarray
 
     @classmethod
-    def from_arms(cls, arms: pd.DataFrame, settings: Settings) -> ProvenExamples:
-        """Build from arms (clickability_test_id, headline, impressions, clicks)."""
+    def from_arms(cls, arms: pd.DataFrame, vectors: np.ndarray) -> ProvenExamples:
+        """Build from arms (clickability_test_id, headline, impressions, clicks) and their headlines' embeddings."""
         by_test = arms.groupby("clickability_test_id")[["clicks", "impressions"]].transform("sum")
         pooled = by_test["clicks"] / by_test["impressions"]
         rate = arms["clicks"] / arms["impressions"]
         lift = np.where(pooled > 0, rate / pooled.where(pooled > 0, 1.0) - 1.0, 0.0)
         texts = arms["headline"].tolist()
-        vectors = embed_cached(texts, settings).astype(np.float16)
-        return cls(texts, vectors, lift.astype(float), arms["impressions"].to_numpy(int))
+        return cls(texts, vectors.astype(np.float16), lift.astype(float), arms["impressions"].to_numpy(int))
 
-    def closest(self, texts: Sequence[str], settings: Settings, k: int = 2) -> list[list[str]]:
-        """Return, per text, ``k`` phrases quoting the most similar tested headlines (exact repeats skipped)."""
+    def closest(self, texts: Sequence[str], vectors: np.ndarray, k: int = 2) -> list[list[str]]:
+        """Return, per text (embedded as ``vectors``), ``k`` phrases quoting the most similar tested headlines.
+
+        A text's own exact repeat among the tested headlines is skipped.
+        """
         if not texts or not self.texts:
             return [[] for _ in texts]
-        similarity = embed_cached(list(texts), settings) @ self.vectors.astype(np.float32).T
+        similarity = np.asarray(vectors, np.float32) @ self.vectors.astype(np.float32).T
         out = []
         for row, text in enumerate(texts):
             phrases: list[str] = []

@@ -77,6 +77,6 @@ def embed_cached(texts: Sequence[str], settings: Settings) -> np.ndarray:
     return np.stack([known[t] for t in texts]).astype(np.float32)
 
 
-def headline_matrix(texts: Sequence[str], settings: Settings) -> np.ndarray:
-    """Return [style features, embedding] per text (unscaled)."""
-    return np.hstack([style_matrix(texts), embed_cached(texts, settings)])
+def headline_matrix(texts: Sequence[str], settings: Settings, vectors: np.ndarray | None = None) -> np.ndarray:
+    """Return [style features, embedding] per text (unscaled); ``vectors`` are the embeddings if already known."""
+    return np.hstack([style_matrix(texts), embed_cached(texts, settings) if vectors is None else vectors])

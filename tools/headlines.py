@@ -43,7 +43,7 @@ from sklearn.model_selection import GroupKFold
 from agent.settings import Settings
 from tools.headline_encoder import CrossFitEncoders, FineTuneConfig, cross_fit
 from tools.headline_evidence import ProvenExamples
-from tools.headline_features import EMBEDDING_FACTOR, STYLE_FEATURES, headline_matrix
+from tools.headline_features import EMBEDDING_FACTOR, STYLE_FEATURES, embed_cached, headline_matrix
 from tools.headline_pairs import pair_accuracy, read_pairs, within_test_pair_accuracy
 from tools.within_test_model import WithinTestPoisson, within_test_log_likelihood
 
@@ -118,10 +118,15 @@ class HeadlineModel:
         """Return features on the training scale."""
         return (x - self.mean) / self.scale
 
-    def features(self, texts: Sequence[str], settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-        """Return raw features per text and the encoders' disagreement (sd of the K wording scores; 0 if frozen)."""
+    def features(
+        self, texts: Sequence[str], settings: Settings, vectors: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return raw features per text and the encoders' disagreement (sd of the K wording scores; 0 if frozen).
+
+        ``vectors``: the texts' MiniLM embeddings, if already computed.
+        """
         if self.encoders is None:
-            return headline_matrix(texts, settings), np.zeros(len(texts))
+            return headline_matrix(texts, settings, vectors), np.zeros(len(texts))
         wording, spread = self.encoders.score(texts, settings)
         return wording[:, None], spread
 
@@ -136,7 +141,8 @@ class HeadlineModel:
         factors are the model's largest contributions (two, or the one wording score of the fine-tuned model),
         then the closest tested headlines with their observed lift.
         """
-        raw, spread = self.features(texts, settings)
+        vectors = embed_cached(texts, settings)  # once: features (frozen) and evidence both use it
+        raw, spread = self.features(texts, settings, vectors)
         z = self.standardise(raw)
         assert self.model.coef is not None
         score = self.model.score(z)
@@ -145,7 +151,7 @@ class HeadlineModel:
         parts = z * self.model.coef
         contributions = np.column_stack([parts[:, :n_style], parts[:, n_style:].sum(axis=1)])
         names = [*list(STYLE_FEATURES)[:n_style], "embedding"]
-        evidence = self.examples.closest(texts, settings) if self.examples is not None else [[] for _ in texts]
+        evidence = self.examples.closest(texts, vectors) if self.examples is not None else [[] for _ in texts]
         n_model = 3 if self.examples is None else (1 if self.encoders is not None else 2)
         out = []
         for row, text in enumerate(texts):
@@ -219,8 +225,9 @@ def train_headline_model(
     leaky = set(arms.loc[arms["headline"].isin(excluded), "clickability_test_id"])
     arms = arms[~arms["clickability_test_id"].isin(leaky)].reset_index(drop=True)
     encoders = None
+    vectors = embed_cached(arms["headline"].tolist(), settings)
     if fine_tune is None:
-        x = headline_matrix(arms["headline"].tolist(), settings)
+        x = headline_matrix(arms["headline"].tolist(), settings, vectors)
         description = "style markers + frozen MiniLM embedding"
     else:
         if encoder_dir is None:
@@ -230,7 +237,7 @@ def train_headline_model(
         description = f"out-of-fold wording score of {fine_tune.folds} fine-tuned MiniLM encoders"
     cv = cross_validate(x, arms, penalties or (PENALTIES if fine_tune is None else STACKED_PENALTIES))
     model = HeadlineModel.fit(x, arms, cv["penalty"], encoders)
-    model.examples = ProvenExamples.from_arms(arms, settings)
+    model.examples = ProvenExamples.from_arms(arms, vectors)
     model.card = {
         "model": f"within-test (conditional) Poisson on standardised {description}, ridge",
         "fine_tuning": None if fine_tune is None else {**fine_tune.__dict__, "objective": "within-test Poisson",
