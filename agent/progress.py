@@ -10,13 +10,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 @contextmanager
-def progress_bar(console: Console, description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(console: Console | None, description: str) -> Iterator[Callable[[int, int], None]]:
     """Show a bar on ``console`` while the block runs and yield the ``progress(done, total)`` callback that moves it.
 
     Args:
-        console: Where to draw (the CLI's stderr console); the bar disappears when the block ends.
+        console: Where to draw (the CLI's stderr console); None draws nothing (the callback does nothing). The
+            bar disappears when the block ends.
         description: What is running, e.g. "fine-tuning headline encoders".
     """
+    if console is None:
+        yield lambda done, total: None
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=True) as bar:

@@ -42,11 +42,8 @@ def train_all(settings: Settings, console: Console | None = None) -> dict[str, d
     cards["uplift"] = train_uplift(settings).card
     tuned = " (fine-tunes 5 MiniLM encoders: minutes on a CPU)" if settings.headline_fine_tune else ""
     say(f"training the headline model on Upworthy{tuned}…")
-    if console is None:
-        cards["headlines"] = headline_ctr_model(settings).card
-    else:
-        with progress_bar(console, "headline model") as progress:
-            cards["headlines"] = headline_ctr_model(settings, progress=progress).card
+    with progress_bar(console, "headline model") as progress:
+        cards["headlines"] = headline_ctr_model(settings, progress=progress).card
     say("training the Open Bandit CTR models…")
     cards["obd_ctr"] = train_obd_ctr(settings)
     return cards

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -150,14 +150,13 @@ class CrossFitEncoders:
 
     folder: Path
     folds: int
+    _loaded: list[_Scorer] | None = field(default=None, init=False, repr=False, compare=False)
 
     def scorers(self, settings: Settings) -> list[_Scorer]:
-        """Load the K scorers (cached on the instance after the first call)."""
-        cached: list[_Scorer] | None = getattr(self, "_scorers", None)
-        if cached is None:
-            cached = [_Scorer(self.folder / f"fold_{k}", settings) for k in range(self.folds)]
-            object.__setattr__(self, "_scorers", cached)
-        return cached
+        """Load the K scorers (kept on the instance after the first call)."""
+        if self._loaded is None:
+            self._loaded = [_Scorer(self.folder / f"fold_{k}", settings) for k in range(self.folds)]
+        return self._loaded
 
     def score(self, texts: Sequence[str], settings: Settings) -> tuple[np.ndarray, np.ndarray]:
         """Return the mean of the K wording scores per text and their standard deviation (disagreement)."""
