@@ -23,9 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from eval.suite import SuiteError, one_line, read_yaml
+from eval.suite import SuiteError, read_model
 
 Backend = Literal["scripted-template", "scripted-facts", "embedded", "openai"]
 
@@ -104,13 +104,7 @@ def load_config(path: Path) -> EvalConfig:
     Raises:
         SuiteError: one line naming the file and the first invalid field.
     """
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise SuiteError(f"{path}: expected a mapping with name and backend, got {type(data).__name__}")
-    try:
-        config = EvalConfig.model_validate(data)
-    except ValidationError as exc:
-        raise SuiteError(f"{path}: {one_line(exc)}") from None
+    config = read_model(path, EvalConfig, "name and backend")
     if config.prompts_dir is not None:
         folder = config.prompts_dir if config.prompts_dir.is_absolute() else path.parent / config.prompts_dir
         if not folder.is_dir():

@@ -21,7 +21,7 @@ refusal rather than an unreadable suite.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -32,6 +32,7 @@ SCORERS: tuple[str, ...] = (
     "outcome", "schema", "constraints", "grounding", "personalisation", "value", "diversity", "cost",
 )
 Expectation = Literal["plan", "empty", "refusal", "refusal_or_warning"]
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class SuiteError(ValueError):
@@ -162,13 +163,25 @@ def one_line(error: ValidationError) -> str:
     return brief_one_line(error, whole="file")
 
 
-def read_yaml(path: Path) -> object:
-    """Read a YAML file.
+def read_model(path: Path, model: type[_M], expected: str) -> _M:
+    """Read a YAML mapping from ``path`` and validate it as ``model``.
+
+    Args:
+        path: The file.
+        model: The pydantic model the mapping must satisfy.
+        expected: What the mapping holds, for the error, e.g. "name and cases".
 
     Raises:
-        SuiteError: when the file cannot be read or is not valid YAML.
+        SuiteError: one line naming the file and what is wrong (unreadable, not YAML, not a mapping, or the
+            first invalid field).
     """
-    return read_yaml_file(path, SuiteError)
+    data = read_yaml_file(path, SuiteError)
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path}: expected a mapping with {expected}, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SuiteError(f"{path}: {one_line(exc)}") from None
 
 
 def load_suite(path: Path) -> Suite:
@@ -177,13 +190,7 @@ def load_suite(path: Path) -> Suite:
     Raises:
         SuiteError: one line naming the file and the first invalid field.
     """
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise SuiteError(f"{path}: expected a mapping with name and cases, got {type(data).__name__}")
-    try:
-        suite = Suite.model_validate(data)
-    except ValidationError as exc:
-        raise SuiteError(f"{path}: {one_line(exc)}") from None
+    suite = read_model(path, Suite, "name and cases")
     if suite.config is not None and not suite.config.is_absolute():
         suite = suite.model_copy(update={"config": (path.parent / suite.config).resolve()})
     return suite
