@@ -22,10 +22,9 @@ from agent.settings import Settings
 from eval.config import EvalConfig
 from prompts import PROMPTS_DIR
 from tools.copywriter import CopyRequest, CopyTool
-from tools.grounding import GENRES_ZH
+from tools.grounding import CJK, GENRES_ZH
 
 PROMPT_FILES = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _template_reply(request: ChatRequest) -> ChatReply:
@@ -60,7 +59,7 @@ def facts_copy(request: ChatRequest) -> ChatReply:
     length limits come from the JSON schema sent with the request, not from the prompt's wording.
     """
     prompt = next((m.content or "" for m in request.messages if m.role == "user"), "")
-    zh = bool(_CJK.search(prompt))
+    zh = bool(CJK.search(prompt))
     if zh:
         title = _field(r"片名：(.+?)(?:（|\n|$)", prompt)
         year = _field(r"年份：(\d{4})", prompt)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any, Literal
 
@@ -12,9 +11,9 @@ from agent.plan import CampaignPlan
 from eval.scoring import ScoreResult, checks_result, message_text, not_applicable, variant_label
 from eval.suite import CostThreshold, Expectation, ScoreThreshold, one_line
 from tools.copywriter import CHANNEL_LIMITS
+from tools.grounding import CJK
 
 Outcome = Literal["plan", "empty", "refused", "crashed"]
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def score_outcome(expect: Expectation, outcome: Outcome, message: str, warnings: list[str]) -> ScoreResult:
@@ -111,7 +110,7 @@ def score_constraints(plan: CampaignPlan, banned: list[str], threshold: ScoreThr
         words = message_text(v)
         checks.append((f"{label}: channel {v.channel} is one of the brief's {brief.channels}",
                        v.channel in brief.channels))
-        script_ok = bool(_CJK.search(words)) if brief.language == "zh" else not _CJK.search(words)
+        script_ok = bool(CJK.search(words)) if brief.language == "zh" else not CJK.search(words)
         checks.append((f"{label}: written in {brief.language} (language field {v.language})",
                        script_ok and v.language == brief.language))
         for part in ("headline", "body", "cta"):

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+from tools.grounding import CJK
+
 _ZH_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = (
     r"%|\$|dollars?|purchases?|orders?|ratings?|items?|times|days?|weeks?|months?|movies?|films?|titles?|products?|cds?"
@@ -155,8 +156,8 @@ class _Reader:
     def words(self, phrases: tuple[str, ...], remove: bool = True) -> list[str]:
         hits = []
         for phrase in sorted(phrases, key=len, reverse=True):
-            edge = "" if _CJK.search(phrase) else r"(?<![\w-])"
-            tail = "" if _CJK.search(phrase) else r"(?![\w-])"
+            edge = "" if CJK.search(phrase) else r"(?<![\w-])"
+            tail = "" if CJK.search(phrase) else r"(?![\w-])"
             hits += [m.group(0) for m in self.find(edge + re.escape(phrase) + tail, remove)]
         return hits
 
@@ -289,8 +290,8 @@ def derive_filter(text: str, vocabulary: dict[str, list[str]]) -> Derivation:
 def _ranking_text(text: str, reader: _Reader, out: Derivation) -> None:
     leftover = reader.leftover()
     genres = out.fields.get("genres", [])
-    if _CJK.search(text):
-        unknown = "".join(_ZH_FILLER.sub(" ", "".join(_CJK.findall(reader.leftover(everything=True)))).split())
+    if CJK.search(text):
+        unknown = "".join(_ZH_FILLER.sub(" ", "".join(CJK.findall(reader.leftover(everything=True)))).split())
         english = " ".join(w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", leftover) if w.lower() not in _EN_FILLER)
         if unknown:
             out.notes.append(f"not understood and not used for ranking: {unknown}")

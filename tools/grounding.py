@@ -53,7 +53,7 @@ CLAIMS: dict[str, re.Pattern[str]] = {
                                     r"number one|#\s?1|chart[- ]topping)\b|畅销|票房|排行榜", re.IGNORECASE),
 }
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.])|\d+")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+CJK = re.compile(r"[\u4e00-\u9fff]")  # Han characters: how every check tells Chinese text
 
 
 class ProductFacts(BaseModel):
@@ -123,7 +123,7 @@ def grounding_problems(
     for genre in _ZH_CHECKED:
         if genre not in facts.genres and GENRES_ZH[genre] in text:
             problems.append(f"calls it {GENRES_ZH[genre]} ({genre}), but its genres are {', '.join(facts.genres)}")
-    has_cjk = bool(_CJK.search(text))
+    has_cjk = bool(CJK.search(text))
     if language == "zh" and not has_cjk:
         problems.append("must be written in Chinese (简体中文)")
     if language == "en" and has_cjk:
