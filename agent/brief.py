@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -34,6 +34,9 @@ CHANNEL_LIMITS: dict[str, ChannelLimits] = {
 
 # Shortest message (headline, a sentence, a call to action) that leaves room for real copy.
 MIN_MESSAGE_ROOM = 60
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class BriefError(ValueError):
@@ -114,18 +117,34 @@ def one_line(error: ValidationError, prefix: str = "", whole: str = "brief") -> 
     return f"field '{field}': {message}" + (f" (and {more} more problem(s))" if more else "")
 
 
+def validate_mapping(
+    data: object, model: type[_M], source: str, error: type[Exception], holding: str = "of fields", whole: str = "brief"
+) -> _M:
+    """Validate parsed YAML/JSON ``data`` as ``model``, or raise ``error`` with one line naming ``source``.
+
+    Args:
+        data: The parsed document.
+        model: The pydantic model it must satisfy.
+        source: File or origin named first in the error.
+        error: Exception class to raise.
+        holding: What the mapping should hold, for the error ("of fields", "with name and cases").
+        whole: How :func:`one_line` names a problem with the whole document.
+    """
+    if not isinstance(data, dict):
+        raise error(f"{source}: expected a mapping {holding}, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(f"{source}: {one_line(exc, whole=whole)}") from None
+
+
 def parse_brief(data: object, source: str = "brief") -> Brief:
     """Validate brief data (already parsed from YAML/JSON).
 
     Raises:
         BriefError: one line naming the first invalid field.
     """
-    if not isinstance(data, dict):
-        raise BriefError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
-    try:
-        return Brief.model_validate(data)
-    except ValidationError as exc:
-        raise BriefError(f"{source}: {one_line(exc)}") from None
+    return validate_mapping(data, Brief, source, BriefError)
 
 
 def load_brief(path: Path) -> Brief:

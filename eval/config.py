@@ -104,7 +104,7 @@ def load_config(path: Path) -> EvalConfig:
     Raises:
         SuiteError: one line naming the file and the first invalid field.
     """
-    config = read_model(path, EvalConfig, "name and backend")
+    config = read_model(path, EvalConfig, "with name and backend")
     if config.prompts_dir is not None:
         folder = config.prompts_dir if config.prompts_dir.is_absolute() else path.parent / config.prompts_dir
         if not folder.is_dir():

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.brief import one_line as brief_one_line
 from agent.brief import read_yaml as read_yaml_file
+from agent.brief import validate_mapping
 
 SCORERS: tuple[str, ...] = (
     "outcome", "schema", "constraints", "grounding", "personalisation", "value", "diversity", "cost",
@@ -163,25 +164,14 @@ def one_line(error: ValidationError) -> str:
     return brief_one_line(error, whole="file")
 
 
-def read_model(path: Path, model: type[_M], expected: str) -> _M:
-    """Read a YAML mapping from ``path`` and validate it as ``model``.
-
-    Args:
-        path: The file.
-        model: The pydantic model the mapping must satisfy.
-        expected: What the mapping holds, for the error, e.g. "name and cases".
+def read_model(path: Path, model: type[_M], holding: str) -> _M:
+    """Read a YAML mapping from ``path`` and validate it as ``model`` (``holding``: e.g. "with name and cases").
 
     Raises:
         SuiteError: one line naming the file and what is wrong (unreadable, not YAML, not a mapping, or the
             first invalid field).
     """
-    data = read_yaml_file(path, SuiteError)
-    if not isinstance(data, dict):
-        raise SuiteError(f"{path}: expected a mapping with {expected}, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise SuiteError(f"{path}: {one_line(exc)}") from None
+    return validate_mapping(read_yaml_file(path, SuiteError), model, str(path), SuiteError, holding, whole="file")
 
 
 def load_suite(path: Path) -> Suite:
@@ -190,7 +180,7 @@ def load_suite(path: Path) -> Suite:
     Raises:
         SuiteError: one line naming the file and the first invalid field.
     """
-    suite = read_model(path, Suite, "name and cases")
+    suite = read_model(path, Suite, "with name and cases")
     if suite.config is not None and not suite.config.is_absolute():
         suite = suite.model_copy(update={"config": (path.parent / suite.config).resolve()})
     return suite
