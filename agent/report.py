@@ -60,6 +60,8 @@ def render_markdown(plan: CampaignPlan) -> str:
             if v.disclaimer:
                 out.append(f"> <small>{v.disclaimer}</small>")
             out += ["", "Why: " + "; ".join(est.factors), ""]
+            if v.predicted is not None and v.predicted.evidence:
+                out += ["Evidence (observed in Upworthy A/B tests): " + "; ".join(v.predicted.evidence), ""]
     if plan.revisions:
         out += ["## Revisions against predicted effect", "", "| round | segment | channel | action | reason |",
                 "|---|---|---|---|---|"]

@@ -12,8 +12,10 @@ import pytest
 from agent.settings import Settings
 from serve.llm_server import LLMServerError, ensure_llm_server
 from tools.datasets import fetch_datasets
-from tools.headline_features import CACHE_FILE, headline_matrix
-from tools.headlines import HeadlineModel, load_arms
+from tools.headline_evidence import ProvenExamples
+from tools.headline_features import CACHE_FILE, embed_cached, headline_matrix
+from tools.headline_model import HeadlineModel
+from tools.headlines import load_arms
 from tools.portrait_store import PortraitStore, open_portrait_store
 from tools.shop import Shop, load_demo_shop
 
@@ -78,7 +80,10 @@ def llm_url() -> Iterator[str]:
 def small_headline_model(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[HeadlineModel, Settings]:
-    """A real headline model fitted on 150 Upworthy tests (the full one takes minutes to embed), and its settings."""
+    """A real headline model fitted on 150 Upworthy tests (the full one takes minutes to embed), and its settings.
+
+    Like the deployed model, it quotes the closest tested headlines of those tests as evidence.
+    """
     home = tmp_path_factory.mktemp("headline-home")
     cached = Settings().models_dir / "headlines" / CACHE_FILE
     if cached.is_file():
@@ -87,4 +92,7 @@ def small_headline_model(
     local = settings.model_copy(update={"home": home})
     arms, _ = load_arms(local)
     arms = arms[arms["clickability_test_id"].isin(arms["clickability_test_id"].unique()[:150])]
-    return HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local), arms, 1e4), local
+    vectors = embed_cached(arms["headline"].tolist(), local)
+    model = HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local, vectors), arms, 1e4)
+    model.examples = ProvenExamples.from_arms(arms, vectors)  # ratings quote the closest tested headlines
+    return model, local

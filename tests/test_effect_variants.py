@@ -7,7 +7,7 @@ import pytest
 
 from agent.plan import CopyVariant
 from tools.effect import METRIC, EffectEstimate
-from tools.headlines import HeadlineRating
+from tools.headline_model import HeadlineRating
 from tools.variant_effect import COMBINATION, NOT_RATED, combine, predict_effect, predict_variant_effect
 
 
@@ -18,7 +18,8 @@ def estimate(point: float, low: float, high: float) -> EffectEstimate:
 
 def test_combination_by_hand() -> None:
     rating = HeadlineRating(headline="h", index=1.2, low=1.2 * np.exp(-0.1 * 1.645), high=1.2 * np.exp(0.1 * 1.645),
-                            factors=["asks a question: yes (+2.0% click-through vs an average headline)", "x", "y"])
+                            factors=["asks a question: yes (+2.0% click-through vs an average headline)", "x", "y"],
+                            evidence=['closest tested headline: "Why Cats?" (CTR +12%, 900 views)'])
     effect = estimate(0.5, 0.5 * np.exp(-0.2 * 1.645), 0.5 * np.exp(0.2 * 1.645))
     result = combine("v1", "s1", effect, rating)
     sd = np.hypot(0.2, 0.1)  # log-scale sds of the two intervals, as if independent
@@ -28,6 +29,7 @@ def test_combination_by_hand() -> None:
     assert result.p_like == 0.5 and result.headline_index == 1.2 and result.combination == COMBINATION
     assert result.factors[0].startswith("product for this segment: title is widely liked")
     assert result.factors[2].startswith("headline: asks a question")
+    assert result.evidence == rating.evidence  # observed examples reach the plan, apart from the model's factors
     # A one-customer estimate has no spread: the interval is the headline's alone; the point is capped at 1.
     single = combine("v2", "s1", estimate(0.9, 0.9, 0.9), rating.model_copy(update={"index": 1.5, "low": 1.4,
                                                                                       "high": 1.6}))  # fmt: skip

@@ -11,7 +11,8 @@ from agent.settings import Settings
 from tools.headline_encoder import CrossFitEncoders, FineTuneConfig, cross_fit
 from tools.headline_evidence import ProvenExamples
 from tools.headline_features import embed_cached
-from tools.headlines import WORDING_FACTOR, HeadlineModel, load_arms
+from tools.headline_model import WORDING_FACTOR, HeadlineModel
+from tools.headlines import load_arms
 from tools.within_test_model import within_test_log_likelihood
 
 SMALL = FineTuneConfig(folds=2, epochs=3, learning_rate=1e-4, head_learning_rate=5e-2, tests_per_batch=4)
@@ -71,9 +72,10 @@ def test_model_on_wording_scores_rates_with_evidence_and_pickles(fitted, setting
     loaded = joblib.load(path)
     texts = ["You Won't Believe What This Teacher Did For Her Students", arms["headline"].iloc[0]]
     for rating in loaded.rate(texts, settings):
-        assert 0 < rating.low < rating.index < rating.high and len(rating.factors) == 3
-        assert WORDING_FACTOR in rating.factors[0] and all("closest tested headline" in f for f in rating.factors[1:])
-        assert f'"{rating.headline}"' not in " ".join(rating.factors)  # a tested headline is not its own evidence
+        assert 0 < rating.low < rating.index < rating.high
+        assert len(rating.factors) == 1 and WORDING_FACTOR in rating.factors[0]  # one feature: the wording score
+        assert len(rating.evidence) == 2 and all(e.startswith("closest tested headline") for e in rating.evidence)
+        assert f'"{rating.headline}"' not in " ".join(rating.evidence)  # a tested headline is not its own evidence
     np.testing.assert_allclose(loaded.log_index(texts, settings), model.log_index(texts, settings))
 
 
@@ -96,11 +98,12 @@ def test_too_few_tests_is_a_clear_error(settings: Settings, tmp_path) -> None:
         cross_fit(one, tmp_path / "enc", settings, SMALL)
 
 
-def test_frozen_model_with_examples_gives_two_model_factors_and_one_example(fitted, settings: Settings) -> None:
+def test_frozen_model_keeps_model_factors_and_observed_evidence_apart(fitted, settings: Settings) -> None:
     from tools.headline_features import headline_matrix
 
     arms, _, _ = fitted
     model = HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), settings), arms, 1e4)
     model.examples = ProvenExamples.from_arms(arms, embed_cached(arms["headline"].tolist(), settings))
     (rating,) = model.rate(["Why This Mayor Gave Her Salary To The Town Library"], settings)
-    assert [f.startswith("closest tested headline") for f in rating.factors] == [False, False, True]
+    assert len(rating.factors) == 3 and all("click-through vs an average headline" in f for f in rating.factors)
+    assert len(rating.evidence) == 2 and all(e.startswith("closest tested headline") for e in rating.evidence)

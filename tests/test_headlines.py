@@ -11,8 +11,9 @@ import pytest
 
 from agent.settings import Settings
 from tools.headline_features import CACHE_FILE, STYLE_FEATURES, style_matrix
+from tools.headline_model import HeadlineModel
 from tools.headline_pairs import HeadlinePairsError, pair_accuracy, read_pairs, within_test_pair_accuracy
-from tools.headlines import VAL_FILE, HeadlineModel, load_arms, score_pairs_file
+from tools.headlines import VAL_FILE, load_arms, score_pairs_file
 from tools.within_test_model import WithinTestPoisson
 
 

@@ -154,6 +154,9 @@ def test_trace_and_markdown(plan, tmp_path):
     for segment in plan.segments:
         assert segment.name in markdown
     assert "## Trace" in markdown and json_path.stat().st_size > 1000
+    english = [v for v in plan.active_variants() if v.language == "en"]
+    assert english and all(v.predicted is not None and v.predicted.evidence for v in english)
+    assert markdown.count("Evidence (observed in Upworthy A/B tests): closest tested headline") == len(english)
     assert render_markdown(plan) == markdown
 
 

@@ -89,6 +89,8 @@ def test_marketer_chats_sees_tool_calls_follows_a_plan_and_approves_it(server, t
         variants = page.locator(".variant")
         assert variants.count() >= 1
         expect(variants.first.locator(".effect")).to_contain_text("predicted 0.")
+        expect(variants.first.locator(".why")).to_contain_text("Why: product for this segment")
+        expect(variants.first.locator(".evidence")).to_contain_text("closest tested headline")
         assert page.locator("#trace tr").count() >= 7  # header + every step
 
         page.fill("#review-by", "Ana")

@@ -6,8 +6,10 @@ summed, so an arm = (test, headline) with its impressions and clicks; only tests
 
 Model: :class:`tools.within_test_model.WithinTestPoisson`: clicks of a test split across its headlines ∝
 impressions·exp(x·β), fitted on counts; its penalty is chosen by GroupKFold (by test) held-out likelihood.
-exp(x·β) is a headline's relative click-through index against an average tested headline (1.0); ratings also
-quote the closest tested headlines with their observed lift (:mod:`tools.headline_evidence`). Two variants:
+exp(x·β) is a headline's relative click-through index against an average tested headline (1.0); the fitted
+model and its ratings live in :mod:`tools.headline_model`, and ratings also quote the closest tested headlines
+with their observed lift (:mod:`tools.headline_evidence`). This module loads the data, trains, cross-validates
+and scores pairs files. Two variants:
 
 - default (``settings.headline_fine_tune`` off): x = style markers + the frozen MiniLM embedding (397
   features, :mod:`tools.headline_features`);
@@ -29,7 +31,6 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,15 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
 from sklearn.model_selection import GroupKFold
 
 from agent.settings import Settings
 from tools.headline_encoder import CrossFitEncoders, FineTuneConfig, cross_fit
 from tools.headline_evidence import ProvenExamples
-from tools.headline_features import EMBEDDING_FACTOR, STYLE_FEATURES, embed_cached, headline_matrix
+from tools.headline_features import embed_cached, headline_matrix
+from tools.headline_model import HeadlineModel
 from tools.headline_pairs import pair_accuracy, read_pairs, within_test_pair_accuracy
-from tools.within_test_model import WithinTestPoisson, within_test_log_likelihood
+from tools.within_test_model import within_test_log_likelihood
 
 DEV_FILE = "upworthy_dev.parquet"
 VAL_FILE = "headline_pairs_val.json"
@@ -58,9 +59,7 @@ STYLE_DRIFT = (
     "accuracy there (58.3% -> 55.8%, significant pairs 65.7% -> 61.3%); their 2013-14 effects do not carry over"
 )
 DEFAULT_FINE_TUNE = FineTuneConfig()
-WORDING_FACTOR = "wording (MiniLM fine-tuned on Upworthy A/B tests)"
 N_FOLDS = 5
-Z_90 = 1.645
 PUBLISHED = {"zero-shot LLM": 0.685, "fine-tuned RoBERTa": 0.692, "HypoGeniC": 0.719}
 PUBLISHED_SOURCE = "HypoGeniC 'headline popularity' task, held-out pairs"
 
@@ -79,103 +78,6 @@ def load_arms(settings: Settings) -> tuple[pd.DataFrame, dict[str, int]]:
         "tests_with_two_or_more_headlines": int(arms["clickability_test_id"].nunique()),
     }
     return arms, info
-
-
-class HeadlineRating(BaseModel):
-    """Predicted relative click-through of one headline (1.0 = an average tested Upworthy headline)."""
-
-    headline: str
-    index: float = Field(description="exp(x·β): relative click-through rate against an average tested headline.")
-    low: float = Field(description="5th percentile (model parameter uncertainty and encoder disagreement).")
-    high: float = Field(description="95th percentile.")
-    factors: list[str] = Field(description="Top 3 factors with their effect on click-through.")
-
-
-@dataclass
-class HeadlineModel:
-    """Standardisation, the fitted within-test model, the fine-tuned encoders (if any) and the model card."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    model: WithinTestPoisson
-    card: dict[str, Any] = field(default_factory=dict)
-    encoders: CrossFitEncoders | None = None
-    examples: ProvenExamples | None = None
-
-    @classmethod
-    def fit(
-        cls, x: np.ndarray, arms: pd.DataFrame, penalty: float, encoders: CrossFitEncoders | None = None
-    ) -> HeadlineModel:
-        """Standardise ``x`` (rows = arms) and fit the within-test model with ``penalty``."""
-        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-        model = WithinTestPoisson(penalty).fit(
-            (x - mean) / scale, arms["clicks"].to_numpy(), arms["impressions"].to_numpy(),
-            arms["clickability_test_id"].to_numpy(),
-        )  # fmt: skip
-        return cls(mean, scale, model, encoders=encoders)
-
-    def standardise(self, x: np.ndarray) -> np.ndarray:
-        """Return features on the training scale."""
-        return (x - self.mean) / self.scale
-
-    def features(
-        self, texts: Sequence[str], settings: Settings, vectors: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return raw features per text and the encoders' disagreement (sd of the K wording scores; 0 if frozen).
-
-        ``vectors``: the texts' MiniLM embeddings, if already computed.
-        """
-        if self.encoders is None:
-            return headline_matrix(texts, settings, vectors), np.zeros(len(texts))
-        wording, spread = self.encoders.score(texts, settings)
-        return wording[:, None], spread
-
-    def log_index(self, texts: Sequence[str], settings: Settings) -> np.ndarray:
-        """Return x·β per headline."""
-        return self.model.score(self.standardise(self.features(texts, settings)[0]))
-
-    def rate(self, texts: Sequence[str], settings: Settings) -> list[HeadlineRating]:
-        """Rate headlines: relative click-through index, 90% interval and three factors.
-
-        The interval combines the Laplace posterior of β with the K fine-tuned encoders' disagreement. The
-        factors are the model's largest contributions (two, or the one wording score of the fine-tuned model),
-        then the closest tested headlines with their observed lift.
-        """
-        vectors = embed_cached(texts, settings)  # once: features (frozen) and evidence both use it
-        raw, spread = self.features(texts, settings, vectors)
-        z = self.standardise(raw)
-        assert self.model.coef is not None
-        score = self.model.score(z)
-        sd = np.hypot(self.model.score_sd(z), np.abs(self.model.coef[-1] / self.scale[-1]) * spread)
-        n_style = 0 if self.encoders is not None else len(STYLE_FEATURES)
-        parts = z * self.model.coef
-        contributions = np.column_stack([parts[:, :n_style], parts[:, n_style:].sum(axis=1)])
-        names = [*list(STYLE_FEATURES)[:n_style], "embedding"]
-        evidence = self.examples.closest(texts, vectors) if self.examples is not None else [[] for _ in texts]
-        n_model = 3 if self.examples is None else (1 if self.encoders is not None else 2)
-        out = []
-        for row, text in enumerate(texts):
-            top = np.argsort(-np.abs(contributions[row]), kind="stable")[:3]
-            factors = [
-                self._describe(names[k], raw[row, k] if k < n_style else None, contributions[row, k]) for k in top
-            ]
-            out.append(HeadlineRating(
-                headline=text, index=float(np.exp(score[row])), low=float(np.exp(score[row] - Z_90 * sd[row])),
-                high=float(np.exp(score[row] + Z_90 * sd[row])), factors=(factors[:n_model] + evidence[row])[:3],
-            ))  # fmt: skip
-        return out
-
-    def _describe(self, name: str, value: float | None, log_effect: float) -> str:
-        """Phrase one factor, e.g. "asks a question: yes (+2.1% click-through vs an average headline)"."""
-        effect = f"({np.expm1(log_effect):+.1%} click-through vs an average headline)"
-        if name == "embedding" or value is None:
-            return f"{EMBEDDING_FACTOR if self.encoders is None else WORDING_FACTOR} {effect}"
-        phrase = STYLE_FEATURES[name][0]
-        if name == "words":
-            return f"{phrase}: {value:.0f} {effect}"
-        if name == "word_length":
-            return f"{phrase}: {value:.1f} letters {effect}"
-        return f"{phrase}: {'yes' if value else 'no'} {effect}"
 
 
 def cross_validate(x: np.ndarray, arms: pd.DataFrame, penalties: Iterable[float] = PENALTIES) -> dict[str, Any]:
@@ -309,7 +211,10 @@ def headline_ctr_model(settings: Settings, progress: Callable[[int, int], None] 
     path, encoder_dir = folder / "headline_model.joblib", folder / "encoders"
     fingerprint = _data_fingerprint(settings, fine_tune)
     if path.is_file():
-        model = joblib.load(path)
+        try:
+            model = joblib.load(path)
+        except (AttributeError, ModuleNotFoundError, EOFError, ValueError):  # saved by an older layout: retrain
+            model = None
         if isinstance(model, HeadlineModel) and model.card.get("data", {}).get("fingerprint") == fingerprint:
             if model.encoders is None:
                 return model

@@ -6,9 +6,9 @@ ratings, see :mod:`tools.effect`); ``index`` from the Upworthy headline model (:
 relative click-through of the headline against an average tested headline, fitted as a multiplicative
 (log-linear) effect within A/B tests. Multiplying them assumes the copy scales the base rate and that the effect
 learnt on Upworthy news headlines carries over to this shop's messages — untested here, so the index is also
-shown on its own. The 90% interval combines both intervals on the log scale as if independent; the p_like
-interval is the spread over the segment's customers, the index interval the headline model's parameter
-uncertainty.
+shown on its own, with the closest tested headlines and their observed lift as evidence. The 90% interval
+combines both intervals on the log scale as if independent; the p_like interval is the spread over the
+segment's customers, the index interval the headline model's parameter uncertainty.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from agent.settings import Settings
 from tools.effect import EffectEstimate
-from tools.headlines import HeadlineModel, HeadlineRating
+from tools.headline_model import HeadlineModel, HeadlineRating
 
 if TYPE_CHECKING:
     from agent.plan import CampaignPlan, CopyVariant
@@ -51,6 +51,11 @@ class VariantEffect(BaseModel):
     headline_index_low: float
     headline_index_high: float
     factors: list[str] = Field(description="Top product/segment factors then top headline factors, in plain words.")
+    evidence: list[str] = Field(
+        default_factory=list,
+        description="Observed results behind the headline index: the closest tested Upworthy headlines and their "
+        "lift in their own A/B test (not model output).",
+    )
     combination: str = COMBINATION
 
 
@@ -74,7 +79,7 @@ def combine(
         variant_id=variant_id, segment_id=segment_id, product_id=effect.product_id,
         point=min(point, 1.0), low=min(point * np.exp(-Z_90 * sd), 1.0), high=min(point * np.exp(Z_90 * sd), 1.0),
         p_like=effect.point, p_like_low=effect.low, p_like_high=effect.high, headline_index=rating.index,
-        headline_index_low=rating.low, headline_index_high=rating.high, factors=factors,
+        headline_index_low=rating.low, headline_index_high=rating.high, factors=factors, evidence=rating.evidence,
     )  # fmt: skip
 
 

@@ -230,7 +230,10 @@ function planSections(plan) {
         el("strong", {}, v.headline), el("div", {}, v.body), el("em", {}, v.cta),
         v.disclaimer ? el("div", { class: "meta" }, v.disclaimer) : null,
         el("div", { class: "effect" }, `predicted ${interval(v.predicted || v.effect)}`),
-        v.predicted ? el("div", { class: "meta" }, `p_like ${fmt(v.predicted.p_like)} × headline index ${fmt(v.predicted.headline_index, 2)}`) : null))));
+        v.predicted ? el("div", { class: "meta" }, `p_like ${fmt(v.predicted.p_like)} × headline index ${fmt(v.predicted.headline_index, 2)}`) : null,
+        el("div", { class: "why" }, `Why: ${(v.predicted || v.effect).factors.join("; ")}`),
+        v.predicted && v.predicted.evidence.length
+          ? el("div", { class: "evidence" }, `Evidence (observed in Upworthy A/B tests): ${v.predicted.evidence.join("; ")}`) : null))));
   }
   if (plan.launch) {
     const l = plan.launch;
