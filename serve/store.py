@@ -1,8 +1,10 @@
 """Persistence of the campaign API with SQLAlchemy: API keys, plan jobs, their events and decisions, chats.
 
 One :class:`Store` wraps an engine for any SQLAlchemy URL (default: a SQLite file under ``settings.home``).
-Methods open a short transaction each and return plain records, so callers never hold a session and
-worker threads can share the store. Plans are stored as their JSON text; step events as JSON.
+Methods open a short transaction each and return plain records (:class:`KeyRecord`, :class:`JobRecord`,
+:class:`EventRecord`, :class:`DecisionRecord`), so callers never hold a session and worker threads can share
+the store. Plans are stored as their JSON text; step events as JSON. The tables and the engine (SQLite with
+write-ahead logging) are in :mod:`serve.database`.
 """
 
 from __future__ import annotations
@@ -10,94 +12,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select, update
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from serve.database import ApiKeyRow, Base, ChatMessageRow, DecisionRow, EventRow, JobRow, make_engine, now
 
 TERMINAL = ("done", "failed")
 RESTART_REASON = "interrupted by a server restart"
 
 
-def now() -> datetime:
-    """Current time in UTC."""
-    return datetime.now(UTC)
-
-
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite drops the time zone; every stored time is UTC."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-class Base(DeclarativeBase):
-    """Declarative base of the API tables."""
-
-
-class ApiKeyRow(Base):
-    """An API key, stored as the SHA-256 of the key (the key itself is shown once and never stored)."""
-
-    __tablename__ = "api_keys"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(120), index=True)
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class JobRow(Base):
-    """One plan request and, once computed, its plan."""
-
-    __tablename__ = "jobs"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(120))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
-    plan: Mapped[str | None] = mapped_column(Text, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    steps_expected: Mapped[int] = mapped_column(Integer, default=0)
-    steps_done: Mapped[int] = mapped_column(Integer, default=0)
-    current_step: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class EventRow(Base):
-    """A job event: a step started or ended, or the job changed status. The id orders the events."""
-
-    __tablename__ = "job_events"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-
-
-class DecisionRow(Base):
-    """A human decision on a plan (the audit trail)."""
-
-    __tablename__ = "decisions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
-    decision: Mapped[str] = mapped_column(String(16))
-    by: Mapped[str] = mapped_column(String(120))
-    reason: Mapped[str] = mapped_column(Text)
-    api_key: Mapped[str] = mapped_column(String(120))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-
-
-class ChatMessageRow(Base):
-    """One message of a chat session (LangChain's message dict)."""
-
-    __tablename__ = "chat_messages"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(String(64), index=True)
-    owner: Mapped[str] = mapped_column(String(32))
-    message: Mapped[dict[str, Any]] = mapped_column(JSON)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 @dataclass(frozen=True)
@@ -160,24 +88,6 @@ def _job(row: JobRow) -> JobRecord:
     )
 
 
-def _engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection: Any, _record: Any) -> None:  # readers never wait for the writing worker
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    return engine
-
-
 class Store:
     """The API database.
 
@@ -187,7 +97,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _engine(url)
+        self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -11,14 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from agent.settings import Settings
-from tools.effect import (
-    METRIC,
-    ClickModel,
-    EffectRequest,
-    EffectTool,
-    HistoryStats,
-    expected_calibration_error,
-)
+from tools.click_features import HistoryStats
+from tools.click_model import METRIC, ClickModel, expected_calibration_error
+from tools.effect import EffectRequest, EffectTool
 
 SETTINGS = Settings()
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from agent.settings import Settings
+from tools.clothing_catalog import load_clothing_catalog
 from tools.schema import EVENT_TYPES
-from tools.sources import load_campaign_log, load_cdnow, load_clothing_catalog, load_movielens
+from tools.sources import load_campaign_log, load_cdnow, load_movielens
 
 
 def test_cdnow_purchases_keep_money_and_report_cleaning(settings: Settings) -> None:

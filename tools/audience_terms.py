@@ -12,6 +12,9 @@ occupation, spend and segment words are removed from it (the filter enforces the
 
 The embedding model is English-only: for a Chinese description the recognised terms are turned into an
 English ranking text (e.g. "Documentary fans"), and words that were not understood are listed in notes.
+
+This module holds the reading (ages, value phrases, the ranking text); the phrase tables for genres, regions,
+lifecycle stages, genders, spend bands and occupations, and the filler words, are in :mod:`tools.audience_words`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.audience_words import (
+    EN_FILLER,
+    GENDER_WORDS,
+    GENRE_WORDS,
+    LIFECYCLE_WORDS,
+    OCCUPATION_WORDS,
+    REGION_WORDS,
+    SPEND_WORDS,
+    ZH_FILLER,
+)
 from tools.grounding import CJK
 
 _ZH_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -28,79 +41,6 @@ _UNITS = (
 )
 #: An age: 1–3 digits or a Chinese numeral, not followed by more digits or by a unit other than years.
 _N = rf"(\d{{1,3}}|[一二两三四五六七八九十]{{1,3}})(?![\d一二两三四五六七八九十])(?!\s*(?:{_UNITS}))"
-
-GENRE_WORDS: dict[str, tuple[str, ...]] = {
-    "Sci-Fi": ("science fiction", "science-fiction", "sci-fi", "sci fi", "scifi", "科幻"),
-    "Documentary": ("documentaries", "documentary", "docs", "docos", "纪录片", "纪录"),
-    "Comedy": ("comedies", "comedy", "comedic", "喜剧"),
-    "Horror": ("horror", "scary movies", "恐怖"),
-    "Thriller": ("thrillers", "thriller", "惊悚"),
-    "Action": ("action", "动作"),
-    "Adventure": ("adventures", "adventure", "冒险"),
-    "Animation": ("animation", "animated", "cartoons", "anime", "动画", "动漫"),
-    "Children's": ("children's", "childrens", "kids", "family films", "儿童", "少儿", "亲子"),
-    "Crime": ("crime", "gangster", "犯罪"),
-    "Drama": ("dramas", "drama", "剧情"),
-    "Fantasy": ("fantasy", "奇幻", "魔幻"),
-    "Film-Noir": ("film noir", "film-noir", "noir", "黑色电影"),
-    "Musical": ("musicals", "musical", "音乐剧", "歌舞"),
-    "Mystery": ("mysteries", "mystery", "whodunits", "悬疑", "推理"),
-    "Romance": ("romance", "romantic", "romcoms", "rom-coms", "love stories", "爱情", "浪漫"),
-    "War": ("war", "战争"),
-    "Western": ("westerns", "western", "西部片", "西部电影"),
-}
-REGION_WORDS: dict[str, tuple[str, ...]] = {
-    "Northeast": ("north-east", "north east", "northeast", "new england", "东北部", "东北"),
-    "Southeast": ("south-east", "south east", "southeast", "东南部", "东南"),
-    "Midwest": ("mid-west", "mid west", "midwest", "中西部"),
-    "South Central": ("south-central", "south central", "中南部"),
-    "Central": ("central", "中部"),
-    "Mountain": ("mountain states", "mountain", "rockies", "山区", "山地"),
-    "West": ("west coast", "west", "pacific", "西部"),
-    "outside US": (
-        "outside the us",
-        "outside us",
-        "abroad",
-        "overseas",
-        "international",
-        "canada",
-        "海外",
-        "国外",
-        "美国以外",
-    ),
-}
-LIFECYCLE_WORDS: dict[str, tuple[str, ...]] = {
-    "lapsed": ("lapsed", "inactive", "churned", "dormant", "win-back", "win back", "不活跃", "已流失", "流失", "沉睡"),
-    "new": ("new customers", "new users", "new buyers", "new members", "newcomers", "first-time", "新客户", "新顾客",
-            "新用户", "新会员", "新客"),
-    "active": ("active", "engaged", "活跃"),
-}  # fmt: skip
-GENDER_WORDS: dict[str, tuple[str, ...]] = {
-    "F": ("women", "woman", "female", "females", "ladies", "女性", "女士", "女生", "女顾客"),
-    "M": ("men", "man", "male", "males", "gentlemen", "男性", "男士", "男生", "男顾客"),
-}
-SPEND_WORDS: dict[str, tuple[str, ...]] = {
-    "high": ("big spenders", "high spenders", "top spenders", "high-value", "high value", "high spend", "vips",
-             "vip", "高消费", "高价值", "大客户"),
-    "medium": ("mid spenders", "medium spenders", "average spenders", "medium spend", "中等消费"),
-    "low": ("low spenders", "small spenders", "low-value", "low value", "low spend", "bargain hunters", "低消费",
-            "低价值"),
-}  # fmt: skip
-OCCUPATION_WORDS: dict[str, tuple[str, ...]] = {
-    "student": ("students", "学生"), "programmer": ("programmers", "程序员"), "engineer": ("engineers", "工程师"),
-    "educator": ("educators", "teachers", "教师", "老师"), "doctor": ("doctors", "医生"),
-    "lawyer": ("lawyers", "律师"),
-    "writer": ("writers", "作家"), "artist": ("artists", "艺术家"), "retired": ("retirees", "retired", "退休"),
-    "scientist": ("scientists", "科学家"), "librarian": ("librarians", "图书管理员"),
-    "homemaker": ("homemakers", "家庭主妇"), "executive": ("executives", "高管"),
-    "technician": ("technicians", "技术员"),
-}  # fmt: skip
-_ZH_FILLER = re.compile(
-    r"[的和与及或、，,。.！!？?\s]|爱好者|粉丝|影迷|喜欢|喜爱|用户|客户|顾客|人群|住在|位于|地区|区域|年龄|岁|在|里|中|片|电影|影片|的人"
-)
-_EN_FILLER = {"in", "the", "from", "of", "and", "or", "who", "are", "aged", "age", "living", "with", "a", "an", "to",
-              "customers", "customer", "people", "audience", "users", "region", "area", "years", "old", "that",
-              "live", "segment"}  # fmt: skip
 
 
 @dataclass
@@ -291,17 +231,17 @@ def _ranking_text(text: str, reader: _Reader, out: Derivation) -> None:
     leftover = reader.leftover()
     genres = out.fields.get("genres", [])
     if CJK.search(text):
-        unknown = "".join(_ZH_FILLER.sub(" ", "".join(CJK.findall(reader.leftover(everything=True)))).split())
-        english = " ".join(w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", leftover) if w.lower() not in _EN_FILLER)
+        unknown = "".join(ZH_FILLER.sub(" ", "".join(CJK.findall(reader.leftover(everything=True)))).split())
+        english = " ".join(w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", leftover) if w.lower() not in EN_FILLER)
         if unknown:
             out.notes.append(f"not understood and not used for ranking: {unknown}")
         out.semantic_text = " ".join(filter(None, [english, f"{' and '.join(genres)} fans" if genres else ""]))
         out.translated = True
     else:
         words = re.findall(r"[\w'&-]+", leftover)
-        while words and words[-1].lower() in _EN_FILLER:
+        while words and words[-1].lower() in EN_FILLER:
             words.pop()
-        while words and words[0].lower() in _EN_FILLER:
+        while words and words[0].lower() in EN_FILLER:
             words.pop(0)
         out.semantic_text = " ".join(words)
     if not out.semantic_text:

