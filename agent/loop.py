@@ -1,4 +1,4 @@
-"""The plan loop: retrieve → segment → score products → predict → write copy → revise → launch design.
+"""The plan loop: retrieve → segment → score products → predict → choose → write copy → revise → launch design.
 
 Every number in the returned plan comes from a tool output recorded in the trace. The loop revises the
 copy variants against the effect model's predictions until no unused candidate beats an active variant
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agent.brief import Brief, Channel
+from agent.candidates import DISTINCT_TOLERANCE, POOL_SIZE, rank_by_effect, shortlist
 from agent.launch import design_launch
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Revision, RunTotals, Segment
 from agent.segments import form_segments
@@ -85,8 +86,8 @@ class Planner:
         hits = self._retrieve(brief, plan, trace)
         if hits:
             plan.segments = self._segment(brief, hits, trace)
-            self._score_products(brief, plan.segments, trace)
-            self._predict(plan.segments, trace)
+            pools = self._score_products(brief, plan.segments, trace)
+            self._choose(brief, plan.segments, pools, self._predict(plan.segments, pools, trace), trace)
             self._first_drafts(brief, plan, trace)
             self._revise(brief, plan, trace)
             plan.warnings += [n for s in trace.steps for n in s.notes if ": skipped: " in n]
@@ -131,27 +132,41 @@ class Planner:
             step.outputs = {"segments": [{"id": s.segment_id, "name": s.name, "size": s.size} for s in segments]}
         return segments
 
-    def _score_products(self, brief: Brief, segments: list[Segment], trace: TraceRecorder) -> None:
-        k = brief.variants_per_channel + EXTRA_CANDIDATES
+    def _score_products(self, brief: Brief, segments: list[Segment], trace: TraceRecorder
+                        ) -> dict[str, list[ScoredProduct]]:
         with trace.step("score products", f"recommend ({self.tools.recommend.method})",
-                        {"k": k, "genres": brief.audience_filter.genres}) as step:
-            for segment in segments:
-                request = RecommendRequest(customer_ids=segment.customer_ids, k=k,
-                                           genres=brief.audience_filter.genres)
-                segment.products = self.tools.recommend.score(request).products
-            step.outputs = {s.segment_id: [{"product_id": p.product_id, "title": p.title,
-                                            "score": round(p.score, 4), "reason": p.reason} for p in s.products]
-                            for s in segments}
+                        {"k": POOL_SIZE, "genres": brief.audience_filter.genres}) as step:
+            pools = {s.segment_id: self.tools.recommend.score(RecommendRequest(
+                customer_ids=s.customer_ids, k=POOL_SIZE, genres=brief.audience_filter.genres)).products
+                for s in segments}
+            step.outputs = {sid: [{"product_id": p.product_id, "title": p.title, "score": round(p.score, 4),
+                                   "reason": p.reason} for p in pool] for sid, pool in pools.items()}
+        return pools
 
-    def _predict(self, segments: list[Segment], trace: TraceRecorder) -> None:
+    def _predict(self, segments: list[Segment], pools: dict[str, list[ScoredProduct]], trace: TraceRecorder
+                 ) -> dict[str, list[EffectEstimate]]:
         with trace.step("predict effect of candidates", "effect.predict",
-                        {"pairs": sum(len(s.products) for s in segments)}) as step:
-            for segment in segments:
-                request = EffectRequest(customer_ids=segment.customer_ids,
-                                        product_ids=[p.product_id for p in segment.products])
-                segment.product_effects = self.tools.effect.predict(request).estimates
-            step.outputs = {s.segment_id: [e.model_dump(include={"product_id", "point", "low", "high"})
-                                           for e in s.product_effects] for s in segments}
+                        {"pairs": sum(len(p) for p in pools.values())}) as step:
+            effects = {s.segment_id: self.tools.effect.predict(EffectRequest(
+                customer_ids=s.customer_ids, product_ids=[p.product_id for p in pools[s.segment_id]])).estimates
+                if pools[s.segment_id] else [] for s in segments}
+            step.outputs = {sid: [e.model_dump(include={"product_id", "point", "low", "high"}) for e in estimates]
+                            for sid, estimates in effects.items()}
+        return effects
+
+    def _choose(self, brief: Brief, segments: list[Segment], pools: dict[str, list[ScoredProduct]],
+                effects: dict[str, list[EffectEstimate]], trace: TraceRecorder) -> None:
+        k = brief.variants_per_channel + EXTRA_CANDIDATES
+        with trace.step("choose products", "rank candidates by predicted effect",
+                        {"k": k, "distinct_tolerance": DISTINCT_TOLERANCE}) as step:
+            ranked = {s.segment_id: rank_by_effect(pools[s.segment_id], effects[s.segment_id]) for s in segments}
+            kept, step.notes = shortlist(ranked, brief.variants_per_channel, k)
+            for seg in segments:
+                chosen = kept[seg.segment_id]
+                seg.products = [c.explained(len(pools[seg.segment_id])) for c in chosen]
+                seg.product_effects = [c.effect for c in chosen]
+            step.outputs = {s.segment_id: [{"product_id": p.product_id, "title": p.title, "reason": p.reason}
+                                           for p in s.products] for s in segments}
 
     def _write(self, brief: Brief, jobs: list[tuple[Segment, Channel, ScoredProduct]], step: TraceStep,
                round_no: int, start_index: int) -> list[CopyVariant]:
