@@ -1,8 +1,9 @@
-"""The campaign-plan HTTP API (FastAPI): plan jobs, their live events, human review, chat, health, web page.
+"""The campaign-plan HTTP API (FastAPI): plan jobs, live events, cancellation, review, chat, health, web page.
 
 Build it with :func:`create_app`; every dependency is injected (the plan-loop tools, the chat LLM, the
 planner factory, the LLM probe), so tests run the real app on a scripted LLM. OpenAPI: ``/openapi.json``,
 ``/docs``. Every ``/v1`` route needs ``Authorization: Bearer <key>``; ``/healthz`` and the page shell do not.
+Any valid key may cancel or review any plan (keys have no roles and plans no owner checks).
 """
 
 from __future__ import annotations
@@ -12,115 +13,34 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from agent.brief import Brief
 from agent.llm import ChatModel
 from agent.loop import Planner, PlannerTools
-from agent.plan import CampaignPlan
 from agent.settings import Settings
 from serve.auth import require_key
 from serve.chat import ChatEvent, ChatService, ChatSessionError
 from serve.health import health
-from serve.jobs import JobManager, PlannerFactory, QueueFullError
-from serve.store import TERMINAL, DecisionRecord, JobRecord, KeyRecord, Store
+from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
+from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, Status, job_json, job_summary
+from serve.store import TERMINAL, JobRecord, KeyRecord, Store
 from tools.audience_filter import AudienceFilter
 
 WEB_DIR = Path(__file__).with_name("web")
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 WAKE_S = 15.0  # an SSE stream re-reads the database at least this often, even without a notification
-Status = Literal["queued", "running", "done", "failed"]
 Key = Annotated[KeyRecord, Depends(require_key)]
-
-
-class Progress(BaseModel):
-    """How far a plan is: steps finished of the expected steps (an upper bound until done)."""
-
-    steps_done: int
-    steps_expected: int
-    current_step: str | None = None
-
-
-class Decision(BaseModel):
-    """A recorded human decision."""
-
-    decision: Literal["approved", "rejected"]
-    by: str
-    reason: str
-    api_key: str = Field(description="Name of the API key that recorded it.")
-    at: datetime
-
-
-class DecisionIn(BaseModel):
-    """Who decides and why."""
-
-    by: str = Field(min_length=1, max_length=120, description="The person deciding.")
-    reason: str = Field(min_length=1, max_length=2000, description="Why.")
-
-
-class JobOut(BaseModel):
-    """A plan job: status, progress, the human review, and the plan once done."""
-
-    id: str
-    status: Status
-    error: str | None = Field(None, description="Why the job failed.")
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    progress: Progress
-    review: Literal["pending", "approved", "rejected"] = Field(description="The latest decision, if any.")
-    decisions: list[Decision] = Field(description="Audit trail of human decisions, oldest first.")
-    brief: Brief
-    links: dict[str, str]
-    plan: CampaignPlan | None = None
-
-
-class JobSummary(BaseModel):
-    """A plan job in a list."""
-
-    id: str
-    name: str
-    status: Status
-    created_at: datetime
-    progress: Progress
-
-
-class ChatIn(BaseModel):
-    """A marketer's message."""
-
-    message: str = Field(min_length=1, max_length=4000)
-    session_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{8,64}$", description="Omit to start a session.")
-
-
-def _decision(d: DecisionRecord) -> Decision:
-    return Decision(decision=d.decision, by=d.by, reason=d.reason, api_key=d.api_key, at=d.at)
-
-
-def _progress(job: JobRecord) -> Progress:
-    return Progress(steps_done=job.steps_done, steps_expected=job.steps_expected, current_step=job.current_step)
-
-
-def job_json(job: JobRecord, decisions: list[DecisionRecord]) -> str:
-    """The JSON of :class:`JobOut`, with the stored plan text spliced in (not parsed again per request)."""
-    trail = [_decision(d) for d in decisions]
-    envelope = JobOut(
-        id=job.id, status=job.status, error=job.error, created_at=job.created_at,
-        started_at=job.started_at, finished_at=job.finished_at, progress=_progress(job),
-        review=trail[-1].decision if trail else "pending", decisions=trail, brief=Brief.model_validate(job.brief),
-        links={"self": f"/v1/plans/{job.id}", "events": f"/v1/plans/{job.id}/events"},
-    ).model_dump_json(exclude={"plan"})
-    return envelope[:-1] + ',"plan":' + (job.plan or "null") + "}"
 
 
 def _field_errors(exc: ValidationError, prefix: tuple[str, ...]) -> RequestValidationError:
@@ -223,15 +143,16 @@ def create_app(
     @v1.get("/plans", response_model=list[JobSummary], summary="Recent plans, newest first")
     def list_plans(limit: Annotated[int, Query(ge=1, le=200)] = 50, status: Status | None = None
                    ) -> list[JobSummary]:
-        return [JobSummary(id=j.id, name=str(j.brief.get("name", "")), status=j.status,
-                           created_at=j.created_at, progress=_progress(j)) for j in store.jobs(limit, status)]
+        return [job_summary(j) for j in store.jobs(limit, status)]
 
     @v1.get("/plans/{job_id}", response_model=JobOut, summary="Status, progress, review and the plan when done")
     def get_plan(job_id: str) -> Response:
         return Response(job_json(load(job_id), store.decisions(job_id)), media_type="application/json")
 
     @v1.get("/plans/{job_id}/events", summary="Step events as server-sent events (past ones replayed first)",
-            response_class=EventSourceResponse)
+            response_class=EventSourceResponse,
+            description="Events: `status` (`{status, error?}`), `step_start` and `step_end` (a trace step), "
+                        "`cancel_requested` (`{by}`). The stream ends after a done, failed or cancelled status.")
     async def plan_events(job_id: str, last_event_id: Annotated[int, Header(ge=0)] = 0) -> EventSourceResponse:
         await run_in_threadpool(load, job_id)
         return EventSourceResponse(_job_events(job_id, last_event_id), ping=15)
@@ -271,6 +192,22 @@ def create_app(
     @v1.post("/plans/{job_id}/reject", response_model=JobOut, summary="Reject a finished plan (who and why)")
     def reject(job_id: str, body: DecisionIn, key: Key) -> Response:
         return decide(job_id, "rejected", body, key)
+
+    @v1.post("/plans/{job_id}/cancel", response_model=JobOut, summary="Cancel a queued or running plan",
+             responses={202: {"model": JobOut, "description": "Running: it stops at its next step (follow the "
+                                                                "events or poll until the status is cancelled)"},
+                        404: {"description": "No such plan"},
+                        409: {"description": "The plan already ended (done, failed or cancelled)"}})
+    def cancel(job_id: str, key: Key) -> Response:
+        """A queued plan is cancelled at once (200) and never runs; a running one stops at its next step (202)."""
+        try:
+            job, cancelled = jobs.cancel(job_id, key.name)
+        except UnknownJobError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except JobFinishedError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return Response(job_json(job, store.decisions(job_id)), 200 if cancelled else 202,
+                        media_type="application/json")
 
     @v1.post("/chat", summary="Chat with the campaign assistant (server-sent events)",
              response_class=EventSourceResponse)

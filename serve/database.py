@@ -57,7 +57,7 @@ class JobRow(Base):
 
 
 class EventRow(Base):
-    """A job event: a step started or ended, or the job changed status. The id orders the events."""
+    """A job event: a step started or ended, a cancel was asked for, or the job changed status (ordered by id)."""
 
     __tablename__ = "job_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -3,8 +3,15 @@
 :meth:`JobManager.submit` stores the job and returns at once; a worker runs the planner (CPU work and
 blocking LLM calls, hence threads) and records every step event and the outcome in the :class:`Store`.
 At most ``queue_size`` jobs wait; one more raises :class:`QueueFullError` (the API answers 429).
-On start, jobs a previous process left ``running`` are failed with the reason
-``"interrupted by a server restart"`` and jobs left ``queued`` are queued again, so nothing hangs.
+
+:meth:`JobManager.cancel` ends a queued job at once (it never runs). A running job is cancelled
+cooperatively: the planner's step callback raises :class:`PlanCancelledError` at the next step start or
+end, the worker catches it and the job ends ``cancelled`` with the step it stopped at; the partial plan is
+dropped (so is a whole one, when the cancel arrives after the last step).
+
+On start, jobs a previous process left ``running`` are failed with the reason ``"interrupted by a server
+restart"`` (or cancelled, if a cancel had been asked for) and jobs left ``queued`` are queued again, so
+nothing hangs.
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ from typing import Protocol
 from agent.brief import Brief
 from agent.plan import CampaignPlan
 from agent.trace import TraceStep
-from serve.store import RESTART_REASON, JobRecord, Store
+from serve.store import RESTART_REASON, TERMINAL, JobRecord, Store
 
 log = logging.getLogger(__name__)
 
 StepCallback = Callable[[str, TraceStep], None]
-FIXED_STEPS = 6  # retrieve, segment, score, predict, write copy, design launch; plus one per revision round
+FIXED_STEPS = 8
+"""Steps of a plan besides its revision rounds: retrieve, segment, score, predict candidates, choose, write copy,
+predict variants, design launch (tests/test_loop.py checks this against a real plan's trace)."""
 
 
 class PlanRunner(Protocol):
@@ -40,6 +49,26 @@ PlannerFactory = Callable[[StepCallback], PlanRunner]
 
 class QueueFullError(RuntimeError):
     """Every worker is busy and the queue holds ``queue_size`` jobs already."""
+
+
+class UnknownJobError(LookupError):
+    """No job has this id."""
+
+
+class JobFinishedError(RuntimeError):
+    """The job already ended (done, failed or cancelled), so it cannot be cancelled."""
+
+
+class PlanCancelledError(Exception):
+    """Raised from the step callback of a job asked to stop; the worker ends the job ``cancelled``.
+
+    Args:
+        where: Where the planner stopped, e.g. ``"before step 3 (score products)"``.
+    """
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
 
 
 def expected_steps(brief: Brief) -> int:
@@ -67,6 +96,7 @@ class JobManager:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._running: set[str] = set()
+        self._cancel: dict[str, str] = {}  # running job id -> name of who asked it to stop
         self._listeners: dict[str, set[Callable[[], None]]] = collections.defaultdict(set)
         self._listeners_lock = threading.Lock()
 
@@ -91,7 +121,8 @@ class JobManager:
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop taking jobs and wait up to ``grace_s`` for the workers.
 
-        A running plan is not interrupted; if the process ends first, the next start fails it as interrupted.
+        A running plan is not interrupted; if the process ends first, the next start fails it as interrupted
+        (or cancels it, if a cancel had been asked for).
         """
         with self._cv:
             self._stopping = True
@@ -115,6 +146,39 @@ class JobManager:
             self._pending.append(job.id)
             self._cv.notify()
         return job
+
+    def cancel(self, job_id: str, by: str) -> tuple[JobRecord, bool]:
+        """Cancel a queued job at once, or ask a running job to stop at its next step.
+
+        Args:
+            job_id: The job.
+            by: Who cancels (the API key's name), kept in the job's reason.
+
+        Returns:
+            The job as stored now, and whether it is already ``cancelled`` (False: a running job that stops
+            at its next step; asking again is harmless).
+
+        Raises:
+            UnknownJobError: no job has this id.
+            JobFinishedError: the job is done, failed or cancelled already.
+        """
+        with self._cv:  # the worker starts and finishes jobs under this lock too, so no transition is lost
+            job = self.store.job(job_id)
+            if job is None:
+                raise UnknownJobError(f"no plan {job_id}")
+            if job.status in TERMINAL:
+                raise JobFinishedError(f"plan {job_id} is already {job.status}; only a queued or running plan "
+                                       "can be cancelled")
+            if job.status == "queued":
+                if job_id in self._pending:
+                    self._pending.remove(job_id)
+                self.store.set_status(job_id, "cancelled", error=f"cancelled by {by} before it started")
+            elif job_id not in self._cancel:
+                self._cancel[job_id] = by
+                self.store.request_cancel(job_id, by)
+            now = self.store.job(job_id) or job
+        self._notify(job_id)
+        return now, now.status == "cancelled"
 
     @property
     def queued(self) -> int:
@@ -160,21 +224,44 @@ class JobManager:
                     self._running.discard(job_id)
 
     def _run(self, job_id: str) -> None:
-        job = self.store.job(job_id)
-        if job is None or job.status != "queued":
-            return
-        self.store.set_status(job_id, "running")
+        with self._cv:  # a job cancelled while queued is never started
+            job = self.store.job(job_id)
+            if job is None or job.status != "queued":
+                return
+            self.store.set_status(job_id, "running")
         self._notify(job_id)
 
         def on_step(event: str, step: TraceStep) -> None:
+            if event == "start":  # checked first, so a step that will not run leaves no start event
+                self._stop_if_cancelled(job_id, f"before step {step.index} ({step.step})")
             self.store.add_step_event(job_id, f"step_{event}", step.model_dump(mode="json"))
             self._notify(job_id)
+            if event == "end":
+                self._stop_if_cancelled(job_id, f"after step {step.index} ({step.step})")
 
         try:
             plan = self.planner_factory(on_step).run(Brief.model_validate(job.brief))
+        except PlanCancelledError as exc:
+            self._finish_cancelled(job_id, exc.where)
         except Exception as exc:  # the job fails with a reason; the server goes on
             log.exception("job %s failed", job_id)
-            self.store.set_status(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            with self._cv:
+                self._cancel.pop(job_id, None)
+                self.store.set_status(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
         else:
-            self.store.set_status(job_id, "done", plan=plan.model_dump_json(), steps_done=len(plan.trace))
+            with self._cv:  # a cancel asked for after the last step still wins: the plan is dropped
+                if job_id in self._cancel:
+                    self._finish_cancelled(job_id, "after the last step")
+                else:
+                    self.store.set_status(job_id, "done", plan=plan.model_dump_json(), steps_done=len(plan.trace))
         self._notify(job_id)
+
+    def _stop_if_cancelled(self, job_id: str, where: str) -> None:
+        if job_id in self._cancel:
+            raise PlanCancelledError(where)
+
+    def _finish_cancelled(self, job_id: str, where: str) -> None:
+        with self._cv:
+            by = self._cancel.pop(job_id, "someone")
+            self.store.set_status(job_id, "cancelled", error=f"cancelled by {by} {where}; no plan was kept")
+        log.info("job %s cancelled by %s %s", job_id, by, where)

@@ -19,8 +19,10 @@ from sqlalchemy.orm import sessionmaker
 
 from serve.database import ApiKeyRow, Base, ChatMessageRow, DecisionRow, EventRow, JobRow, make_engine, now
 
-TERMINAL = ("done", "failed")
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+TERMINAL = ("done", "failed", "cancelled")
 RESTART_REASON = "interrupted by a server restart"
+CANCEL_REQUESTED = "cancel_requested"  # event kind: someone asked a running job to stop at its next step
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -161,7 +163,10 @@ class Store:
 
     def set_status(self, job_id: str, status: str, *, error: str | None = None, plan: str | None = None,
                    steps_done: int | None = None) -> None:
-        """Move a job to ``status`` (running, done or failed) and record the status event."""
+        """Move a job to ``status`` (running, done, failed or cancelled) and record the status event.
+
+        ``error`` says why a job failed or was cancelled.
+        """
         values: dict[str, Any] = {"status": status, "error": error}
         if status == "running":
             values["started_at"] = now()
@@ -186,6 +191,19 @@ class Store:
                 s.execute(update(JobRow).where(JobRow.id == job_id)
                           .values(steps_done=JobRow.steps_done + 1, current_step=None))
 
+    def request_cancel(self, job_id: str, by: str) -> None:
+        """Record that ``by`` asked the running job to stop (the ``cancel_requested`` event)."""
+        with self._session.begin() as s:
+            s.add(EventRow(job_id=job_id, kind=CANCEL_REQUESTED, data={"by": by}, at=now()))
+
+    def cancel_requester(self, job_id: str) -> str | None:
+        """Who first asked the job to stop, or None when nobody did."""
+        query = (select(EventRow.data).where(EventRow.job_id == job_id, EventRow.kind == CANCEL_REQUESTED)
+                 .order_by(EventRow.id).limit(1))
+        with self._session() as s:
+            data = s.scalar(query)
+        return None if data is None else str(data.get("by", "someone"))
+
     def events_after(self, job_id: str, after: int = 0) -> list[EventRecord]:
         """Events of the job with an id above ``after``, in order."""
         query = select(EventRow).where(EventRow.job_id == job_id, EventRow.id > after).order_by(EventRow.id)
@@ -193,12 +211,21 @@ class Store:
             return [EventRecord(r.id, r.kind, r.data) for r in s.scalars(query)]
 
     def recover(self) -> tuple[list[str], list[str]]:
-        """After a restart: fail running jobs with a reason; return (failed ids, queued ids to resume)."""
+        """After a restart: end the jobs left running; return (ids of the jobs ended, queued ids to resume).
+
+        A job left running is failed with :data:`RESTART_REASON`, or cancelled if someone had asked it to stop.
+        Cancelled jobs are terminal and never resumed.
+        """
         with self._session() as s:
             running = list(s.scalars(select(JobRow.id).where(JobRow.status == "running")))
             queued = list(s.scalars(select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.created_at)))
         for job_id in running:
-            self.set_status(job_id, "failed", error=RESTART_REASON)
+            by = self.cancel_requester(job_id)
+            if by is None:
+                self.set_status(job_id, "failed", error=RESTART_REASON)
+            else:
+                self.set_status(job_id, "cancelled", error=f"cancelled by {by}; the server restarted before "
+                                                           "the plan reached its next step")
         return running, queued
 
     # Decisions --------------------------------------------------------------------------------------------

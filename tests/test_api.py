@@ -45,7 +45,8 @@ def copywriter(request: ChatRequest) -> ChatReply:
     title = re.search(r"Title: (.+?)(?: \(write it.*)?$", prompt, re.MULTILINE)
     if title is None:
         return reply_text("?")
-    return reply_json({"headline": f"{title.group(1)} is back",
+    headline = f"{title.group(1)} is back"  # a long title (Dr. Strangelove …) would break push's 45 characters
+    return reply_json({"headline": headline if len(headline) <= 45 else "Back for you tonight",
                        "body": f"{title.group(1)} is waiting for you to watch it again tonight", "cta": "Watch now"})
 
 
@@ -268,7 +269,7 @@ def test_every_v1_route_needs_a_valid_key_and_says_nothing_more(settings, api_to
     app = make_app(settings, api_tools, db)
     routes = [(method.upper(), path.replace("{job_id}", "x"))
               for path, methods in app.openapi()["paths"].items() if path.startswith("/v1") for method in methods]
-    assert len(routes) == 7
+    assert len(routes) == 8
     with TestClient(app) as client:
         for headers in ({}, {"Authorization": "Bearer cak_wrong"}, {"Authorization": "Basic YTpi"}, revoked_key):
             for method, path in routes:
@@ -284,8 +285,10 @@ def test_every_v1_route_needs_a_valid_key_and_says_nothing_more(settings, api_to
         assert page.headers["content-security-policy"].startswith("default-src 'self'")
         assert client.get("/web/app.js").status_code == 200
         schema = client.get("/openapi.json").json()
-        assert {"/v1/plans", "/v1/plans/{job_id}", "/v1/plans/{job_id}/events", "/v1/chat", "/healthz"} <= set(
-            schema["paths"])
+        assert {"/v1/plans", "/v1/plans/{job_id}", "/v1/plans/{job_id}/events", "/v1/plans/{job_id}/cancel",
+                "/v1/chat", "/healthz"} <= set(schema["paths"])
+        assert set(schema["paths"]["/v1/plans/{job_id}/cancel"]["post"]["responses"]) >= {"200", "202", "404", "409"}
+        assert "cancelled" in schema["components"]["schemas"]["JobSummary"]["properties"]["status"]["enum"]
         assert "HTTPBearer" in schema["components"]["securitySchemes"]
 
 

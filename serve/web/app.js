@@ -1,9 +1,11 @@
-// campaign-agent web page: chat with the assistant (streamed, tool calls visible), follow plans, approve or reject.
+// campaign-agent web page: chat with the assistant (streamed, tool calls visible), follow or cancel plans,
+// approve or reject them. Streams are read with sse() from sse.js.
 // No build step. Every text from the server is inserted with textContent, never as HTML.
 "use strict";
 
 const state = { key: sessionStorage.getItem("campaign-key") || "", session: null, planId: null, follow: null };
 const $ = (sel) => document.querySelector(sel);
+const ACTIVE = ["queued", "running"];
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -32,36 +34,6 @@ async function errorText(response) {
     if (Array.isArray(body.detail)) return body.detail.map((d) => `${d.loc.join(".")}: ${d.msg}`).join("; ");
     return body.detail || response.statusText;
   } catch { return `${response.status} ${response.statusText}`; }
-}
-
-// Server-sent events over fetch (EventSource cannot send the Authorization header or POST).
-async function* sse(response, signal) {
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done || (signal && signal.aborted)) return;
-      buffer += value.replace(/\r\n?/g, "\n");
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = "message", id = null;
-        const data = [];
-        for (const line of block.split("\n")) {
-          if (!line || line.startsWith(":")) continue;
-          const at = line.indexOf(":");
-          const field = at < 0 ? line : line.slice(0, at);
-          const value = at < 0 ? "" : line.slice(at + 1).replace(/^ /, "");
-          if (field === "event") event = value;
-          else if (field === "data") data.push(value);
-          else if (field === "id") id = value;
-        }
-        if (data.length) yield { event, id, data: JSON.parse(data.join("\n")) };
-      }
-    }
-  } finally { reader.cancel().catch(() => {}); }
 }
 
 // ---- login -------------------------------------------------------------------------------------------
@@ -154,7 +126,7 @@ async function openPlan(id) {
   if (!response.ok) { showDetail(el("p", { class: "error" }, await errorText(response))); return; }
   const job = await response.json();
   renderPlan(job);
-  if (job.status === "queued" || job.status === "running") followPlan(id);
+  if (ACTIVE.includes(job.status)) followPlan(id);
 }
 
 async function followPlan(id) {
@@ -166,13 +138,33 @@ async function followPlan(id) {
       if (state.planId !== id) return;
       if (event === "step_start") setProgress(null, `${data.step} (${data.tool}) …`);
       else if (event === "step_end") setProgress(1, `${data.step} done in ${data.duration_s.toFixed(2)} s`);
-      else if (event === "status" && (data.status === "done" || data.status === "failed")) {
+      else if (event === "cancel_requested") cancelling(`cancel asked for by ${data.by}: stopping at the next step …`);
+      else if (event === "status" && !ACTIVE.includes(data.status)) {  // done, failed or cancelled
         refreshPlans(); openPlan(id); return;
       } else if (event === "status") setProgress(0, data.status);
     }
   } catch (err) {
     if (err.name !== "AbortError" && err.message !== "unauthorized") setProgress(0, `connection lost: ${err.message}`);
   }
+}
+
+// A queued plan is cancelled at once (200); a running one stops at its next step (202, then a status event).
+async function cancelPlan(id) {
+  $("#cancel-plan").disabled = true;
+  const response = await api(`/v1/plans/${id}/cancel`, { method: "POST" });
+  if (state.planId !== id) return;
+  if (response.status === 202) { cancelling("stopping at the next step …"); return; }
+  if (response.ok) { refreshPlans(); renderPlan(await response.json()); return; }
+  const message = await errorText(response);  // e.g. 409: it finished in the meantime
+  refreshPlans();
+  await openPlan(id);
+  $("#plan-detail").append(el("p", { class: "error", id: "cancel-error", role: "alert" }, message));
+}
+
+function cancelling(text) {
+  const button = $("#cancel-plan");
+  if (button) { button.disabled = true; button.textContent = "Cancelling …"; }
+  setProgress(0, text);
 }
 
 function setProgress(stepDone, text) {
@@ -197,11 +189,13 @@ function renderPlan(job) {
     el("span", {}, el("span", { class: `badge ${job.status}`, id: "plan-status" }, job.status), " ",
       el("span", { class: `badge ${job.review}`, id: "plan-review" }, job.review)));
   const nodes = [head, el("p", { class: "muted" }, job.brief.goal)];
-  if (job.status === "queued" || job.status === "running") {
+  if (ACTIVE.includes(job.status)) {
     nodes.push(el("progress", { id: "plan-progress", max: job.progress.steps_expected, value: job.progress.steps_done }),
-      el("p", { id: "plan-step", class: "muted" }, job.progress.current_step || job.status));
+      el("p", { id: "plan-step", class: "muted" }, job.progress.current_step || job.status),
+      el("div", { class: "buttons" }, el("button", { id: "cancel-plan", type: "button", class: "secondary",
+        onclick: () => cancelPlan(job.id) }, "Cancel plan")));
   }
-  if (job.error) nodes.push(el("p", { class: "error", id: "plan-error" }, job.error));
+  if (job.error) nodes.push(el("p", { class: job.status === "cancelled" ? "muted" : "error", id: "plan-error" }, job.error));
   if (plan) nodes.push(...planSections(plan));
   nodes.push(reviewSection(job));
   showDetail(...nodes);
