@@ -25,6 +25,7 @@ from scipy.stats import rankdata
 from agent.settings import Settings
 from tools.cold_start import ColdStart
 from tools.content import CONTENT_KINDS, ContentRecommender, ItemContent
+from tools.factor_models import ALSRecommender, BPRRecommender
 from tools.hybrid import HybridRecommender, normalise_rows
 from tools.rec_metrics import (
     catalog_coverage,
@@ -36,8 +37,6 @@ from tools.rec_metrics import (
     to_matrix,
 )
 from tools.recommenders import (
-    ALSRecommender,
-    BPRRecommender,
     EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,

@@ -7,12 +7,11 @@ import pytest
 import scipy.sparse as sp
 
 from tools.content import CONTENT_KINDS, ContentRecommender, ItemContent
+from tools.factor_models import ALSRecommender, BPRRecommender
 from tools.hybrid import HybridRecommender, normalise_rows
 from tools.rec_metrics import recommenders_metrics, stratified_split_mask, to_matrix
 from tools.recommend import InteractionMatrix
 from tools.recommenders import (
-    ALSRecommender,
-    BPRRecommender,
     EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,

@@ -21,9 +21,9 @@ import scipy.sparse as sp
 
 from agent.settings import Settings
 from tools.content import CONTENT_KINDS, ContentRecommender, ItemContent
+from tools.factor_models import ALSRecommender
 from tools.rec_metrics import ndcg_at_k, stratified_split_mask, to_matrix
 from tools.recommenders import (
-    ALSRecommender,
     EASERecommender,
     ItemKNNRecommender,
     NeighbourExplainer,

@@ -1,17 +1,16 @@
 """The ``recommend`` tool: ranked, explained catalog products for a customer or a segment.
 
-The shop's ratings become an implicit customer×product matrix (:class:`InteractionMatrix`). By default
-:meth:`RecommendTool.fit` mixes collaborative and content models in a :class:`~tools.hybrid.HybridRecommender`
-whose weights are learned on a validation split of the ratings; any :class:`~tools.recommenders.Recommender`
-can be passed instead. Customers the shop does not know get cold-start scores (EASE fold-in + content +
-popularity when the request names products they liked, content + popularity for a described taste, popularity
-otherwise), and products added with
-:meth:`RecommendTool.add_product` are placed among similar catalog products so they can be recommended at once.
+The shop's ratings become an implicit customer×product matrix (:class:`~tools.interactions.InteractionMatrix`).
+By default :meth:`RecommendTool.fit` mixes collaborative and content models in a
+:class:`~tools.hybrid.HybridRecommender` whose weights are learned on a validation split of the ratings; any
+:class:`~tools.recommenders.Recommender` can be passed instead. Customers the shop does not know get cold-start
+scores (EASE fold-in + content + popularity when the request names products they liked, content + popularity
+for a described taste, popularity otherwise), and products added with :meth:`RecommendTool.add_product` are
+placed among similar catalog products so they can be recommended at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from agent.settings import Settings, get_settings
 from tools.cold_start import ColdStart, Placement
 from tools.content import ItemContent
 from tools.hybrid import default_hybrid, find_content, normalise_rows
+from tools.interactions import InteractionMatrix
 from tools.rec_metrics import precision_at_k
 from tools.rec_reasons import (
     LIKED_RATING,
@@ -43,42 +43,6 @@ __all__ = [
     "RecommendRequest", "RecommendResult", "RecommendTool", "Recommender", "ScoredProduct", "default_hybrid",
     "precision_at_k", "top_k",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class InteractionMatrix:
-    """The shop's ratings as sparse customer×product matrices aligned on two id indexes.
-
-    Attributes:
-        customer_ids: Row labels: every customer of the shop (and any id found only in the interactions).
-        product_ids: Column labels: the catalog; interactions with products outside it are dropped.
-        implicit: Binary CSR matrix, 1.0 where the customer rated the product.
-        ratings: CSR matrix of the stars (the latest rating if a pair was rated twice).
-    """
-
-    customer_ids: pd.Index
-    product_ids: pd.Index
-    implicit: sp.csr_matrix
-    ratings: sp.csr_matrix
-
-    @classmethod
-    def from_shop(cls, shop: Shop) -> InteractionMatrix:
-        """Build the matrices from ``shop.interactions`` restricted to ``shop.products``."""
-        inter = shop.interactions
-        customers = pd.Index(pd.unique(pd.concat([shop.customers["customer_id"], inter["customer_id"]])))
-        products = pd.Index(shop.products["product_id"])
-        frame = inter.assign(
-            row=customers.get_indexer(inter["customer_id"]), col=products.get_indexer(inter["product_id"])
-        )
-        frame = frame[frame["col"] >= 0].sort_values("timestamp", kind="stable")
-        frame = frame.drop_duplicates(["row", "col"], keep="last")
-        shape, coords = (len(customers), len(products)), (frame["row"].to_numpy(), frame["col"].to_numpy())
-        ratings = sp.csr_matrix((frame["rating"].to_numpy(dtype=np.float64), coords), shape=shape)
-        return cls(customers, products, sp.csr_matrix((np.ones(len(frame)), coords), shape=shape), ratings)
-
-    def rows(self, customer_ids: list[str]) -> np.ndarray:
-        """Return the row of each customer id, -1 for ids the shop does not know."""
-        return self.customer_ids.get_indexer(pd.Index(customer_ids))
 
 
 class RecommendRequest(BaseModel):
