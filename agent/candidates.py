@@ -47,9 +47,11 @@ class Candidate(BaseModel):
 
     def explained(self, pool: int) -> ScoredProduct:
         """Return the product with a reason saying why it was kept: predicted effect, then relevance."""
+        seen = self.effect.already_rated
+        rated = f" ({seen} of {self.effect.n_customers} customers already rated it: counted 0)" if seen else ""
         reason = (
-            f"predicted p_like {self.effect.point:.3f}, #{self.effect_rank} of the {pool} titles the recommender "
-            f"retrieved (relevance #{self.relevance_rank}: {self.product.reason})"
+            f"predicted p_like {self.effect.point:.3f}{rated}, #{self.effect_rank} of the {pool} titles the "
+            f"recommender retrieved (relevance #{self.relevance_rank}: {self.product.reason})"
         )
         return self.product.model_copy(update={"reason": reason})
 

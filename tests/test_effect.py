@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from agent.settings import Settings
 from tools.click_features import HistoryStats
 from tools.click_model import METRIC, ClickModel, expected_calibration_error
-from tools.effect import EffectRequest, EffectTool
+from tools.effect import ESTIMATE_METRIC, EffectRequest, EffectTool
 
 SETTINGS = Settings()
 
@@ -111,13 +111,17 @@ def test_factors_add_up_to_the_logit(shop, model) -> None:
     np.testing.assert_allclose(logit - parts.sum(axis=1), (logit - parts.sum(axis=1))[0], atol=1e-9)
 
 
-def scifi_groups(tool) -> tuple[list[str], list[str]]:
-    """Return the 20 customers with the highest share of Sci-Fi ratings, and every customer with none."""
+def scifi_groups(tool, product_id: str) -> tuple[list[str], list[str]]:
+    """Return the 20 customers with the highest share of Sci-Fi ratings, and every customer with none.
+
+    Only customers who have not rated ``product_id``: for them the estimate is the model's p_like.
+    """
     stats = tool.stats
     scifi = stats.customer_genre_n[:, stats.genres.index("Sci-Fi")]
     share = scifi / stats.customer_n
-    fans = list(stats.customer_ids[np.argsort(-share, kind="stable")[:20]])
-    return fans, list(stats.customer_ids[scifi == 0])
+    unrated = ~tool.rated[:, stats.product_ids.get_loc(product_id)].toarray().ravel()
+    order = [k for k in np.argsort(-share, kind="stable") if unrated[k]]
+    return list(stats.customer_ids[order[:20]]), list(stats.customer_ids[(scifi == 0) & unrated])
 
 
 def test_scifi_fans_like_star_wars_more(shop, tool) -> None:
@@ -125,7 +129,7 @@ def test_scifi_fans_like_star_wars_more(shop, tool) -> None:
     star_wars = products.loc[
         (products["title"] == "Star Wars") & (products["year"] == 1977), "product_id"
     ].iat[0]
-    fans, none = scifi_groups(tool)
+    fans, none = scifi_groups(tool, star_wars)
     assert len(none) >= 10
     fan_estimate = tool.predict(EffectRequest(customer_ids=fans, product_ids=[star_wars])).estimates[0]
     none_estimate = tool.predict(EffectRequest(customer_ids=none, product_ids=[star_wars])).estimates[0]
@@ -145,7 +149,7 @@ def test_interval_contains_point_and_factors_read_well(shop, tool) -> None:
     assert [e.product_id for e in result.estimates] == products
     for estimate in result.estimates:
         assert 0 < estimate.low <= estimate.point <= estimate.high < 1 and estimate.low < estimate.high
-        assert estimate.n_customers == 50 and estimate.metric == METRIC
+        assert estimate.n_customers == 50 and estimate.metric == ESTIMATE_METRIC
         assert len(estimate.factors) == 3 and all(f.endswith("log-odds)") for f in estimate.factors)
     assert result.model_card == tool.model_card and result.model_card["metrics"]["auc"] > 0.5
     single = tool.predict(EffectRequest(customer_ids=group[:1], product_ids=products[:1])).estimates[0]
@@ -159,6 +163,19 @@ def test_group_point_is_the_mean_of_individual_points(shop, tool) -> None:
         tool.predict(EffectRequest(customer_ids=[c], product_ids=["50"])).estimates[0].point for c in group
     ]
     assert joint == pytest.approx(float(np.mean(alone)))
+
+
+def test_customers_who_already_rated_the_title_count_zero(shop, tool) -> None:
+    """Promoting a title to a customer who has rated it cannot produce a new rating: their response is 0."""
+    raters = set(shop.interactions.loc[shop.interactions["product_id"] == "50", "customer_id"])
+    rater = next(c for c in shop.customers["customer_id"] if c in raters)
+    others = [c for c in shop.customers["customer_id"] if c not in raters][:3]
+    alone = tool.predict(EffectRequest(customer_ids=[rater], product_ids=["50"])).estimates[0]
+    assert alone.point == alone.low == alone.high == 0.0 and alone.already_rated == 1
+    fresh = [tool.predict(EffectRequest(customer_ids=[c], product_ids=["50"])).estimates[0] for c in others]
+    assert all(e.point > 0 and e.already_rated == 0 for e in fresh)
+    group = tool.predict(EffectRequest(customer_ids=[rater, *others], product_ids=["50"])).estimates[0]
+    assert group.already_rated == 1 and group.point == pytest.approx(sum(e.point for e in fresh) / 4)
 
 
 def test_unknown_ids_and_bounds(tool) -> None:

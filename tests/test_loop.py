@@ -106,7 +106,9 @@ def test_every_number_traces_to_a_tool_output(plan):
         for p in segment.products:
             assert round(p.score, 4) == retrieved[p.product_id]["score"]
             assert p.reason.endswith(f"{retrieved[p.product_id]['reason']})")
-            assert p.reason.startswith(f"predicted p_like {_effect(segment, p.product_id).point:.3f}, #")
+            assert p.reason.startswith(f"predicted p_like {_effect(segment, p.product_id).point:.3f}")
+            seen = _effect(segment, p.product_id).already_rated
+            assert (f"{seen} of {segment.size} customers already rated it: counted 0" in p.reason) == (seen > 0)
     predicted = {}
     for step in plan.trace:
         predicted.update(step.outputs.get("predicted", {}))
@@ -136,7 +138,10 @@ def test_revision_uses_predictions_until_nothing_beats_the_variants(plan):
     for r in plan.revisions:
         if r.action == "replace":
             old, new = plan.variant(r.removed_variant), plan.variant(r.added_variant)
-            assert not old.active and new.active and new.rate()[0] > old.rate()[0]
+            assert not old.active and new.rate()[0] > old.rate()[0]
+            # still sent, unless a later round replaced or rejected it in turn
+            later = [x for x in plan.revisions if x.round > r.round and x.removed_variant == new.variant_id]
+            assert new.active != bool(later)
         if r.action == "reject":
             assert not plan.variant(r.removed_variant).active
 

@@ -2,8 +2,10 @@
 
 :class:`EffectTool` serves the click model (:mod:`tools.click_model`: calibrated logistic regression on
 bandit feedback DERIVED from real ratings, an impression = a rating event, a click = rating ≥ 4) with
-features from the shop's whole rating history. Per product it returns the group's mean ``p_like``, a 90%
-bootstrap interval over the group's customers and the top three factors in words with the data behind them.
+features from the shop's whole rating history. Per product it returns the group's expected positive response
+(:data:`ESTIMATE_METRIC`: the mean of ``p_like`` over the group, counting 0 for a customer who has already rated
+the title, since promoting it to them cannot produce a new rating), a 90% bootstrap interval over the group's
+customers, how many had already rated it, and the top three factors in words with the data behind them.
 :class:`~tools.click_model.ClickModel` and :data:`~tools.click_model.METRIC` are importable from here too.
 """
 
@@ -12,15 +14,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import BaseModel, Field
 
-from tools.click_features import CATEGORICAL, HistoryStats
+from tools.click_features import CATEGORICAL, HistoryStats, event_rows
 from tools.click_model import METRIC, ClickModel
 
 if TYPE_CHECKING:
     from tools.shop import Shop
 
 __all__ = [
+    "ESTIMATE_METRIC",
     "METRIC",
     "N_BOOTSTRAP",
     "ClickModel",
@@ -31,6 +35,10 @@ __all__ = [
 ]
 
 N_BOOTSTRAP = 2000
+ESTIMATE_METRIC = (
+    "expected positive response per send: p_like (probability the customer rates the title ≥ 4 if shown, a "
+    "derived click proxy), counted as 0 for customers who have already rated the title"
+)
 
 
 class EffectRequest(BaseModel):
@@ -45,10 +53,13 @@ class EffectEstimate(BaseModel):
 
     product_id: str
     metric: str = Field(description="What ``point`` estimates.")
-    point: float = Field(description="Mean predicted probability over the group's customers.")
+    point: float = Field(
+        description="Mean over the group's customers of p_like, 0 for those who have already rated the title."
+    )
     low: float = Field(description="5th percentile of the bootstrap over the group's customers.")
     high: float = Field(description="95th percentile of the bootstrap over the group's customers.")
     n_customers: int
+    already_rated: int = Field(0, description="Customers of the group who have already rated the title (count 0).")
     factors: list[str] = Field(description="Top 3 readable factors with their mean log-odds contribution.")
 
 
@@ -66,6 +77,9 @@ class EffectTool:
         """Use ``model`` with features from the shop's whole rating history."""
         self.model = model
         self.stats = HistoryStats.from_history(shop, shop.interactions)
+        rows, cols, _ = event_rows(self.stats.customer_ids, self.stats.product_ids, shop.interactions)
+        shape = (len(self.stats.customer_ids), len(self.stats.product_ids))
+        self.rated = sp.csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=shape, dtype=bool)
 
     @property
     def model_card(self) -> dict[str, Any]:
@@ -73,7 +87,10 @@ class EffectTool:
         return self.model.card
 
     def predict(self, req: EffectRequest) -> EffectResult:
-        """Estimate, per product, the group's mean ``p_like``, a 90% bootstrap interval and the top factors.
+        """Estimate, per product, the group's expected response, a 90% bootstrap interval and the top factors.
+
+        The response of a customer who has already rated the title is 0 (:data:`ESTIMATE_METRIC`); the factors
+        explain the model's ``p_like`` over the whole group.
 
         Raises:
             ValueError: If a customer or product id is not in the shop.
@@ -86,7 +103,8 @@ class EffectTool:
                 raise ValueError(f"unknown {kind} ids: {missing}")
         n, m = len(cids), len(pids)
         logit, parts = self.model.explain(self.stats.features(np.tile(crow, m), np.repeat(irow, n)))
-        p = (1.0 / (1.0 + np.exp(-logit))).reshape(m, n)
+        rated = self.rated[crow][:, irow].toarray().T  # products × customers
+        p = np.where(rated, 0.0, 1.0 / (1.0 + np.exp(-logit)).reshape(m, n))
         rng = np.random.default_rng(self.model.card["seed"])
         boot = rng.multinomial(n, np.full(n, 1.0 / n), size=N_BOOTSTRAP) @ p.T / n  # bootstrap × products
         low, high = np.quantile(boot, [0.05, 0.95], axis=0)
@@ -95,8 +113,8 @@ class EffectTool:
         return EffectResult(
             estimates=[
                 EffectEstimate(
-                    product_id=pids[j], metric=METRIC, point=float(p[j].mean()), low=float(low[j]),
-                    high=float(high[j]), n_customers=n,
+                    product_id=pids[j], metric=ESTIMATE_METRIC, point=float(p[j].mean()), low=float(low[j]),
+                    high=float(high[j]), n_customers=n, already_rated=int(rated[j].sum()),
                     factors=[self._describe(names[g], mean_parts[j, g], crow, irow[j])
                              for g in np.argsort(-np.abs(mean_parts[j]), kind="stable")[:3]],
                 )

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 Z_90 = 1.645
 COMBINATION = (
-    "p_like(segment, product) × headline click-through index (Upworthy A/B tests, 1.0 = average headline); "
+    "p_like(segment, product; 0 for customers who already rated the title) × headline click-through index "
+    "(Upworthy A/B tests, 1.0 = average headline); "
     "assumes the copy multiplies the base rate and that Upworthy headline effects transfer to this shop"
 )
 METRIC = "expected positive response per send: p_like × headline index (derived, see combination)"
