@@ -14,6 +14,34 @@ def _split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
+def apportion(budget: int, weight: dict[int, float], capacity: dict[int, int]) -> dict[int, int]:
+    """Split ``budget`` sends across cells in proportion to ``weight``, never above a cell's ``capacity``.
+
+    Largest-remainder rounding: each cell gets the whole part of its share, then the sends left over go one
+    at a time to the cells with the largest fractional parts (then the largest weights) that still have room,
+    so the whole budget is used whenever the cells can take it (a budget of 1 over two cells sends 1, not 0).
+
+    Args:
+        budget: Sends to allocate.
+        weight: Each cell's weight (size × best predicted rate).
+        capacity: Each cell's most sends (its treated customers).
+
+    Returns:
+        Sends per cell, summing to ``min(budget, sum(capacity))``.
+    """
+    total = sum(weight.values())
+    exact = {k: budget * w / total if total > 0 else budget / len(weight) for k, w in weight.items()}
+    sends = {k: min(capacity[k], int(x)) for k, x in exact.items()}
+    left = min(budget, sum(capacity.values())) - sum(sends.values())
+    order = sorted(exact, key=lambda k: (-(exact[k] - int(exact[k])), -weight[k]))
+    while left > 0:
+        for k in order:
+            if left > 0 and sends[k] < capacity[k]:
+                sends[k] += 1
+                left -= 1
+    return sends
+
+
 def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
     """Design the launch test for the plan's active variants.
 
@@ -55,9 +83,9 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
             )
     else:
         weight = {id(vs): capacity[id(vs)] * max(v.rate()[0] for v in vs) for _, _, vs in cells}
-        total_weight = sum(weight.values()) or 1.0
-        sends = {key: min(capacity[key], int(brief.send_budget * w / total_weight)) for key, w in weight.items()}
-        notes.append("Budget below reachable sends: cells get sends in proportion to size × best predicted rate.")
+        sends = apportion(brief.send_budget, weight, capacity)
+        notes.append("Budget below reachable sends: cells get sends in proportion to size × best predicted rate "
+                     "(largest remainders get the sends left over, so the whole budget is used).")
     allocations = []
     for seg, channel, variants in cells:
         for variant, n in zip(variants, _split(sends[id(variants)], len(variants)), strict=True):

@@ -93,10 +93,12 @@ class Planner:
             plan.warnings += [n for s in trace.steps for n in s.notes if ": skipped: " in n]
             with trace.step("design launch", "launch design", {"send_budget": brief.send_budget}) as step:
                 plan.launch = design_launch(brief, plan, self.seed)
-                if plan.launch.planned_sends == 0:
+                unsent = [a.variant_id for a in plan.launch.allocations if a.sends == 0]
+                if unsent:
                     plan.warnings.append(
-                        f"The plan sends nothing: a budget of {brief.send_budget} sends cannot cover "
-                        f"{len(plan.launch.allocations)} variants; raise the budget or reduce channels and variants."
+                        f"{'The plan sends nothing: a' if plan.launch.planned_sends == 0 else 'A'} budget of "
+                        f"{brief.send_budget} sends leaves {len(unsent)} of {len(plan.launch.allocations)} variants "
+                        f"unsent ({', '.join(unsent)}); raise the budget or reduce channels and variants."
                     )
                 step.outputs = {"planned_sends": plan.launch.planned_sends,
                                 "holdout_customers": plan.launch.holdout_customers, "notes": plan.launch.notes}
