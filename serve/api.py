@@ -32,8 +32,8 @@ from serve.auth import require_key
 from serve.chat import ChatEvent, ChatService, ChatSessionError
 from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
-from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, Status, job_json, job_summary
-from serve.store import TERMINAL, JobRecord, KeyRecord, Store
+from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
+from serve.store import TERMINAL, JobRecord, KeyRecord, Status, Store
 from tools.audience_filter import AudienceFilter
 
 WEB_DIR = Path(__file__).with_name("web")

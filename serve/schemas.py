@@ -14,9 +14,7 @@ from pydantic import BaseModel, Field
 
 from agent.brief import Brief
 from agent.plan import CampaignPlan
-from serve.store import DecisionRecord, JobRecord
-
-Status = Literal["queued", "running", "done", "failed", "cancelled"]
+from serve.store import DecisionRecord, JobRecord, Status
 
 
 class Progress(BaseModel):

@@ -12,15 +12,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from serve.database import ApiKeyRow, Base, ChatMessageRow, DecisionRow, EventRow, JobRow, make_engine, now
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
-TERMINAL = ("done", "failed", "cancelled")
+Status = Literal["queued", "running", "done", "failed", "cancelled"]
+TERMINAL: tuple[Status, ...] = ("done", "failed", "cancelled")
 RESTART_REASON = "interrupted by a server restart"
 CANCEL_REQUESTED = "cancel_requested"  # event kind: someone asked a running job to stop at its next step
 

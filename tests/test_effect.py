@@ -119,7 +119,7 @@ def scifi_groups(tool, product_id: str) -> tuple[list[str], list[str]]:
     stats = tool.stats
     scifi = stats.customer_genre_n[:, stats.genres.index("Sci-Fi")]
     share = scifi / stats.customer_n
-    unrated = ~tool.rated[:, stats.product_ids.get_loc(product_id)].toarray().ravel()
+    unrated = ~stats.rated[:, stats.product_ids.get_loc(product_id)].toarray().ravel()
     order = [k for k in np.argsort(-share, kind="stable") if unrated[k]]
     return list(stats.customer_ids[order[:20]]), list(stats.customer_ids[(scifi == 0) & unrated])
 

@@ -45,6 +45,7 @@ class HistoryStats:
     item_n: np.ndarray
     item_sum: np.ndarray
     global_mean: float
+    rated: sp.csr_matrix  # customers × products, True where the customer rated the product
 
     @classmethod
     def from_history(cls, shop: Shop, interactions: pd.DataFrame) -> HistoryStats:
@@ -66,7 +67,7 @@ class HistoryStats:
             customers, products, genres, item_genres, demographics,
             np.bincount(c, minlength=n_c).astype(np.float64), np.bincount(c, weights=r, minlength=n_c),
             np.asarray(seen @ item_genres), np.bincount(i, minlength=n_i).astype(np.float64),
-            np.bincount(i, weights=r, minlength=n_i), float(r.mean()),
+            np.bincount(i, weights=r, minlength=n_i), float(r.mean()), seen.astype(bool),
         )  # fmt: skip
 
     @property

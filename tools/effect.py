@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import BaseModel, Field
 
-from tools.click_features import CATEGORICAL, HistoryStats, event_rows
+from tools.click_features import CATEGORICAL, HistoryStats
 from tools.click_model import METRIC, ClickModel
 
 if TYPE_CHECKING:
@@ -77,9 +76,6 @@ class EffectTool:
         """Use ``model`` with features from the shop's whole rating history."""
         self.model = model
         self.stats = HistoryStats.from_history(shop, shop.interactions)
-        rows, cols, _ = event_rows(self.stats.customer_ids, self.stats.product_ids, shop.interactions)
-        shape = (len(self.stats.customer_ids), len(self.stats.product_ids))
-        self.rated = sp.csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=shape, dtype=bool)
 
     @property
     def model_card(self) -> dict[str, Any]:
@@ -103,7 +99,7 @@ class EffectTool:
                 raise ValueError(f"unknown {kind} ids: {missing}")
         n, m = len(cids), len(pids)
         logit, parts = self.model.explain(self.stats.features(np.tile(crow, m), np.repeat(irow, n)))
-        rated = self.rated[crow][:, irow].toarray().T  # products × customers
+        rated = self.stats.rated[crow][:, irow].toarray().T  # products × customers
         p = np.where(rated, 0.0, 1.0 / (1.0 + np.exp(-logit)).reshape(m, n))
         rng = np.random.default_rng(self.model.card["seed"])
         boot = rng.multinomial(n, np.full(n, 1.0 / n), size=N_BOOTSTRAP) @ p.T / n  # bootstrap × products
