@@ -13,3 +13,4 @@ test: setup
 lint:
 	.venv/bin/ruff check agent tools prompts eval serve tests
 	.venv/bin/mypy
+	.venv/bin/lint-imports

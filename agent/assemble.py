@@ -9,14 +9,12 @@ from rich.console import Console
 from agent.llm import ChatModel
 from agent.loop import PlannerTools
 from agent.settings import Settings
-from tools.copywriter import CopyTool
-from tools.effect import ClickModel, EffectTool
-from tools.headlines import headline_ctr_model
-from tools.portrait_store import open_portrait_store
-from tools.profiles import ProfilesTool
+from tools.audience import ProfilesTool
+from tools.copywriting import CopyTool
+from tools.effect import ClickModel, EffectTool, headline_ctr_model, predict_effect
+from tools.portraits import open_portrait_store
 from tools.recommend import RecommendTool
 from tools.shop import load_demo_shop
-from tools.variant_effect import predict_effect
 
 
 def build_tools(settings: Settings, model: ChatModel, console: Console | None = None) -> PlannerTools:

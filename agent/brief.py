@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tools.audience_filter import AudienceFilter
-
-Channel = Literal["email", "push", "sms"]
-Language = Literal["en", "zh"]
-CHANNELS: tuple[str, ...] = ("email", "push", "sms")
-LANGUAGES: tuple[str, ...] = ("en", "zh")
-
-
-class ChannelLimits(BaseModel):
-    """Maximum characters per field of one channel's message."""
-
-    headline: int
-    body: int
-    cta: int
-    total: int = Field(description="Limit of the whole rendered message, disclaimer included.")
-
-
-CHANNEL_LIMITS: dict[str, ChannelLimits] = {
-    "email": ChannelLimits(headline=80, body=500, cta=30, total=700),
-    "push": ChannelLimits(headline=45, body=120, cta=20, total=200),
-    "sms": ChannelLimits(headline=30, body=110, cta=20, total=160),
-}
-
-
-# Shortest message (headline, a sentence, a call to action) that leaves room for real copy.
-MIN_MESSAGE_ROOM = 60
-
+from tools.audience import AudienceFilter
+from tools.copywriting import CHANNEL_LIMITS, MIN_MESSAGE_ROOM, Channel, Language
 
 _M = TypeVar("_M", bound=BaseModel)
 

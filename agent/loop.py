@@ -16,26 +16,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from agent.brief import Brief, Channel
+from agent.brief import Brief
 from agent.candidates import DISTINCT_TOLERANCE, POOL_SIZE, rank_by_effect, shortlist
 from agent.launch import design_launch
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Revision, RunTotals, Segment
 from agent.segments import form_segments
 from agent.trace import TraceRecorder, TraceStep
-from tools.copywriter import CopyRequest, CopyResult, CopyTool, CopyUnavailableError
-from tools.effect import EffectEstimate, EffectRequest, EffectTool
-from tools.grounding import ProductFacts
-from tools.profiles import AudienceQuery, ProfilesTool
+from tools.audience import AudienceQuery, ProfilesTool
+from tools.copywriting import Channel, CopyRequest, CopyResult, CopyTool, CopyUnavailableError, ProductFacts
+from tools.effect import EffectEstimate, EffectRequest, EffectTool, VariantEffect
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
 from tools.shop import Shop
-from tools.variant_effect import VariantEffect
 
 
 class VariantScorer(Protocol):
-    """:func:`tools.variant_effect.predict_effect` with its headline model and settings bound."""
+    """:func:`tools.effect.predict_effect` with its headline model and settings bound."""
 
-    def __call__(self, plan: CampaignPlan, *, variants: Sequence[CopyVariant]) -> list[VariantEffect]:
-        """Predict the effect of ``variants`` of ``plan``."""
+    def __call__(self, variants: Sequence[CopyVariant]) -> list[VariantEffect]:
+        """Predict the effect of ``variants``."""
         ...
 
 RETRIEVE_CAP = 2000
@@ -216,7 +214,7 @@ class Planner:
             self._predict_variants(plan, plan.variants, step)
 
     def _predict_variants(self, plan: CampaignPlan, variants: list[CopyVariant], step: TraceStep) -> None:
-        for variant, effect in zip(variants, self.tools.predict_effect(plan, variants=variants), strict=True):
+        for variant, effect in zip(variants, self.tools.predict_effect(variants), strict=True):
             variant.predicted = effect
         step.outputs["predicted"] = {
             v.variant_id: v.predicted.model_dump(include={"point", "low", "high", "p_like", "headline_index"})

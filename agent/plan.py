@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agent.brief import Brief, Channel, Language
+from agent.brief import Brief
 from agent.trace import TraceStep
-from tools.effect import EffectEstimate
+from tools.copywriting import Channel, Language
+from tools.effect import EffectEstimate, VariantEffect
 from tools.recommend import ScoredProduct
-from tools.variant_effect import VariantEffect
 
 
 class AudienceSummary(BaseModel):

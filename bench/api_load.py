@@ -47,9 +47,9 @@ def serve(port: int, db: Path) -> None:
 
     from agent.assemble import build_tools
     from agent.brief import parse_brief
+    from agent.llm.scripted import FunctionModel, reply_json, reply_text
     from agent.loop import Planner
     from agent.plan import CampaignPlan
-    from agent.scripted import FunctionModel, reply_json, reply_text
     from agent.settings import Settings
     from serve.api import create_app
     from serve.jobs import StepCallback

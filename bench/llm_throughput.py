@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from openai import OpenAI
 
+from agent.llm.embedded_server import LLMServer, LLMServerError, probe
 from agent.settings import Settings
-from serve.llm_server import LLMServer, LLMServerError, probe
 
 PROMPT = "Write a short marketing e-mail announcing a spring sale on running shoes to loyal customers."
 

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import jinja2
 
-from agent.llm import ChatModel, ChatReply, ChatRequest, Message, OpenAIBackend, Usage
-from agent.scripted import FunctionModel, reply_json
+from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, Message, OpenAIBackend, Usage, reply_json
 from agent.settings import Settings
 from eval.config import EvalConfig
 from prompts import PROMPTS_DIR
-from tools.copywriter import CopyRequest, CopyTool
-from tools.grounding import CJK, GENRES_ZH
+from tools.copywriting import CJK, GENRES_ZH, CopyRequest, CopyTool
 
 PROMPT_FILES = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja")
 
@@ -109,7 +107,7 @@ class VersionedCopyTool(CopyTool):
 
     Args:
         prompts_dir: Folder holding ``copy_system.jinja`` and ``copy_user.jinja``.
-        **kwargs: Arguments of :class:`~tools.copywriter.CopyTool`.
+        **kwargs: Arguments of :class:`~tools.copywriting.copywriter.CopyTool`.
     """
 
     def __init__(self, prompts_dir: Path, **kwargs: object) -> None:

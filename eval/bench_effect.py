@@ -19,12 +19,12 @@ from typing import Any
 from rich.console import Console
 
 from agent.settings import Settings
-from tools.effect import ClickModel
-from tools.headlines import DEFAULT_FINE_TUNE, PUBLISHED, VAL_FILE, headline_ctr_model, score_pairs_file
-from tools.obd_ctr import train_obd_ctr
-from tools.obd_ope import format_table, obd_ope_report
-from tools.shop import load_demo_shop
-from tools.uplift import DEV_FILE, PUBLISHED_VISIT_RATE, evaluate_uplift_file
+from tools.effect.bandit.ctr import train_obd_ctr
+from tools.effect.bandit.ope_benchmark import format_table, obd_ope_report
+from tools.effect.effect_tool import ClickModel
+from tools.effect.headlines.training import DEFAULT_FINE_TUNE, PUBLISHED, VAL_FILE, headline_ctr_model, score_pairs_file
+from tools.effect.uplift.model import DEV_FILE, PUBLISHED_VISIT_RATE, evaluate_uplift_file
+from tools.shop.shop_data import load_demo_shop
 
 UPLIFT_COSTS = (0.0, 0.02)  # cost of one e-mail in visits
 

@@ -35,13 +35,15 @@ from rich.console import Console
 from rich.progress import track
 
 from agent.settings import Settings, get_settings
-from tools.audience_filter import AudienceFilter
+from tools.audience.filters import AudienceFilter
+from tools.audience.profiles import AudienceQuery, ProfilesTool
 from tools.embedding import encode_with
-from tools.portrait_store import PortraitStore
-from tools.portraits import Portrait, build_portraits, portrait_metadata, portrait_text, shop_genres
-from tools.profiles import AudienceQuery, ProfilesTool
-from tools.segments import SegmentModel
-from tools.shop import load_demo_shop
+from tools.portraits.building import build_portraits, shop_genres
+from tools.portraits.documents import portrait_metadata, portrait_text
+from tools.portraits.portrait import Portrait
+from tools.portraits.segments import SegmentModel
+from tools.portraits.store import PortraitStore
+from tools.shop.shop_data import load_demo_shop
 
 QUERIES = (
     "lapsed documentary fans over 40 in the north-east", "sci-fi and action lovers aged 25-34",
@@ -159,7 +161,7 @@ def run(
             "segments": model.names,
             "spend_bands": [],
         }
-        store._touch(vocabulary=json.dumps(vocabulary), segment_model=model.to_json(), shop="scale-test")
+        store.write_metadata(vocabulary=json.dumps(vocabulary), segment_model=model.to_json(), shop="scale-test")
         derived = [tool.retrieve(AudienceQuery(text=q, limit=1)) for q in QUERIES]
         query_vectors = store.embed([r.semantic_text for r in derived])
         filters = [r.filter_used for r in derived]

@@ -3,7 +3,7 @@
 :func:`run` fits every method on each protocol's training split, ranks all items for all users with seen
 items removed, and reports the protocol's metrics next to the published numbers, with wall times of fitting
 and scoring. It also checks the cold-start paths on held-out data. The protocols are described in
-:mod:`tools.rec_metrics`. Run ``python -m eval.bench_recommend`` to print the JSON.
+:mod:`tools.recommend.metrics`. Run ``python -m eval.bench_recommend`` to print the JSON.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from rich.console import Console
 from scipy.stats import rankdata
 
 from agent.settings import Settings
-from tools.cold_start import ColdStart
-from tools.content import CONTENT_KINDS, ContentRecommender, ItemContent
-from tools.factor_models import ALSRecommender, BPRRecommender
-from tools.hybrid import HybridRecommender, normalise_rows
-from tools.rec_metrics import (
+from tools.recommend.cold_start import ColdStart
+from tools.recommend.content import CONTENT_KINDS, ContentRecommender, ItemContent
+from tools.recommend.factor_models import ALSRecommender, BPRRecommender
+from tools.recommend.hybrid import HybridRecommender, normalise_rows
+from tools.recommend.metrics import (
     catalog_coverage,
     ndcg_at_k,
     recbole_metrics,
@@ -36,7 +36,7 @@ from tools.rec_metrics import (
     stratified_split_mask,
     to_matrix,
 )
-from tools.recommenders import (
+from tools.recommend.recommenders import (
     EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,
@@ -45,7 +45,7 @@ from tools.recommenders import (
     mask_seen_items,
     top_k,
 )
-from tools.shop import load_demo_shop
+from tools.shop.shop_data import load_demo_shop
 
 K = 10
 PUBLISHED: dict[str, Any] = {

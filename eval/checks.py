@@ -10,8 +10,7 @@ from pydantic import ValidationError
 from agent.plan import CampaignPlan
 from eval.scoring import ScoreResult, checks_result, message_text, not_applicable, variant_label
 from eval.suite import CostThreshold, Expectation, ScoreThreshold, one_line
-from tools.copywriter import CHANNEL_LIMITS
-from tools.grounding import CJK
+from tools.copywriting import CHANNEL_LIMITS, CJK
 
 Outcome = Literal["plan", "empty", "refused", "crashed"]
 

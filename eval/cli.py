@@ -51,12 +51,12 @@ def run_eval(suite_path: Path, configs: list[EvalConfig], suite: Suite, out: Pat
         The results as written to ``results.json``.
     """
     from agent.assemble import build_tools
+    from agent.llm import ensure_llm_server
     from agent.settings import get_settings
     from eval.backends import build_model
     from eval.compare import compare_runs
     from eval.html_report import render_html
     from eval.runner import Harness
-    from serve.llm_server import ensure_llm_server
 
     settings = get_settings()
     with console.status("loading shop, portraits, recommender and effect model …"):

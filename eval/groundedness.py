@@ -1,6 +1,6 @@
 """Grounding scorer: every product fact stated in copy must exist in the catalog.
 
-Built on :func:`tools.grounding.grounding_problems` (title named, no invented year, genre, price or offer),
+Built on :func:`tools.copywriting.grounding.grounding_problems` (title named, no invented year, genre, price or offer),
 with the facts looked up in the catalog by product id rather than taken from the plan. On top of it the
 scorer flags titles of OTHER catalog products named in the copy (claims the catalog cannot back — awards,
 cast, star ratings, newness, sales, stray numbers — are checked by the shared grounding module).
@@ -16,7 +16,7 @@ import pandas as pd
 from agent.plan import CampaignPlan
 from eval.scoring import MAX_EVIDENCE, ScoreResult, message_text, not_applicable, variant_label
 from eval.suite import ScoreThreshold
-from tools.grounding import ProductFacts, display_title, grounding_problems
+from tools.copywriting import ProductFacts, display_title, grounding_problems
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
 _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"

@@ -50,7 +50,7 @@ class CaseRun:
 def crash_message(exc: BaseException) -> str:
     """Describe an exception in one line with the innermost frame of this project's code.
 
-    Example: ``"ValidationError: … (at tools/copywriter.py:158 in fallback)"``.
+    Example: ``"ValidationError: … (at tools/copywriting/copywriter.py:158 in fallback)"``.
     """
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if Path(f.filename).resolve().is_relative_to(_REPO) and "site-packages" not in f.filename]

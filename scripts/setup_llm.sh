@@ -68,5 +68,5 @@ else
     log "installed: $(tail -n +3 "$STAMP" | tr '\n' ' ')"
 fi
 
-"$VENV/bin/python" "$ROOT/serve/convert_gguf.py" --out "$WEIGHTS"
+"$VENV/bin/python" "$ROOT/agent/llm/gguf_conversion.py" --out "$WEIGHTS"
 log "done in $((SECONDS - started)) s (venv $VENV, weights $WEIGHTS)"

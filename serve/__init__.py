@@ -1,1 +1,1 @@
-"""Embedded LLM server layer: weight conversion, chat template and the vLLM process manager."""
+"""The campaign API and web page: plan jobs, the marketer chat, keys and the database they keep."""

@@ -34,7 +34,7 @@ from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
 from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
 from serve.store import TERMINAL, JobRecord, KeyRecord, Status, Store
-from tools.audience_filter import AudienceFilter
+from tools.audience import AudienceFilter
 
 WEB_DIR = Path(__file__).with_name("web")
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -98,7 +98,7 @@ def create_app(
     Returns:
         The FastAPI application; jobs start and recover when its lifespan starts.
     """
-    from serve.llm_server import probe
+    from agent.llm import probe
 
     store = store or Store(settings.database_url)
     factory = planner_factory or (lambda on_step: Planner(tools, settings.llm_concurrency, settings.seed, on_step))

@@ -1,7 +1,7 @@
 """The marketer chat: a LangChain tool-calling agent over the plan loop's tools, one session per conversation.
 
 Each turn builds an agent with LangChain's ``create_agent`` on :class:`serve.langchain_model.ProtocolChatModel`
-(so any :class:`agent.llm.ChatModel` answers) and yields events as they happen: answer tokens, tool calls,
+(so any :class:`agent.llm.protocol.ChatModel` answers) and yields events as they happen: answer tokens, tool calls,
 tool results, then ``done``. Conversations are persisted in the API database (table ``chat_messages``):
 they survive restarts, and only the last ``settings.chat_history_messages`` go to the model.
 

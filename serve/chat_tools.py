@@ -18,16 +18,14 @@ import pandas as pd
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, create_model
 
-from agent.brief import Brief, BriefError, Channel, Language, check_against_shop, parse_brief
+from agent.brief import Brief, BriefError, check_against_shop, parse_brief
 from agent.loop import PlannerTools
 from serve.jobs import QueueFullError
 from serve.store import JobRecord
-from tools.audience_filter import AudienceFilter
-from tools.copywriter import CopyRequest
+from tools.audience import AudienceFilter, AudienceQuery, AudienceResult
+from tools.copywriting import Channel, CopyRequest, Language, ProductFacts
 from tools.effect import EffectRequest
-from tools.grounding import ProductFacts
 from tools.portraits import Lifecycle
-from tools.profiles import AudienceQuery, AudienceResult
 from tools.recommend import RecommendRequest
 
 AUDIENCE_LIMIT = 200

@@ -37,8 +37,7 @@ class CommandError(Exception):
 def _one_line_errors() -> Iterator[None]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from agent.llm import LLMError
-    from serve.llm_server import LLMServerError
+    from agent.llm import LLMError, LLMServerError
 
     try:
         yield
@@ -75,9 +74,8 @@ def serve_command(
         import uvicorn
 
         from agent.assemble import build_tools
-        from agent.llm import OpenAIBackend
+        from agent.llm import OpenAIBackend, ensure_llm_server
         from serve.api import create_app
-        from serve.llm_server import ensure_llm_server
 
         overrides = {"api_host": host, "api_port": port, "api_workers": workers, "api_queue_size": queue_size}
         settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})

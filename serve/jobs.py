@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 StepCallback = Callable[[str, TraceStep], None]
 FIXED_STEPS = 8
 """Steps of a plan besides its revision rounds: retrieve, segment, score, predict candidates, choose, write copy,
-predict variants, design launch (tests/test_loop.py checks this against a real plan's trace)."""
+predict variants, design launch (tests/agent/test_loop.py checks this against a real plan's trace)."""
 
 
 class PlanRunner(Protocol):

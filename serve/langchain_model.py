@@ -1,9 +1,9 @@
-"""A LangChain chat model over our :class:`agent.llm.ChatModel` protocol.
+"""A LangChain chat model over our :class:`agent.llm.protocol.ChatModel` protocol.
 
 LangChain's agents talk to a ``BaseChatModel``; the rest of campaign-agent talks to the one-method
 ``ChatModel`` protocol. :class:`ProtocolChatModel` converts between the two (messages, tool specs, tool
-calls, ``tool_choice``), so the same chat agent runs on :class:`agent.llm.OpenAIBackend` (vLLM on CPU or
-GPU, any OpenAI-compatible server) in production and on :class:`agent.scripted.ScriptedModel` in tests.
+calls, ``tool_choice``), so the same chat agent runs on :class:`agent.llm.protocol.OpenAIBackend` (vLLM on CPU or
+GPU, any OpenAI-compatible server) in production and on :class:`agent.llm.scripted.ScriptedModel` in tests.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _text(content: str | list[Any]) -> str:
 
 
 def to_protocol_messages(messages: Sequence[BaseMessage]) -> list[llm.Message]:
-    """Convert LangChain messages to :class:`agent.llm.Message` (system, user, assistant with calls, tool).
+    """Convert LangChain messages to :class:`agent.llm.protocol.Message` (system, user, assistant with calls, tool).
 
     Raises:
         TypeError: for a message type the protocol has no role for.
@@ -89,7 +89,7 @@ def _usage(reply: llm.ChatReply) -> dict[str, int]:
 
 
 class ProtocolChatModel(BaseChatModel):
-    """LangChain chat model backed by any :class:`agent.llm.ChatModel`.
+    """LangChain chat model backed by any :class:`agent.llm.protocol.ChatModel`.
 
     Attributes:
         backend: The protocol model (OpenAIBackend, ScriptedModel, …).
@@ -100,7 +100,7 @@ class ProtocolChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    backend: Any = Field(description="An agent.llm.ChatModel.")
+    backend: Any = Field(description="An agent.llm.protocol.ChatModel.")
     temperature: float = 0.3
     max_tokens: int = 400
     seed: int | None = None

@@ -9,15 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.llm import LLMServerError, ensure_llm_server
 from agent.settings import Settings
-from serve.llm_server import LLMServerError, ensure_llm_server
-from tools.datasets import fetch_datasets
-from tools.headline_evidence import ProvenExamples
-from tools.headline_features import CACHE_FILE, embed_cached, headline_matrix
-from tools.headline_model import HeadlineModel
-from tools.headlines import load_arms
-from tools.portrait_store import PortraitStore, open_portrait_store
-from tools.shop import Shop, load_demo_shop
+from tools.effect.headlines.evidence import ProvenExamples
+from tools.effect.headlines.features import CACHE_FILE, embed_cached, headline_matrix
+from tools.effect.headlines.model import HeadlineModel
+from tools.effect.headlines.training import load_arms
+from tools.portraits import PortraitStore, open_portrait_store
+from tools.shop import Shop, fetch_datasets, load_demo_shop
 
 
 class RealNetworkCallError(AssertionError):
@@ -37,7 +36,7 @@ def _no_real_servers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
             return real_connect(sock, address)  # type: ignore[arg-type]
         raise RealNetworkCallError(
             f"test {request.node.nodeid} tried to connect to {address!r}; "
-            "use agent.scripted.ScriptedModel or mark the test @pytest.mark.e2e"
+            "use agent.llm.scripted.ScriptedModel or mark the test @pytest.mark.e2e"
         )
 
     monkeypatch.setattr(socket.socket, "connect", guarded)

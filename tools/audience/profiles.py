@@ -1,0 +1,199 @@
+"""The profiles tool: find an audience among the customer portraits.
+
+pydantic in (:class:`AudienceQuery`), pydantic out (:class:`AudienceResult`). Unless told not to, the
+tool reads a structured filter out of the description itself (:mod:`tools.audience.terms`: age, region,
+lifecycle, gender, occupation, genre, segment, spend band; English or Chinese) and merges it with the
+explicit filter (explicit values win); the result shows which words produced which constraint. The
+filter (:mod:`tools.audience.filters`) becomes an exact Chroma ``where`` clause (returned with the result,
+for the trace), evaluated on the in-memory mirror of the index (:mod:`tools.portraits.memory_index`); the
+remaining meaningful text ranks the matching customers by cosine similarity of their portrait texts.
+Opted-out customers are always excluded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tools.audience.filters import AudienceFilter
+from tools.audience.terms import Derivation, derive_filter
+from tools.portraits import PortraitStore
+
+__all__ = [
+    "AudienceQuery",
+    "AudienceResult",
+    "PortraitHit",
+    "ProfilesTool",
+]
+
+
+class AudienceQuery(BaseModel):
+    """Who to find: free text (ranks customers), structured filter (restricts them), and a limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000, description="The audience in words (English or Chinese).")
+    filter: AudienceFilter = Field(default_factory=AudienceFilter)
+    limit: int = Field(200, ge=1, le=5000, description="Maximum number of customers returned.")
+    derive_filter: bool = Field(
+        True, description="Read constraints (age, region, lifecycle, genre, …) out of the text too."
+    )
+
+
+class PortraitHit(BaseModel):
+    """One retrieved customer."""
+
+    customer_id: str
+    score: float = Field(ge=0.0, le=1.0, description="Cosine similarity of portrait and query, clipped to 0..1.")
+    text: str
+    metadata: dict[str, Any]
+
+
+class AudienceResult(BaseModel):
+    """The retrieved audience and how it was found."""
+
+    query_text: str
+    filter_used: AudienceFilter
+    where: dict[str, Any] = Field(description="The exact Chroma where clause that was applied.")
+    portraits: list[PortraitHit]
+    message: str
+    semantic_text: str = Field("", description="The English text the customers were ranked by.")
+    derived_from_text: dict[str, str] = Field(
+        default_factory=dict, description="Words of the text → the constraint they produced (check and correct)."
+    )
+    notes: list[str] = Field(default_factory=list, description="Overridden, unavailable or untranslated terms.")
+
+
+class ProfilesTool:
+    """Find audiences among the indexed customers (dependencies injected).
+
+    Args:
+        store: The portrait store.
+    """
+
+    def __init__(self, store: PortraitStore) -> None:
+        self.store = store
+
+    def _check(self, audience: AudienceFilter, vocabulary: dict[str, list[str]]) -> AudienceFilter:
+        try:
+            return AudienceFilter.model_validate(audience.model_dump(), context={"vocabulary": vocabulary})
+        except ValidationError as exc:
+            problems = (str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+            raise ValueError("invalid audience filter: " + "; ".join(problems)) from None
+
+    def retrieve(self, query: AudienceQuery) -> AudienceResult:
+        """Return the customers satisfying the filter, most similar to the query text first.
+
+        Args:
+            query: Text, filter, limit, and whether to read more constraints out of the text.
+
+        Returns:
+            The hits, the filter used (explicit merged with derived, values canonicalised), the words that
+            produced derived constraints, the exact Chroma ``where`` clause, the ranking text, and a message
+            (naming which condition to widen when nothing matches).
+
+        Raises:
+            ValueError: A filter value is not in the index's vocabulary (the message lists valid values).
+        """
+        vocabulary = self.store.vocabulary()
+        derivation = (
+            derive_filter(query.text, vocabulary) if query.derive_filter else Derivation(semantic_text=query.text)
+        )
+        merged, overridden = query.filter.merged_with(derivation.fields)
+        notes = list(derivation.notes)
+        for name in overridden:
+            words = [w for w, c in derivation.derived_from_text.items() if c.startswith(name.split("_")[0].rstrip("s"))]
+            notes.append(f"explicit filter wins over {', '.join(repr(w) for w in words) or name} for {name}")
+        vector = self.store.embed([derivation.semantic_text])[0]
+        result = self.search_vector(vector, merged, query.limit, vocabulary)
+        return result.model_copy(
+            update={
+                "query_text": query.text,
+                "semantic_text": derivation.semantic_text,
+                "derived_from_text": derivation.derived_from_text,
+                "notes": notes,
+            }
+        )
+
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        audience: AudienceFilter | None = None,
+        limit: int = 200,
+        vocabulary: dict[str, list[str]] | None = None,
+    ) -> AudienceResult:
+        """Return the customers satisfying a filter, most similar to a precomputed query vector first.
+
+        Args:
+            vector: L2-normalised query embedding (384 floats).
+            audience: Structured filter (checked against the vocabulary); None for no constraint.
+            limit: Maximum number of customers.
+            vocabulary: The index's vocabulary, when the caller already has it.
+
+        Returns:
+            The hits, filter used, Chroma ``where`` clause and message (``query_text`` is empty).
+        """
+        checked = self._check(
+            audience or AudienceFilter(), vocabulary if vocabulary is not None else self.store.vocabulary()
+        )
+        where = checked.to_where()
+        index = self.store.index()
+        found = index.search(vector, where, limit, self.store.propose)
+        hits = [
+            PortraitHit(
+                customer_id=index.ids[row],
+                score=float(np.clip(score, 0.0, 1.0)),
+                text=index.documents[row],
+                metadata=index.metadata(row),
+            )
+            for row, score in found
+        ]
+        if hits:
+            capped = " (limit reached: raise the limit for more)" if len(hits) == limit else ""
+            message = f"{len(hits)} customers match {checked.describe()}, ranked by similarity{capped}."
+        else:
+            message = self._empty_message(checked)
+        return AudienceResult(query_text="", filter_used=checked, where=where, portraits=hits, message=message)
+
+    def count(self, audience: AudienceFilter) -> int:
+        """Return how many customers satisfy a filter (opted-out customers excluded)."""
+        checked = self._check(audience, self.store.vocabulary())
+        return int(self.store.index().mask(checked.to_where()).sum())
+
+    def _empty_message(self, audience: AudienceFilter) -> str:
+        """Explain an empty result and name the condition whose removal matches the most customers."""
+        conditions = audience.conditions()
+        if not conditions:
+            return "No customer matches: the index is empty or every customer opted out."
+        index = self.store.index()
+        widened = []
+        for position, (label, _) in enumerate(conditions):
+            rest = [clause for i, (_, clauses) in enumerate(conditions) if i != position for clause in clauses]
+            widened.append((int(index.mask(AudienceFilter.combine(rest)).sum()), label))
+        best_count, best_label = max(widened)
+        text = audience.describe()
+        if best_count == 0:
+            return f"No customer matches: {text} — try widening several of these conditions."
+        return f"No customer matches: {text} — try widening {best_label} ({best_count} customers match without it)."
+
+    def embeddings(self, customer_ids: list[str]) -> np.ndarray:
+        """Return the stored portrait vectors in the order of ``customer_ids`` (for clustering).
+
+        Args:
+            customer_ids: Pseudonymised ids, e.g. from :meth:`retrieve`.
+
+        Returns:
+            Array of shape ``(len(customer_ids), 384)``, float32, rows L2-normalised.
+
+        Raises:
+            ValueError: An id is unknown or opted out.
+        """
+        index = self.store.index()
+        rows = [index.row(cid) for cid in customer_ids]
+        opted = index.mask({"opted_out": True})
+        missing = [cid for cid, row in zip(customer_ids, rows, strict=True) if row is None or opted[row]]
+        if missing:
+            raise ValueError(f"{len(missing)} customer(s) unknown or opted out, e.g. {', '.join(missing[:5])}")
+        return index.vectors[np.asarray(rows, dtype=np.int64)].astype(np.float32).reshape(len(customer_ids), -1)

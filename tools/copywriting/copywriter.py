@@ -1,0 +1,202 @@
+"""Copy generation: one message per segment, channel and product, grounded in catalog facts.
+
+The LLM is asked for a JSON draft (headline, body, cta) whose schema carries the channel's length limits;
+the draft is validated for length, language and grounding (no invented year, genre, price or offer) and the
+problems are fed back for a bounded number of retries. If no valid draft comes back — likely with the small
+embedded model — the tool builds the message from the catalog facts with a fixed template and says so
+(``source="template"``), so the plan stays correct whatever model answers.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, model_validator
+
+from agent.llm import ChatModel, Message, StructuredOutputError, describe_validation_error, generate_structured
+from prompts import render
+from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
+from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_problems
+
+
+class CopyUnavailableError(ValueError):
+    """No message about the product fits the channel (e.g. a long title in an SMS with a disclaimer)."""
+
+
+class CopyDraft(BaseModel):
+    """A message draft: what the LLM must return (validated against the product facts in context)."""
+
+    headline: str = Field(min_length=2)
+    body: str = Field(min_length=5)
+    cta: str = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> CopyDraft:
+        ctx = info.context or {}
+        if "facts" not in ctx:
+            return self
+        text = f"{self.headline}\n{self.body}\n{self.cta}"
+        problems = grounding_problems(text, ctx["facts"], ctx["language"], banned=tuple(ctx.get("banned", ())))
+        if not ctx.get("template"):
+            problems += substance_problems(self, ctx["facts"], ctx["language"])
+        disclaimer = ctx.get("disclaimer") or ""
+        total = len(self.headline) + len(self.body) + len(self.cta) + len(disclaimer)
+        if total > ctx["limits"].total:
+            problems.append(f"message is {total} characters with the disclaimer; the limit is {ctx['limits'].total}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def substance_problems(draft: CopyDraft, facts: ProductFacts, language: str) -> list[str]:
+    """Reject drafts that say nothing: a body that only repeats the title or headline, a CTA copying either."""
+    rest = re.sub(re.escape(facts.display_title), " ", draft.body, flags=re.IGNORECASE)
+    rest = re.sub(re.escape(facts.title), " ", rest, flags=re.IGNORECASE)
+    words = len(re.findall(r"[\u4e00-\u9fff]", rest)) // 2 if language == "zh" else len(re.findall(r"[A-Za-z]+", rest))
+    problems = []
+    if words < 4:
+        problems.append("the body must say something about the title in a full sentence, not just repeat it")
+    if draft.cta.strip().casefold() in (draft.headline.strip().casefold(), draft.body.strip().casefold()):
+        problems.append("the cta must be a short call to action, not a copy of the headline or body")
+    return problems
+
+
+@lru_cache(maxsize=32)
+def draft_model(channel: str, body_max: int) -> type[CopyDraft]:
+    """Return the draft schema for ``channel`` with its length limits in the JSON schema."""
+    limits = CHANNEL_LIMITS[channel]
+    fields: dict[str, Any] = {
+        "headline": (str, Field(min_length=2, max_length=limits.headline)),
+        "body": (str, Field(min_length=5, max_length=body_max)),
+        "cta": (str, Field(min_length=2, max_length=limits.cta)),
+    }
+    return create_model(f"{channel.capitalize()}Copy", __base__=CopyDraft, **fields)
+
+
+class CopyRequest(BaseModel):
+    """What to write: for whom, where, about which product."""
+
+    goal: str
+    segment_name: str
+    segment_description: str
+    product: ProductFacts
+    channel: Channel
+    language: Language = "en"
+    disclaimer: str | None = None
+    banned_phrases: list[str] = Field(default_factory=list, description="Phrases the copy must not use.")
+
+
+class CopyResult(BaseModel):
+    """A finished message and how it was made."""
+
+    headline: str
+    body: str
+    cta: str
+    disclaimer: str | None = None
+    source: Literal["llm", "template"]
+    attempts: int = Field(description="LLM calls made for this message.")
+    errors: list[str] = Field(default_factory=list, description="Why drafts were rejected.")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The whole message as sent."""
+        parts = [self.headline, self.body, self.cta, self.disclaimer or ""]
+        return "\n".join(p for p in parts if p)
+
+
+class CopyTool:
+    """Writes grounded copy with an injected chat model.
+
+    Args:
+        model: The LLM backend.
+        retries: Re-asks after an invalid draft.
+        temperature: Sampling temperature.
+        seed: Base sampling seed.
+    """
+
+    def __init__(self, model: ChatModel, retries: int = 2, temperature: float = 0.7, seed: int = 42) -> None:
+        self.model = model
+        self.retries = retries
+        self.temperature = temperature
+        self.seed = seed
+
+    def _limits(self, request: CopyRequest) -> tuple[ChannelLimits, int]:
+        limits = CHANNEL_LIMITS[request.channel]
+        # The schema bounds the body by what the shortest headline and CTA leave; the total is checked on the draft.
+        room = limits.total - 4 - len(request.disclaimer or "")
+        return limits, max(5, min(limits.body, room))
+
+    def messages(self, request: CopyRequest) -> list[Message]:
+        """Render the prompt for ``request`` from the templates in ``prompts/``."""
+        limits, body_max = self._limits(request)
+        facts = request.product
+        genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
+        user = render(
+            "copy_user.jinja", language=request.language, goal=request.goal, segment_name=request.segment_name,
+            segment_description=request.segment_description, channel=request.channel,
+            limits={"headline": limits.headline, "body": body_max, "cta": limits.cta},
+            title=facts.display_title, year=facts.year, genres=genres,
+        )
+        return [
+            Message(role="system", content=render("copy_system.jinja", language=request.language)),
+            Message(role="user", content=user),
+        ]
+
+    def fallback(self, request: CopyRequest) -> CopyDraft:
+        """Build the message from catalog facts alone (no LLM): the richest template that fits the channel.
+
+        Raises:
+            CopyUnavailableError: when not even the title fits the channel's limits.
+        """
+        limits, body_max = self._limits(request)
+        facts = request.product
+        genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
+        values = {"language": request.language, "title": facts.display_title, "year": facts.year, "genres": genres}
+        full = {p: render("copy_fallback.jinja", part=p, **values) for p in ("headline", "body", "cta")}
+        short = {**full, "body": render("copy_fallback.jinja", part="headline", **values)}
+        context = {**self._context(request, limits), "template": True}
+        problems: list[str] = []
+        for parts in (full, short, {**short, "headline": facts.display_title[: limits.headline]}):
+            try:
+                return draft_model(request.channel, body_max).model_validate(parts, context=context)
+            except ValidationError as exc:
+                problems.append(describe_validation_error(exc))
+        raise CopyUnavailableError(f"no message about {facts.display_title} fits {request.channel}: {problems[-1]}")
+
+    @staticmethod
+    def _context(request: CopyRequest, limits: ChannelLimits) -> dict[str, Any]:
+        return {"facts": request.product, "language": request.language, "limits": limits,
+                "disclaimer": request.disclaimer, "banned": request.banned_phrases}
+
+    def write(self, request: CopyRequest) -> CopyResult:
+        """Write one message, falling back to the fact template when the LLM gives no valid draft.
+
+        Raises:
+            CopyUnavailableError: when no message about the product fits the channel at all.
+        """
+        limits, body_max = self._limits(request)
+        context = self._context(request, limits)
+        try:
+            result = generate_structured(
+                self.model, self.messages(request), draft_model(request.channel, body_max),
+                retries=self.retries, temperature=self.temperature, max_tokens=220, seed=self.seed,
+                context=context,
+            )
+        except StructuredOutputError as exc:
+            draft = self.fallback(request)
+            return CopyResult(
+                **draft.model_dump(), disclaimer=request.disclaimer, source="template", attempts=exc.attempts,
+                errors=exc.errors, prompt_tokens=exc.usage.prompt_tokens,
+                completion_tokens=exc.usage.completion_tokens,
+            )
+        return CopyResult(
+            **result.value.model_dump(include={"headline", "body", "cta"}), disclaimer=request.disclaimer,
+            source="llm", attempts=result.attempts, errors=result.errors,
+            prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
+            latency_s=result.latency_s,
+        )

@@ -1,0 +1,28 @@
+"""Predicted effect of a product or message on a segment.
+
+Predicted effect: the click model of a segment liking a product, its calibration, the effect tool, and one
+effect per copy variant; with the Upworthy headline model (``headlines``), the Hillstrom uplift model
+(``uplift``) and Open Bandit CTR and off-policy evaluation (``bandit``).
+"""
+
+from tools.effect.bandit import train_obd_ctr
+from tools.effect.click_model import ClickModel
+from tools.effect.effect_tool import EffectEstimate, EffectRequest, EffectTool
+from tools.effect.headlines import DEFAULT_FINE_TUNE, headline_ctr_model, score_pairs_file
+from tools.effect.uplift import evaluate_uplift_file, train_uplift
+from tools.effect.variant_effect import VariantEffect, predict_effect
+
+__all__ = [
+    "DEFAULT_FINE_TUNE",
+    "ClickModel",
+    "EffectEstimate",
+    "EffectRequest",
+    "EffectTool",
+    "VariantEffect",
+    "evaluate_uplift_file",
+    "headline_ctr_model",
+    "predict_effect",
+    "score_pairs_file",
+    "train_obd_ctr",
+    "train_uplift",
+]

@@ -1,0 +1,259 @@
+"""An in-memory mirror of the portrait collection, for fast filtered audience search.
+
+Chroma stays the store of record (documents, metadata, vectors; embedded or server). Chroma evaluates a
+``where`` filter through its metadata tables, which at 100k portraits costs about a second per query
+(measured: ``eval/bench_profiles.py`` reports it), so filtered retrieval runs here instead:
+
+* the filter (the same Chroma ``where`` clause that is shown to the marketer) is evaluated on columnar
+  copies of the metadata (:func:`where_mask`);
+* when few customers match (at most :data:`EXACT_MAX`), they are ranked exactly, by the dot product of
+  their normalised vectors with the query vector;
+* when many match, Chroma's HNSW index (queried without a filter, ids only) proposes candidates, enough
+  to expect ``limit`` matches after the mask, and the exact ranking falls back when too few survive.
+
+The mirror is stamped with the collection's revision; :class:`~tools.portraits.store.PortraitStore`
+applies its own writes to it and reloads it when another process changed the collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from chromadb.api.models.Collection import Collection
+from rich.console import Console
+from rich.progress import Progress
+
+EXACT_MAX = 20_000
+_PAGE = 5000
+_OVERFETCH = 2.0
+
+#: Proposes ``n`` candidate ids for a query vector (Chroma's HNSW, no filter).
+Proposer = Callable[[np.ndarray, int], list[str]]
+
+
+class PortraitIndex:
+    """Vectors, documents and metadata of every indexed portrait, aligned by row.
+
+    Args:
+        dim: Vector dimension.
+        revision: Collection revision the contents correspond to.
+    """
+
+    def __init__(self, dim: int, revision: str | None = None) -> None:
+        self.dim = dim
+        self.revision = revision
+        self.ids: list[str] = []
+        self.documents: list[str] = []
+        self.vectors = np.zeros((0, dim), dtype=np.float32)
+        self.meta = pd.DataFrame()
+        self._row: dict[str, int] = {}
+        self._pending: list[tuple[list[str], np.ndarray, list[str], list[dict[str, Any]]]] = []
+        self._columns: dict[str, tuple[str, Any]] = {}
+
+    @classmethod
+    def load(
+        cls, collection: Collection, dim: int, revision: str | None, console: Console | None = None
+    ) -> PortraitIndex:
+        """Read every portrait of a Chroma collection (paged, with a progress bar).
+
+        Args:
+            collection: The portrait collection.
+            dim: Vector dimension.
+            revision: The collection's revision, stamped on the mirror.
+            console: Rich console for a progress bar; None is silent.
+
+        Returns:
+            The mirror.
+        """
+        index = cls(dim, revision)
+        total = collection.count()
+        with Progress(console=console, disable=console is None, transient=True) as progress:
+            task = progress.add_task("Loading portraits", total=total)
+            for offset in range(0, total, _PAGE):
+                page = collection.get(include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset)
+                vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1)
+                metas = [dict(m or {}) for m in page["metadatas"] or []]
+                index.upsert(page["ids"], vectors, [d or "" for d in page["documents"] or []], metas)
+                progress.advance(task, len(page["ids"]))
+        return index
+
+    def __len__(self) -> int:
+        self._settle()
+        return len(self.ids)
+
+    def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str], metas: list[dict[str, Any]]) -> None:
+        """Add or replace portraits (applied lazily, in one go, before the next read)."""
+        self._pending.append((list(ids), np.asarray(vectors, dtype=np.float32), list(documents), list(metas)))
+
+    def _settle(self) -> None:
+        if not self._pending:
+            return
+        batches, self._pending = self._pending, []
+        ids = [i for batch in batches for i in batch[0]]
+        last = {cid: n for n, cid in enumerate(ids)}  # a later write of the same id wins
+        keep = [n for n, cid in enumerate(ids) if last[cid] == n]
+        vectors = np.concatenate([batch[1] for batch in batches])[keep]
+        documents = [d for batch in batches for d in batch[2]]
+        metas = [m for batch in batches for m in batch[3]]
+        replaced = [cid for cid in (ids[n] for n in keep) if cid in self._row]
+        if replaced:
+            self.remove(replaced)
+        start = len(self.ids)
+        self.ids += [ids[n] for n in keep]
+        self.documents += [documents[n] for n in keep]
+        self.vectors = np.concatenate([self.vectors, vectors]) if start else vectors
+        kept = [metas[n] for n in keep]
+        keys = list(dict.fromkeys(k for m in kept for k in m))
+        added = pd.DataFrame(
+            {k: pd.Series([m.get(k) for m in kept], dtype=object) for k in keys}, index=range(start, start + len(keep))
+        )
+        self.meta = pd.concat([self.meta, added]).astype(object) if start else added
+        self._row.update({cid: start + n for n, cid in enumerate(ids[n] for n in keep)})
+        self._columns.clear()
+
+    def update_metadata(self, ids: list[str], metas: list[dict[str, Any]]) -> None:
+        """Merge metadata keys into existing portraits (unknown ids are ignored)."""
+        self._settle()
+        for cid, meta in zip(ids, metas, strict=True):
+            row = self._row.get(cid)
+            if row is None:
+                continue
+            for key, value in meta.items():
+                if key not in self.meta.columns:
+                    self.meta[key] = pd.Series([None] * len(self.meta), index=self.meta.index, dtype=object)
+                self.meta.at[row, key] = value
+        self._columns.clear()
+
+    def remove(self, ids: list[str]) -> int:
+        """Delete portraits (vectors, documents and metadata); return how many were present."""
+        self._settle()
+        rows = sorted(self._row[cid] for cid in set(ids) if cid in self._row)
+        if not rows:
+            return 0
+        gone = set(rows)
+        keep = np.array([n for n in range(len(self.ids)) if n not in gone], dtype=np.int64)
+        self.ids = [self.ids[n] for n in keep]
+        self.documents = [self.documents[n] for n in keep]
+        self.vectors = self.vectors[keep]
+        self.meta = self.meta.iloc[keep].reset_index(drop=True)
+        self._row = {cid: n for n, cid in enumerate(self.ids)}
+        self._columns.clear()
+        return len(rows)
+
+    def row(self, customer_id: str) -> int | None:
+        """Return the row of a customer, or None."""
+        self._settle()
+        return self._row.get(customer_id)
+
+    def metadata(self, row: int) -> dict[str, Any]:
+        """Return the metadata of one row (keys whose value is unknown are left out)."""
+        values = self.meta.iloc[row].to_dict()
+        return {k: _plain(v) for k, v in values.items() if v is not None and not (isinstance(v, float) and v != v)}
+
+    def _column(self, key: str) -> tuple[str, Any]:
+        """Return a typed copy of one metadata column: ("num", float array) or ("cat", (codes, lookup))."""
+        if key not in self._columns:
+            series = self.meta[key] if key in self.meta.columns else pd.Series([None] * len(self.ids), dtype=object)
+            numeric = series.map(lambda v: v is None or (isinstance(v, int | float) and not isinstance(v, str)))
+            if bool(numeric.all()):
+                self._columns[key] = ("num", pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64))
+            else:
+                texts = series.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
+                codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+                self._columns[key] = ("cat", (codes, {u: n for n, u in enumerate(uniques)}))
+        return self._columns[key]
+
+    def _compare(self, key: str, op: str, value: Any) -> np.ndarray:
+        kind, data = self._column(key)
+        if kind == "num":
+            if op in ("$in", "$nin"):
+                hit = np.isin(data, [float(v) for v in value])
+                return hit if op == "$in" else ~hit & ~np.isnan(data)
+            target = float(value)
+            ops = {"$eq": np.equal, "$ne": np.not_equal, "$gt": np.greater, "$gte": np.greater_equal,
+                   "$lt": np.less, "$lte": np.less_equal}  # fmt: skip
+            with np.errstate(invalid="ignore"):
+                return ops[op](data, target) & ~np.isnan(data)
+        codes, lookup = data
+        if op in ("$in", "$nin"):
+            wanted = [lookup[str(v)] for v in value if str(v) in lookup]
+            hit = np.isin(codes, wanted)
+            return hit if op == "$in" else ~hit & (codes >= 0)
+        if op not in ("$eq", "$ne"):
+            raise ValueError(f"operator {op} needs a number, but {key!r} holds text")
+        code = lookup.get(str(value), -2)
+        return codes == code if op == "$eq" else (codes != code) & (codes >= 0)
+
+    def mask(self, where: dict[str, Any] | None) -> np.ndarray:
+        """Evaluate a Chroma ``where`` clause; a missing metadata key matches nothing.
+
+        Args:
+            where: Chroma clause ($and, $or, equality and $eq/$ne/$gt/$gte/$lt/$lte/$in/$nin), or None.
+
+        Returns:
+            Boolean array over rows.
+        """
+        self._settle()
+        if not where:
+            return np.ones(len(self.ids), dtype=bool)
+        parts = []
+        for key, condition in where.items():
+            if key in ("$and", "$or"):
+                masks = [self.mask(clause) for clause in condition]
+                parts.append(np.logical_and.reduce(masks) if key == "$and" else np.logical_or.reduce(masks))
+            elif isinstance(condition, dict):
+                parts += [self._compare(key, op, value) for op, value in condition.items()]
+            else:
+                parts.append(self._compare(key, "$eq", condition))
+        return np.logical_and.reduce(parts)
+
+    def search(
+        self, vector: np.ndarray, where: dict[str, Any] | None, limit: int, propose: Proposer | None = None
+    ) -> list[tuple[int, float]]:
+        """Return up to ``limit`` (row, cosine similarity) of the rows matching ``where``, best first.
+
+        Args:
+            vector: L2-normalised query vector.
+            where: Chroma ``where`` clause.
+            limit: Maximum number of rows.
+            propose: HNSW candidate proposer, used when more than :data:`EXACT_MAX` rows match.
+
+        Returns:
+            Rows and similarities.
+        """
+        mask = self.mask(where)
+        matching = int(mask.sum())
+        if matching == 0:
+            return []
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if propose is not None and matching > EXACT_MAX:
+            wanted = min(len(self.ids), int(limit * len(self.ids) / matching * _OVERFETCH) + 32)
+            rows = np.array(
+                [r for r in (self._row.get(c) for c in propose(query, wanted)) if r is not None], dtype=np.int64
+            )
+            rows = rows[mask[rows]] if len(rows) else rows
+            if len(rows) >= min(limit, matching):
+                return self._rank(rows, query, limit)
+        subset = np.flatnonzero(mask) if matching < len(self.ids) else None
+        return self._rank(subset, query, limit)
+
+    def _rank(self, rows: np.ndarray | None, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        scores = (self.vectors if rows is None else np.take(self.vectors, rows, axis=0)) @ query
+        top = np.argpartition(-scores, limit - 1)[:limit] if len(scores) > limit else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]
+        picked = top if rows is None else rows[top]
+        return [(int(r), float(s)) for r, s in zip(picked, scores[top], strict=True)]
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars into Python ones (metadata goes into pydantic models and JSON)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value

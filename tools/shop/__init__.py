@@ -1,0 +1,22 @@
+"""A shop's data and where it comes from.
+
+A shop's data: the schema every shop is validated against, the loaders (the MovieLens demo shop, CDNOW, the
+clothing catalog, Open Bandit logs), dataset fetching, cleaning reports and the library of imported shops.
+"""
+
+from tools.shop.datasets import DatasetFetchError, fetch_datasets
+from tools.shop.library import erase_from_shops, ingest_shop_files
+from tools.shop.schema import Product, ShopDataError
+from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop
+
+__all__ = [
+    "OUTSIDE_US",
+    "DatasetFetchError",
+    "Product",
+    "Shop",
+    "ShopDataError",
+    "erase_from_shops",
+    "fetch_datasets",
+    "ingest_shop_files",
+    "load_demo_shop",
+]
