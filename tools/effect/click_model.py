@@ -29,7 +29,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from agent.settings import Settings
 from tools.effect.calibration import calibration_error
 from tools.effect.click_features import CATEGORICAL, HistoryStats, event_rows
-from tools.recommend import LIKED_RATING
+from tools.shop import LIKED_RATING
 
 if TYPE_CHECKING:
     from tools.shop import Shop

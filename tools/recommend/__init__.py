@@ -4,11 +4,9 @@ Product scoring: popularity, neighbourhood and matrix-factorisation recommenders
 cold start, ranking metrics, reasons, and the recommend tool the loop calls.
 """
 
-from tools.recommend.reasons import LIKED_RATING
 from tools.recommend.recommend_tool import RecommendRequest, RecommendTool, ScoredProduct
 
 __all__ = [
-    "LIKED_RATING",
     "RecommendRequest",
     "RecommendTool",
     "ScoredProduct",

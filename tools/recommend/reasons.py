@@ -17,8 +17,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tools.recommend.recommenders import NeighbourExplainer
+from tools.shop import LIKED_RATING
 
-LIKED_RATING = 4.0
 """A rating at or above this many stars counts as "liked" (reasons here, the click proxy in effect.py)."""
 
 

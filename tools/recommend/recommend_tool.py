@@ -26,9 +26,7 @@ from tools.recommend.cold_start import ColdStart, Placement
 from tools.recommend.content import ItemContent
 from tools.recommend.hybrid import default_hybrid, find_content, normalise_rows
 from tools.recommend.interactions import InteractionMatrix
-from tools.recommend.metrics import precision_at_k
 from tools.recommend.reasons import (
-    LIKED_RATING,
     collaborative_reasons,
     liked_reasons,
     placement_reason,
@@ -36,21 +34,12 @@ from tools.recommend.reasons import (
     taste_reasons,
 )
 from tools.recommend.recommenders import (
-    ItemKNNRecommender,
-    NeighbourExplainer,
     PopularityRecommender,
     Recommender,
-    top_k,
 )
 
 if TYPE_CHECKING:
     from tools.shop import Product, Shop
-
-__all__ = [
-    "LIKED_RATING", "InteractionMatrix", "ItemKNNRecommender", "NeighbourExplainer", "PopularityRecommender",
-    "RecommendRequest", "RecommendResult", "RecommendTool", "Recommender", "ScoredProduct", "default_hybrid",
-    "precision_at_k", "top_k",
-]  # fmt: skip
 
 
 class RecommendRequest(BaseModel):

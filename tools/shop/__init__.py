@@ -6,10 +6,11 @@ clothing catalog, Open Bandit logs), dataset fetching, cleaning reports and the 
 
 from tools.shop.datasets import DatasetFetchError, fetch_datasets
 from tools.shop.library import erase_from_shops, ingest_shop_files
-from tools.shop.schema import Product, ShopDataError
+from tools.shop.schema import LIKED_RATING, Product, ShopDataError
 from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop
 
 __all__ = [
+    "LIKED_RATING",
     "OUTSIDE_US",
     "DatasetFetchError",
     "Product",

@@ -24,6 +24,9 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 EVENT_TYPES = ("rating", "purchase", "view", "click", "review")
+# A rating at or above this counts as liking the product (MovieLens stars 1–5): the recommenders' "liked" and the
+# click model's positive label.
+LIKED_RATING = 4.0
 
 
 class ShopDataError(ValueError):

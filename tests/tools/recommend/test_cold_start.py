@@ -9,11 +9,12 @@ import pytest
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from tools.recommend import RecommendRequest, RecommendTool
 from tools.recommend.cold_start import ColdStart
 from tools.recommend.content import ItemContent
 from tools.recommend.hybrid import normalise_rows
+from tools.recommend.interactions import InteractionMatrix
 from tools.recommend.metrics import ndcg_at_k, stratified_split_mask, to_matrix
-from tools.recommend.recommend_tool import InteractionMatrix, RecommendRequest, RecommendTool
 from tools.recommend.recommenders import EASERecommender, mask_seen_items, top_k
 from tools.shop import Product
 

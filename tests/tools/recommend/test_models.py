@@ -9,8 +9,8 @@ import scipy.sparse as sp
 from tools.recommend.content import CONTENT_KINDS, ContentRecommender, ItemContent
 from tools.recommend.factor_models import ALSRecommender, BPRRecommender
 from tools.recommend.hybrid import HybridRecommender, normalise_rows
+from tools.recommend.interactions import InteractionMatrix
 from tools.recommend.metrics import recommenders_metrics, stratified_split_mask, to_matrix
-from tools.recommend.recommend_tool import InteractionMatrix
 from tools.recommend.recommenders import (
     EASERecommender,
     ItemKNNRecommender,

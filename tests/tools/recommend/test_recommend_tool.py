@@ -11,16 +11,11 @@ import pytest
 import scipy.sparse as sp
 from pydantic import ValidationError
 
-from tools.recommend.recommend_tool import (
-    LIKED_RATING,
-    InteractionMatrix,
-    ItemKNNRecommender,
-    PopularityRecommender,
-    RecommendRequest,
-    RecommendTool,
-    precision_at_k,
-    top_k,
-)
+from tools.recommend import RecommendRequest, RecommendTool
+from tools.recommend.interactions import InteractionMatrix
+from tools.recommend.metrics import precision_at_k
+from tools.recommend.recommenders import ItemKNNRecommender, PopularityRecommender, top_k
+from tools.shop import LIKED_RATING
 
 SEED = 42
 
