@@ -159,9 +159,7 @@ def check_against_shop(brief: Brief, vocabulary: dict[str, list[str]], source: s
         BriefError: one line naming the field and listing the valid values.
     """
     try:
-        checked = AudienceFilter.model_validate(
-            brief.audience_filter.model_dump(), context={"vocabulary": vocabulary}
-        )
+        checked = brief.audience_filter.checked(vocabulary)
     except ValidationError as exc:
         raise BriefError(f"{source}: {one_line(exc, 'audience_filter')}") from None
     return brief.model_copy(update={"audience_filter": checked})

@@ -34,7 +34,6 @@ from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
 from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
 from serve.store import TERMINAL, JobRecord, KeyRecord, Status, Store
-from tools.audience import AudienceFilter
 
 WEB_DIR = Path(__file__).with_name("web")
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -129,8 +128,7 @@ def create_app(
              responses={429: {"description": "The queue is full"}, 422: {"description": "Invalid brief"}})
     def create_plan(brief: Brief, key: Key) -> Response:
         try:
-            checked = AudienceFilter.model_validate(brief.audience_filter.model_dump(),
-                                                    context={"vocabulary": tools.profiles.store.vocabulary()})
+            checked = brief.audience_filter.checked(tools.profiles.store.vocabulary())
         except ValidationError as exc:
             raise _field_errors(exc, ("body", "audience_filter")) from None
         try:

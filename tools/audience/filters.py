@@ -82,6 +82,19 @@ class AudienceFilter(BaseModel):
             self.spend_bands = _canonical(self.spend_bands, vocabulary.get("spend_bands", []), "spend band")
         return self
 
+    def checked(self, vocabulary: dict[str, list[str]]) -> AudienceFilter:
+        """Return this filter checked against a shop's vocabulary, values in the shop's spelling ("sci fi" → "Sci-Fi").
+
+        The one check of audience values: the brief, the API and the profiles tool all call it.
+
+        Args:
+            vocabulary: The index's filterable values (``PortraitStore.vocabulary()``).
+
+        Raises:
+            pydantic.ValidationError: A value is not in the vocabulary (the message lists the valid ones).
+        """
+        return AudienceFilter.model_validate(self.model_dump(), context={"vocabulary": vocabulary})
+
     def is_set(self, name: str) -> bool:
         """Tell whether a field constrains the audience."""
         value = getattr(self, name)

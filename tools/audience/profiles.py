@@ -78,7 +78,7 @@ class ProfilesTool:
 
     def _check(self, audience: AudienceFilter, vocabulary: dict[str, list[str]]) -> AudienceFilter:
         try:
-            return AudienceFilter.model_validate(audience.model_dump(), context={"vocabulary": vocabulary})
+            return audience.checked(vocabulary)
         except ValidationError as exc:
             problems = (str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
             raise ValueError("invalid audience filter: " + "; ".join(problems)) from None
