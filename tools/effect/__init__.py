@@ -7,7 +7,7 @@ effect per copy variant; with the Upworthy headline model (``headlines``), the H
 
 from tools.effect.bandit import train_obd_ctr
 from tools.effect.click_model import ClickModel
-from tools.effect.effect_tool import EffectEstimate, EffectRequest, EffectTool
+from tools.effect.effect_tool import EffectEstimate, EffectRequest, EffectResult, EffectTool
 from tools.effect.headlines import DEFAULT_FINE_TUNE, headline_ctr_model, score_pairs_file
 from tools.effect.uplift import evaluate_uplift_file, train_uplift
 from tools.effect.variant_effect import VariantEffect, predict_effect
@@ -17,6 +17,7 @@ __all__ = [
     "ClickModel",
     "EffectEstimate",
     "EffectRequest",
+    "EffectResult",
     "EffectTool",
     "VariantEffect",
     "evaluate_uplift_file",

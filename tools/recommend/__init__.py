@@ -4,10 +4,11 @@ Product scoring: popularity, neighbourhood and matrix-factorisation recommenders
 cold start, ranking metrics, reasons, and the recommend tool the loop calls.
 """
 
-from tools.recommend.recommend_tool import RecommendRequest, RecommendTool, ScoredProduct
+from tools.recommend.recommend_tool import RecommendRequest, RecommendResult, RecommendTool, ScoredProduct
 
 __all__ = [
     "RecommendRequest",
+    "RecommendResult",
     "RecommendTool",
     "ScoredProduct",
 ]
