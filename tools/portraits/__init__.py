@@ -6,12 +6,15 @@ that retrieves them. Erasure removes a customer everywhere.
 """
 
 from tools.portraits.documents import genre_key
+from tools.portraits.erasure import ErasureReport, erase_customer
 from tools.portraits.portrait import Lifecycle
 from tools.portraits.store import PortraitStore, open_portrait_store
 
 __all__ = [
+    "ErasureReport",
     "Lifecycle",
     "PortraitStore",
+    "erase_customer",
     "genre_key",
     "open_portrait_store",
 ]
