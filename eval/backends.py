@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
-from pathlib import Path
 
-import jinja2
-
-from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, Message, OpenAIBackend, Usage, reply_json
+from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, OpenAIBackend, Usage, reply_json
 from agent.settings import Settings
 from eval.config import EvalConfig
-from prompts import PROMPTS_DIR
-from tools.copywriting import CJK, GENRES_ZH, CopyRequest, CopyTool
-
-PROMPT_FILES = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja")
+from prompts import PRODUCTION_PROMPTS, PromptError, PromptRenderer
+from tools.copywriting import CJK, CopyTool
 
 
 def _template_reply(request: ChatRequest) -> ChatReply:
@@ -96,59 +90,28 @@ def build_model(config: EvalConfig, settings: Settings) -> ChatModel:
                          settings.llm_timeout_s)
 
 
-@lru_cache(maxsize=8)
-def _environment(folder: str) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
-                              autoescape=False, keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
-
-
-class VersionedCopyTool(CopyTool):
-    """The copy tool with its system and user prompts read from another folder (a prompt version).
-
-    Args:
-        prompts_dir: Folder holding ``copy_system.jinja`` and ``copy_user.jinja``.
-        **kwargs: Arguments of :class:`~tools.copywriting.copywriter.CopyTool`.
-    """
-
-    def __init__(self, prompts_dir: Path, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.prompts_dir = prompts_dir
-
-    def _render(self, name: str, **variables: object) -> str:
-        try:
-            return _environment(str(self.prompts_dir)).get_template(name).render(**variables).strip()
-        except jinja2.TemplateNotFound as exc:
-            raise FileNotFoundError(f"prompt version folder {self.prompts_dir} has no {name}") from exc
-
-    def messages(self, request: CopyRequest) -> list[Message]:
-        """Render the prompt for ``request`` from the version's templates."""
-        limits, body_max = self._limits(request)
-        facts = request.product
-        genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
-        user = self._render(
-            "copy_user.jinja", language=request.language, goal=request.goal, segment_name=request.segment_name,
-            segment_description=request.segment_description, channel=request.channel,
-            limits={"headline": limits.headline, "body": body_max, "cta": limits.cta},
-            title=facts.display_title, year=facts.year, genres=genres,
-        )
-        return [Message(role="system", content=self._render("copy_system.jinja", language=request.language)),
-                Message(role="user", content=user)]
+def prompt_renderer(config: EvalConfig) -> PromptRenderer:
+    """Return the renderer of ``config``'s prompt version: its ``prompts_dir``, else the production prompts."""
+    return PRODUCTION_PROMPTS if config.prompts_dir is None else PromptRenderer(config.prompts_dir)
 
 
 def build_copy_tool(config: EvalConfig, settings: Settings) -> CopyTool:
-    """Return the copy tool of ``config``: its backend, retries, temperature, seed and prompt version."""
-    model = build_model(config, settings)
-    if config.prompts_dir is not None:
-        return VersionedCopyTool(config.prompts_dir, model=model, retries=config.retries,
-                                 temperature=config.temperature, seed=config.seed)
-    return CopyTool(model, retries=config.retries, temperature=config.temperature, seed=config.seed)
+    """Return the production copy tool with ``config``'s backend, retries, temperature, seed and prompt version."""
+    return CopyTool(build_model(config, settings), retries=config.retries, temperature=config.temperature,
+                    seed=config.seed, prompts=prompt_renderer(config))
 
 
 def prompt_fingerprint(config: EvalConfig) -> str:
-    """Return a short SHA-256 of the prompt templates the configuration uses (to tell versions apart)."""
+    """Return a short SHA-256 of the copy templates the configuration uses (to tell prompt versions apart).
+
+    Raises:
+        PromptError: when the prompt version's folder lacks one of the copy tool's templates.
+    """
+    folder = prompt_renderer(config).directory
     digest = hashlib.sha256()
-    for name in PROMPT_FILES:
-        own = config.prompts_dir / name if config.prompts_dir is not None else None
-        path = own if own is not None and own.exists() else PROMPTS_DIR / name
+    for name in CopyTool.TEMPLATES:
+        path = folder / name
+        if not path.is_file():
+            raise PromptError(f"no prompt template named {name!r} in {folder}")
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]

@@ -7,7 +7,7 @@ A configuration is a YAML file::
     model: null                # embedded: the settings' model; openai: required
     base_url: null             # openai only: an OpenAI-compatible …/v1 URL
     prompt_version: repo       # a label; with prompts_dir the copy prompts are read from that folder
-    prompts_dir: null
+    prompts_dir: null          # a folder holding every copy template: copy_system, copy_user, copy_fallback.jinja
     retries: 2                 # re-asks after an invalid draft
     temperature: 0.7
     concurrency: 4             # parallel copy requests within one plan
@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from eval.suite import SuiteError, read_model
+from tools.copywriting import CopyTool
 
 Backend = Literal["scripted-template", "scripted-facts", "embedded", "openai"]
 
@@ -102,12 +103,17 @@ def load_config(path: Path) -> EvalConfig:
     """Read and validate a configuration file; a relative ``prompts_dir`` is resolved against its folder.
 
     Raises:
-        SuiteError: one line naming the file and the first invalid field.
+        SuiteError: one line naming the file and the first invalid field (a ``prompts_dir`` must be a folder
+            holding every template the copy tool renders).
     """
     config = read_model(path, EvalConfig, "with name and backend")
     if config.prompts_dir is not None:
         folder = config.prompts_dir if config.prompts_dir.is_absolute() else path.parent / config.prompts_dir
         if not folder.is_dir():
             raise SuiteError(f"{path}: field 'prompts_dir': {folder} is not a folder")
+        missing = [name for name in CopyTool.TEMPLATES if not (folder / name).is_file()]
+        if missing:
+            raise SuiteError(f"{path}: field 'prompts_dir': {folder} has no {', '.join(missing)} "
+                             f"(a prompt version holds every copy template: {', '.join(CopyTool.TEMPLATES)})")
         config = config.model_copy(update={"prompts_dir": folder.resolve()})
     return config

@@ -38,20 +38,15 @@ from langchain_core.messages import (
 from agent.llm import ChatModel, LLMError
 from agent.loop import PlannerTools
 from agent.settings import Settings
+from prompts import render
 from serve.chat_tools import Submit, build_chat_tools
 from serve.langchain_model import ProtocolChatModel
 from serve.store import Store
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You are the campaign assistant of an online film shop. Help the marketer with the tools: find_audience, "
-    "recommend_products, predict_effect, write_copy and create_plan. Call the tool that fits the request, then "
-    "answer in two or three sentences using only the numbers and titles in the tool result."
-)
-ANSWER_NUDGE = (
-    "Answer my last question in two or three sentences, using only the titles and numbers in the tool result."
-)
+SYSTEM_PROMPT = render("chat_system.jinja")
+ANSWER_NUDGE = render("chat_answer_nudge.jinja")  # sent after a tool result when a tool call was required
 RESULT_PREVIEW = 2000
 BUSY = "the previous reply in this session is still being written"
 

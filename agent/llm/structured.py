@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.llm.protocol import ChatModel, ChatRequest, Message, Usage
+from prompts import render
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -110,11 +111,7 @@ def generate_structured(
             conversation = [
                 *conversation,
                 Message(role="assistant", content=text),
-                Message(
-                    role="user",
-                    content=f"That reply was not valid: {problem}. "
-                    "Answer again with only the JSON object, fixing these problems.",
-                ),
+                Message(role="user", content=render("structured_retry.jinja", problem=problem)),
             ]
             continue
         return StructuredResult[output_type](  # type: ignore[valid-type]

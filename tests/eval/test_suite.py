@@ -9,7 +9,7 @@ import yaml
 
 from agent.brief import BriefError, parse_brief
 from agent.llm import ChatRequest, Message
-from eval.backends import facts_copy, prompt_fingerprint
+from eval.backends import facts_copy
 from eval.checks import score_outcome
 from eval.config import EvalConfig, load_config
 from eval.results import RunSummary, ScorerSummary, check_gates
@@ -109,14 +109,6 @@ def test_case_thresholds_override_the_suite_scorer_by_scorer(tmp_path):
 def test_invalid_configs_name_the_field(tmp_path, data, message):
     with pytest.raises(SuiteError, match=message):
         load_config(_write(tmp_path, data, "config.yaml"))
-
-
-def test_prompt_versions_have_different_fingerprints(tmp_path):
-    (tmp_path / "copy_user.jinja").write_text("Title: {{ title }}\nWrite something.")
-    versioned = load_config(_write(tmp_path, {"name": "v2", "backend": "embedded", "prompts_dir": "."}, "c.yaml"))
-    repo = EvalConfig(name="v1", backend="embedded")
-    assert prompt_fingerprint(versioned) != prompt_fingerprint(repo)
-    assert prompt_fingerprint(repo) == prompt_fingerprint(EvalConfig(name="again", backend="scripted-facts"))
 
 
 def test_brief_overrides_apply_to_mappings_only():

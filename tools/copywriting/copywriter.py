@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, model_validator
 
 from agent.llm import ChatModel, Message, StructuredOutputError, describe_validation_error, generate_structured
-from prompts import render
+from prompts import PRODUCTION_PROMPTS, PromptRenderer
 from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
 from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_problems
 
@@ -110,20 +110,27 @@ class CopyResult(BaseModel):
 
 
 class CopyTool:
-    """Writes grounded copy with an injected chat model.
+    """Writes grounded copy with an injected chat model and prompt templates.
 
     Args:
         model: The LLM backend.
         retries: Re-asks after an invalid draft.
         temperature: Sampling temperature.
         seed: Base sampling seed.
+        prompts: Renders the templates named in :attr:`TEMPLATES` (default: the production ``prompts/``;
+            eval passes another folder to compare prompt versions).
     """
 
-    def __init__(self, model: ChatModel, retries: int = 2, temperature: float = 0.7, seed: int = 42) -> None:
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja")
+    """The templates the tool renders: a prompt version folder must hold all of them."""
+
+    def __init__(self, model: ChatModel, retries: int = 2, temperature: float = 0.7, seed: int = 42,
+                 prompts: PromptRenderer = PRODUCTION_PROMPTS) -> None:
         self.model = model
         self.retries = retries
         self.temperature = temperature
         self.seed = seed
+        self.prompts = prompts
 
     def _limits(self, request: CopyRequest) -> tuple[ChannelLimits, int]:
         limits = CHANNEL_LIMITS[request.channel]
@@ -132,23 +139,23 @@ class CopyTool:
         return limits, max(5, min(limits.body, room))
 
     def messages(self, request: CopyRequest) -> list[Message]:
-        """Render the prompt for ``request`` from the templates in ``prompts/``."""
+        """Render the prompt for ``request`` from the system and user templates of :attr:`prompts`."""
         limits, body_max = self._limits(request)
         facts = request.product
         genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
-        user = render(
+        user = self.prompts.render(
             "copy_user.jinja", language=request.language, goal=request.goal, segment_name=request.segment_name,
             segment_description=request.segment_description, channel=request.channel,
             limits={"headline": limits.headline, "body": body_max, "cta": limits.cta},
             title=facts.display_title, year=facts.year, genres=genres,
         )
         return [
-            Message(role="system", content=render("copy_system.jinja", language=request.language)),
+            Message(role="system", content=self.prompts.render("copy_system.jinja", language=request.language)),
             Message(role="user", content=user),
         ]
 
     def fallback(self, request: CopyRequest) -> CopyDraft:
-        """Build the message from catalog facts alone (no LLM): the richest template that fits the channel.
+        """Build the message from catalog facts alone (no LLM): the richest ``copy_fallback.jinja`` that fits.
 
         Raises:
             CopyUnavailableError: when not even the title fits the channel's limits.
@@ -157,8 +164,8 @@ class CopyTool:
         facts = request.product
         genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
         values = {"language": request.language, "title": facts.display_title, "year": facts.year, "genres": genres}
-        full = {p: render("copy_fallback.jinja", part=p, **values) for p in ("headline", "body", "cta")}
-        short = {**full, "body": render("copy_fallback.jinja", part="headline", **values)}
+        full = {p: self.prompts.render("copy_fallback.jinja", part=p, **values) for p in ("headline", "body", "cta")}
+        short = {**full, "body": self.prompts.render("copy_fallback.jinja", part="headline", **values)}
         context = {**self._context(request, limits), "template": True}
         problems: list[str] = []
         for parts in (full, short, {**short, "headline": facts.display_title[: limits.headline]}):

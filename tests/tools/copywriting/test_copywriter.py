@@ -1,7 +1,10 @@
+import re
+import shutil
+
 import pytest
 
 from agent.llm import FunctionModel, ScriptedModel, reply_json, reply_text
-from prompts import PromptError, render
+from prompts import PRODUCTION_PROMPTS, PROMPTS_DIR, PromptError, PromptRenderer
 from tools.copywriting import (
     CHANNEL_LIMITS,
     CopyRequest,
@@ -20,13 +23,6 @@ def _request(**changes) -> CopyRequest:
     base = dict(goal="win back fans", segment_name="Lapsed Sci-Fi fans", segment_description="lapsed, 30s",
                 product=STAR_WARS, channel="push", language="en")
     return CopyRequest(**{**base, **changes})
-
-
-def test_prompt_rendering_is_strict():
-    with pytest.raises(PromptError, match="goal"):
-        render("copy_user.jinja", language="en")
-    with pytest.raises(PromptError, match="no prompt template"):
-        render("missing.jinja")
 
 
 def test_display_title_moves_trailing_article():
@@ -117,3 +113,24 @@ def test_banned_phrases_and_empty_drafts_are_rejected():
         result = CopyTool(model).write(_request(banned_phrases=["limited time"]))
     assert result.source == "llm" and result.attempts == 2
     assert "not just repeat it" in result.errors[0] and "not a copy of the headline" in result.errors[0]
+
+
+def test_copy_tool_renders_every_prompt_with_its_injected_renderer(tmp_path):
+    for name in CopyTool.TEMPLATES:
+        shutil.copy(PROMPTS_DIR / name, tmp_path / name)
+    user = (tmp_path / "copy_user.jinja").read_text()
+    (tmp_path / "copy_user.jinja").write_text("VERSION-B-MARKER\n" + user)
+    fallback = (tmp_path / "copy_fallback.jinja").read_text()
+    (tmp_path / "copy_fallback.jinja").write_text(fallback.replace("Watch now", "Stream it tonight"))
+    assert CopyTool(ScriptedModel()).prompts is PRODUCTION_PROMPTS
+    with ScriptedModel([reply_text("no json here")]) as model:
+        result = CopyTool(model, retries=0, prompts=PromptRenderer(tmp_path)).write(_request())
+    assert model.requests[0].messages[1].content.startswith("VERSION-B-MARKER\nCampaign goal: win back fans")
+    assert result.source == "template" and result.cta == "Stream it tonight"
+    assert CopyTool(ScriptedModel()).fallback(_request()).cta == "Watch now"
+
+
+def test_a_prompt_folder_without_a_template_fails_naming_it(tmp_path):
+    shutil.copy(PROMPTS_DIR / "copy_user.jinja", tmp_path / "copy_user.jinja")
+    with pytest.raises(PromptError, match=re.escape(f"no prompt template named 'copy_system.jinja' in {tmp_path}")):
+        CopyTool(ScriptedModel(), prompts=PromptRenderer(tmp_path)).messages(_request())
