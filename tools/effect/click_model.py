@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -29,6 +28,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from agent.settings import Settings
 from tools.effect.calibration import calibration_error
 from tools.effect.click_features import CATEGORICAL, HistoryStats, event_rows
+from tools.saved_models import load_saved, save_model
 from tools.shop import LIKED_RATING
 
 if TYPE_CHECKING:
@@ -169,18 +169,19 @@ class ClickModel:
     def save(self, settings: Settings) -> None:
         """Write the model (joblib) and its card (JSON) to ``settings.models_dir / "effect"``."""
         folder = settings.models_dir / "effect"
-        folder.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, folder / "click_model.joblib")
+        save_model(self, folder / "click_model.joblib")
         (folder / "model_card.json").write_text(json.dumps(self.card, indent=2, ensure_ascii=False))
 
     @classmethod
     def load_or_train(cls, shop: Shop, settings: Settings) -> ClickModel:
-        """Load the saved model if it was trained on this shop's data with this scikit-learn, else train."""
-        folder = settings.models_dir / "effect"
-        if (folder / "model_card.json").exists() and (folder / "click_model.joblib").exists():
-            card = json.loads((folder / "model_card.json").read_text())
-            if card["data"]["fingerprint"] == _fingerprint(shop) and card["sklearn_version"] == sklearn.__version__:
-                model = joblib.load(folder / "click_model.joblib")
-                if isinstance(model, cls):
-                    return model
+        """Load the saved model if it was trained on this shop's data with this scikit-learn, else train.
+
+        A saved file this release cannot read (see :func:`tools.saved_models.load_saved`) is retrained too.
+        """
+        model = load_saved(settings.models_dir / "effect" / "click_model.joblib", cls)
+        if model is not None:
+            card = model.card if isinstance(model.card, dict) else {}
+            same_data = card.get("data", {}).get("fingerprint") == _fingerprint(shop)
+            if same_data and card.get("sklearn_version") == sklearn.__version__:
+                return model
         return cls.train(shop, settings)

@@ -19,7 +19,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -36,6 +35,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from agent.settings import Settings
 from tools.effect.bandit.logs import CAMPAIGNS, POLICIES, load_bandit_log, obd_dir
 from tools.effect.calibration import calibration_error, save_reliability_plot
+from tools.saved_models import save_model
 
 CATEGORICAL = ["campaign", "position", "user_feature_0", "user_feature_1", "user_feature_2", "user_feature_3",
                "item_feature_1", "item_feature_2", "item_feature_3"]  # fmt: skip
@@ -136,7 +136,7 @@ def train_obd_ctr(settings: Settings) -> dict[str, Any]:
             p = estimator.predict_proba(test[x_cols])[:, 1]
             results[name][label] = held_out_metrics(y_test, p, settings.seed)
             curves[f"{name} ({label})"] = p
-        joblib.dump(variants, folder / f"{name}.joblib")
+        save_model(variants, folder / f"{name}.joblib")
     constant = np.full(y_test.size, fit["click"].mean())
     plot = save_reliability_plot(
         y_test, {k: v for k, v in curves.items() if not k.endswith("(isotonic)")}, folder / "reliability.png",

@@ -35,18 +35,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from agent.settings import Settings
-from tools.effect.headlines.encoder import CrossFitEncoders, FineTuneConfig, cross_fit
+from tools.effect.headlines.encoder import HEAD_FILE, CrossFitEncoders, FineTuneConfig, cross_fit
 from tools.effect.headlines.evidence import ProvenExamples
 from tools.effect.headlines.features import embed_cached, headline_matrix
 from tools.effect.headlines.model import HeadlineModel
 from tools.effect.headlines.pairs import pair_accuracy, read_pairs, within_test_pair_accuracy
 from tools.effect.headlines.within_test import within_test_log_likelihood
+from tools.saved_models import load_saved, save_model
 
 DEV_FILE = "upworthy_dev.parquet"
 VAL_FILE = "headline_pairs_val.json"
@@ -210,20 +210,15 @@ def headline_ctr_model(settings: Settings, progress: Callable[[int, int], None] 
     folder = settings.models_dir / "headlines"
     path, encoder_dir = folder / "headline_model.joblib", folder / "encoders"
     fingerprint = _data_fingerprint(settings, fine_tune)
-    if path.is_file():
-        try:
-            model = joblib.load(path)
-        except (AttributeError, ModuleNotFoundError, EOFError, ValueError):  # saved by an older layout: retrain
-            model = None
-        if isinstance(model, HeadlineModel) and model.card.get("data", {}).get("fingerprint") == fingerprint:
-            if model.encoders is None:
-                return model
-            model.encoders = CrossFitEncoders(encoder_dir, model.encoders.folds)  # the home may have moved
-            if all((encoder_dir / f"fold_{k}").is_dir() for k in range(model.encoders.folds)):
-                return model
+    model = load_saved(path, HeadlineModel)  # None if missing or unreadable (e.g. saved by an older layout)
+    if model is not None and model.card.get("data", {}).get("fingerprint") == fingerprint:
+        if model.encoders is None:
+            return model
+        model.encoders = CrossFitEncoders(encoder_dir, model.encoders.folds)  # the home may have moved
+        if all((encoder_dir / f"fold_{k}" / HEAD_FILE).is_file() for k in range(model.encoders.folds)):
+            return model  # every encoder was saved whole (its head is written last)
     model = train_headline_model(settings, fine_tune=fine_tune, encoder_dir=encoder_dir, progress=progress)
     model.card["data"]["fingerprint"] = fingerprint
-    folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path)
+    save_model(model, path)
     (folder / "model_card.json").write_text(json.dumps(model.card, indent=2))
     return model

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -37,6 +36,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from agent.settings import Settings
 from tools.effect.uplift.metrics import bootstrap_interval, ipw_policy_value, qini_auuc
+from tools.saved_models import load_saved, save_model
 
 ARMS = {"none": "No E-Mail", "mens": "Mens E-Mail", "womens": "Womens E-Mail"}
 PROPENSITY = 1.0 / 3.0  # the experiment's assignment probability of every arm
@@ -222,19 +222,17 @@ def train_uplift(settings: Settings, data_path: Path | None = None) -> UpliftMod
         "interval": "95% percentile bootstrap over held-out customers",
     }
     folder = settings.models_dir / "uplift"
-    folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, folder / "uplift_model.joblib")
+    save_model(model, folder / "uplift_model.joblib")
     (folder / "model_card.json").write_text(json.dumps(model.card, indent=2, default=float))
     return model
 
 
 def load_or_train_uplift(settings: Settings) -> UpliftModel:
     """Load the saved model if trained on the current dev file with this scikit-learn, else train it."""
-    folder, path = settings.models_dir / "uplift", settings.shared_data_dir / DEV_FILE
-    if (folder / "uplift_model.joblib").is_file():
-        model = joblib.load(folder / "uplift_model.joblib")
-        same = model.card.get("data", {}).get("fingerprint") == fingerprint(read_experiment(path))
-        if isinstance(model, UpliftModel) and same and model.card.get("sklearn_version") == sklearn.__version__:
+    model = load_saved(settings.models_dir / "uplift" / "uplift_model.joblib", UpliftModel)  # None: unreadable
+    if model is not None and model.card.get("sklearn_version") == sklearn.__version__:
+        data = read_experiment(settings.shared_data_dir / DEV_FILE)
+        if model.card.get("data", {}).get("fingerprint") == fingerprint(data):
             return model
     return train_uplift(settings)
 
