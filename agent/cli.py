@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,6 +24,9 @@ from agent.cli_output import console, emit, run_command
 from agent.settings import get_settings
 from eval.cli import eval_command
 from serve.cli import chat_command, keys_app, serve_command
+
+if TYPE_CHECKING:
+    from agent.trace import StepEvent, TraceStep
 
 EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "scifi_winback.yaml"
 
@@ -62,7 +65,7 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
         console.print(f"LLM: {settings.llm_model} at {url}", highlight=False)
         status = console.status("planning …")
 
-        def on_event(event: str, step: Any) -> None:
+        def on_event(event: StepEvent, step: TraceStep) -> None:
             if event == "start":
                 status.update(f"step {step.index}: {step.step} ({step.tool}) …")
             else:
@@ -74,7 +77,7 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {warning.message}", highlight=False)
     t = plan.totals
     if t:
         console.print(f"plan {plan.plan_id}: {len(plan.segments)} segments, {len(plan.active_variants())} variants; "

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from agent.brief import Brief
 from agent.candidates import DISTINCT_TOLERANCE, POOL_SIZE, rank_by_effect, shortlist
 from agent.launch import design_launch
-from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Revision, RunTotals, Segment
+from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, PlanWarning, Revision, RunTotals, Segment
 from agent.segments import form_segments
-from agent.trace import TraceRecorder, TraceStep
+from agent.trace import StepListener, TraceRecorder, TraceStep
 from tools.audience import AudienceQuery, ProfilesTool
 from tools.copywriting import Channel, CopyRequest, CopyResult, CopyTool, CopyUnavailableError, ProductFacts
 from tools.effect import EffectEstimate, EffectRequest, EffectTool, VariantEffect
@@ -39,6 +39,21 @@ class VariantScorer(Protocol):
 RETRIEVE_CAP = 2000
 EXTRA_CANDIDATES = 3
 MIN_GAIN = 0.005  # a candidate must beat a variant's predicted rate by this much to replace it
+STEPS = ("retrieve audience", "form segments", "score products", "predict effect of candidates", "choose products",
+         "write copy", "predict effect of variants", "design launch")
+"""The steps of a plan besides its revision rounds (which run between the last two), in trace order."""
+
+
+def expected_steps(brief: Brief, revision_rounds: int | None = None) -> int:
+    """Steps :meth:`Planner.run` records in the trace for ``brief``.
+
+    Args:
+        brief: The brief.
+        revision_rounds: Revision rounds run. None: ``brief.max_revisions``, the most the loop runs, which
+            makes the count an upper bound before the run (revision may stop early, and an audience that
+            matches nobody ends after its first step).
+    """
+    return len(STEPS) + (brief.max_revisions if revision_rounds is None else revision_rounds)
 
 
 @dataclass
@@ -53,61 +68,85 @@ class PlannerTools:
     predict_effect: VariantScorer
 
 
+@dataclass
+class _Run:
+    """The state of one :meth:`Planner.run` call, so one planner can run several briefs at once."""
+
+    brief: Brief
+    plan: CampaignPlan
+    trace: TraceRecorder
+
+    def skip(self, step: TraceStep, segment_id: str, channel: Channel, product_id: str, why: str) -> None:
+        """Record that no message about ``product_id`` fits ``channel`` for the segment (a note and a warning)."""
+        message = f"{segment_id}/{channel}: skipped: {why}"
+        step.notes.append(message)
+        self.plan.warnings.append(PlanWarning(kind="skipped_message", message=message, segment_id=segment_id,
+                                              channel=channel, product_id=product_id))
+
+    def skipped(self, segment_id: str, channel: Channel) -> set[str]:
+        """Products skipped so far for the segment and channel."""
+        return {w.product_id for w in self.plan.warnings if w.kind == "skipped_message" and w.product_id
+                and w.segment_id == segment_id and w.channel == channel}
+
+
 class Planner:
-    """Runs the plan loop for one brief.
+    """Runs the plan loop, one brief per :meth:`run` call.
+
+    The planner keeps no state between or during runs (each run has its own), so one planner may run
+    several briefs at once from different threads.
 
     Args:
         tools: The injected tools.
-        concurrency: Parallel copy requests sent to the LLM.
+        concurrency: Parallel copy requests sent to the LLM (per run).
         seed: Seed for segmentation and the holdout draw.
-        on_event: Progress callback ``(event, TraceStep)``.
+        on_event: Told when each step of every run starts and ends.
     """
 
-    def __init__(self, tools: PlannerTools, concurrency: int = 8, seed: int = 42, on_event: Any = None) -> None:
+    def __init__(self, tools: PlannerTools, concurrency: int = 8, seed: int = 42,
+                 on_event: StepListener | None = None) -> None:
         self.tools = tools
         self.concurrency = concurrency
         self.seed = seed
         self.on_event = on_event
-        self._skipped: set[tuple[str, str, str]] = set()  # (segment, channel, product) with no message that fits
 
     def run(self, brief: Brief) -> CampaignPlan:
-        """Produce a campaign plan for ``brief``."""
+        """Produce a campaign plan for ``brief``; its trace has at most :func:`expected_steps` steps."""
         started = time.perf_counter()
-        self._skipped = set()
-        trace = TraceRecorder(self.on_event)
         plan = CampaignPlan(
             plan_id=uuid.uuid4().hex[:12], created_at=datetime.now(UTC), brief=brief,
             llm_model=self.tools.copy.model.name,
             audience=AudienceSummary(query=brief.audience, filter_used={}, size=0),
             effect_model_card=self.tools.effect.model_card,
         )
-        hits = self._retrieve(brief, plan, trace)
+        run = _Run(brief, plan, TraceRecorder(self.on_event))
+        trace = run.trace
+        hits = self._retrieve(run)
         if hits:
             plan.segments = self._segment(brief, hits, trace)
             pools = self._score_products(brief, plan.segments, trace)
             self._choose(brief, plan.segments, pools, self._predict(plan.segments, pools, trace), trace)
-            self._first_drafts(brief, plan, trace)
-            self._revise(brief, plan, trace)
-            plan.warnings += [n for s in trace.steps for n in s.notes if ": skipped: " in n]
+            self._first_drafts(run)
+            self._revise(run)
             with trace.step("design launch", "launch design", {"send_budget": brief.send_budget}) as step:
                 plan.launch = design_launch(brief, plan, self.seed)
                 unsent = [a.variant_id for a in plan.launch.allocations if a.sends == 0]
                 if unsent:
-                    plan.warnings.append(
+                    plan.warnings.append(PlanWarning(kind="unsent_variants", variant_ids=unsent, message=(
                         f"{'The plan sends nothing: a' if plan.launch.planned_sends == 0 else 'A'} budget of "
                         f"{brief.send_budget} sends leaves {len(unsent)} of {len(plan.launch.allocations)} variants "
                         f"unsent ({', '.join(unsent)}); raise the budget or reduce channels and variants."
-                    )
+                    )))
                 step.outputs = {"planned_sends": plan.launch.planned_sends,
                                 "holdout_customers": plan.launch.holdout_customers, "notes": plan.launch.notes}
         plan.trace = trace.steps
         plan.totals = self._totals(plan, trace, time.perf_counter() - started)
         return plan
 
-    def _retrieve(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> list[Any]:
+    def _retrieve(self, run: _Run) -> list[Any]:
+        brief, plan = run.brief, run.plan
         limit = min(math.ceil(brief.send_budget / len(brief.channels)), RETRIEVE_CAP)
         query = AudienceQuery(text=brief.audience, filter=brief.audience_filter, limit=limit)
-        with trace.step("retrieve audience", "profiles.retrieve", query.model_dump()) as step:
+        with run.trace.step("retrieve audience", "profiles.retrieve", query.model_dump()) as step:
             result = self.tools.profiles.retrieve(query)
             step.outputs = {"matched": len(result.portraits), "where": result.where, "message": result.message,
                             "top": [{"customer_id": h.customer_id, "score": round(h.score, 4)}
@@ -118,7 +157,8 @@ class Planner:
         )
         if not result.portraits:
             plan.status = "empty"
-            plan.warnings.append(f"No customer matches this audience. {result.message}".strip())
+            plan.warnings.append(PlanWarning(
+                kind="empty_audience", message=f"No customer matches this audience. {result.message}".strip()))
         return list(result.portraits)
 
     def _segment(self, brief: Brief, hits: list[Any], trace: TraceRecorder) -> list[Segment]:
@@ -168,8 +208,9 @@ class Planner:
             step.outputs = {s.segment_id: [{"product_id": p.product_id, "title": p.title, "reason": p.reason}
                                            for p in s.products] for s in segments}
 
-    def _write(self, brief: Brief, jobs: list[tuple[Segment, Channel, ScoredProduct]], step: TraceStep,
+    def _write(self, run: _Run, jobs: list[tuple[Segment, Channel, ScoredProduct]], step: TraceStep,
                round_no: int, start_index: int) -> list[CopyVariant]:
+        brief = run.brief
         requests = [CopyRequest(
             goal=brief.goal, segment_name=seg.name, segment_description=seg.description,
             product=ProductFacts(product_id=p.product_id, title=p.title, year=p.year, genres=p.genres),
@@ -181,8 +222,7 @@ class Planner:
         variants: list[CopyVariant] = []
         for (seg, channel, product), result in zip(jobs, results, strict=True):
             if isinstance(result, CopyUnavailableError):
-                self._skipped.add((seg.segment_id, channel, product.product_id))
-                step.notes.append(f"{seg.segment_id}/{channel}: skipped: {result}")
+                run.skip(step, seg.segment_id, channel, product.product_id, str(result))
                 continue
             step.llm_calls += result.attempts
             step.prompt_tokens += result.prompt_tokens
@@ -205,12 +245,14 @@ class Planner:
         except CopyUnavailableError as exc:
             return exc
 
-    def _first_drafts(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> None:
+    def _first_drafts(self, run: _Run) -> None:
+        brief, plan = run.brief, run.plan
         jobs = [(seg, channel, product) for seg in plan.segments for channel in brief.channels
                 for product in seg.products[: brief.variants_per_channel]]
-        with trace.step("write copy", f"copy ({plan.llm_model})", {"messages": len(jobs)}) as step:
-            plan.variants = self._write(brief, jobs, step, 0, 0)
-        with trace.step("predict effect of variants", "predict_effect", {"variants": len(plan.variants)}) as step:
+        with run.trace.step("write copy", f"copy ({plan.llm_model})", {"messages": len(jobs)}) as step:
+            plan.variants = self._write(run, jobs, step, 0, 0)
+        with run.trace.step("predict effect of variants", "predict_effect",
+                            {"variants": len(plan.variants)}) as step:
             self._predict_variants(plan, plan.variants, step)
 
     def _predict_variants(self, plan: CampaignPlan, variants: list[CopyVariant], step: TraceStep) -> None:
@@ -221,12 +263,13 @@ class Planner:
             for v in variants if v.predicted is not None
         }
 
-    def _revise(self, brief: Brief, plan: CampaignPlan, trace: TraceRecorder) -> None:
-        for round_no in range(1, brief.max_revisions + 1):
-            with trace.step(f"revise round {round_no}", "revise against predicted effect",
-                            {"active_variants": len(plan.active_variants())}) as step:
-                jobs, decisions = self._revision_jobs(brief, plan, round_no)
-                new = self._write(brief, [(s, c, p) for s, c, p, _ in jobs], step, round_no, len(plan.variants))
+    def _revise(self, run: _Run) -> None:
+        plan = run.plan
+        for round_no in range(1, run.brief.max_revisions + 1):
+            with run.trace.step(f"revise round {round_no}", "revise against predicted effect",
+                                {"active_variants": len(plan.active_variants())}) as step:
+                jobs, decisions = self._revision_jobs(run, round_no)
+                new = self._write(run, [(s, c, p) for s, c, p, _ in jobs], step, round_no, len(plan.variants))
                 self._predict_variants(plan, new, step)
                 replaced = {(s.segment_id, c, p.product_id): old for s, c, p, old in jobs}
                 for variant in new:
@@ -251,15 +294,17 @@ class Planner:
                 step.notes.append("stopped: no unused candidate beats an active variant")
                 break
 
-    def _revision_jobs(self, brief: Brief, plan: CampaignPlan, round_no: int
+    @staticmethod
+    def _revision_jobs(run: _Run, round_no: int
                        ) -> tuple[list[tuple[Segment, Channel, ScoredProduct, CopyVariant]], list[Revision]]:
+        brief, plan = run.brief, run.plan
         jobs: list[tuple[Segment, Channel, ScoredProduct, CopyVariant]] = []
         decisions: list[Revision] = []
         for seg in plan.segments:
             for channel in brief.channels:
                 active = [v for v in plan.active_variants() if v.segment_id == seg.segment_id and v.channel == channel]
                 used = {v.product_id for v in plan.variants if v.segment_id == seg.segment_id and v.channel == channel}
-                used |= {pid for s, c, pid in self._skipped if s == seg.segment_id and c == channel}
+                used |= run.skipped(seg.segment_id, channel)
                 unused = sorted((p for p in seg.products if p.product_id not in used),
                                 key=lambda p: -_effect_of(seg, p.product_id).point)
                 # An unwritten message is assumed average (headline index 1.0): its rate is the product's p_like.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agent.brief import Brief
 from agent.trace import TraceStep
@@ -105,6 +105,32 @@ class LaunchDesign(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+WarningKind = Literal["empty_audience", "skipped_message", "unsent_variants", "legacy"]
+
+
+class PlanWarning(BaseModel):
+    """Something the marketer should know about the plan, as a sentence and as data.
+
+    Attributes:
+        kind: ``empty_audience`` (no customer matches the audience), ``skipped_message`` (no message about a
+            product fits a channel, so that segment × channel × product has no copy), ``unsent_variants`` (the
+            send budget leaves variants without sends), ``legacy`` (read from a plan stored before warnings
+            had kinds: only the sentence is known).
+        message: The sentence shown to people.
+        segment_id: The segment concerned (``skipped_message``).
+        channel: The channel concerned (``skipped_message``).
+        product_id: The product concerned (``skipped_message``).
+        variant_ids: The variants concerned (``unsent_variants``: those left without sends).
+    """
+
+    kind: WarningKind
+    message: str
+    segment_id: str | None = None
+    channel: Channel | None = None
+    product_id: str | None = None
+    variant_ids: list[str] = Field(default_factory=list)
+
+
 class RunTotals(BaseModel):
     """Cost of producing the plan."""
 
@@ -131,10 +157,18 @@ class CampaignPlan(BaseModel):
     variants: list[CopyVariant] = Field(default_factory=list)
     revisions: list[Revision] = Field(default_factory=list)
     launch: LaunchDesign | None = None
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[PlanWarning] = Field(default_factory=list)
     effect_model_card: dict[str, Any] = Field(default_factory=dict)
     totals: RunTotals | None = None
     trace: list[TraceStep] = Field(default_factory=list)
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _legacy_warnings(cls, value: Any) -> Any:
+        """Read a plan stored by an earlier release, whose warnings were plain sentences, as ``legacy`` warnings."""
+        if isinstance(value, list):
+            return [{"kind": "legacy", "message": w} if isinstance(w, str) else w for w in value]
+        return value
 
     def variant(self, variant_id: str) -> CopyVariant:
         """Return the variant with ``variant_id``."""

@@ -27,7 +27,7 @@ def render_markdown(plan: CampaignPlan) -> str:
            f"**Channels:** {', '.join(b.channels)} · **Language:** {b.language} · **Send budget:** {b.send_budget:,}",
            ""]
     if plan.warnings:
-        out += ["## Warnings", "", *[f"- {w}" for w in plan.warnings], ""]
+        out += ["## Warnings", "", *[f"- {w.message}" for w in plan.warnings], ""]
     a = plan.audience
     out += ["## Audience", "", f"{a.size} customers matched the query “{a.query}”.",
             f"Filter applied: `{_cell(a.where or {}, 400)}`. {a.message}".rstrip(), ""]

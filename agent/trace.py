@@ -6,9 +6,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
+
+StepEvent = Literal["start", "end"]
+"""When a step listener is called: as a step starts, and as it ends (also when it raised)."""
 
 
 class TraceStep(BaseModel):
@@ -27,6 +30,19 @@ class TraceStep(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class StepListener(Protocol):
+    """Progress callback of the plan loop: told when each step starts and ends.
+
+    The step is the live record: at ``"start"`` only its index, name, tool and inputs are filled; at ``"end"``
+    its outputs, notes, LLM counts and duration too. An exception raised here propagates out of the loop
+    (the API cancels a running plan this way).
+    """
+
+    def __call__(self, event: StepEvent, step: TraceStep, /) -> None:
+        """Handle ``event`` for ``step``."""
+        ...
+
+
 class TraceRecorder:
     """Collects :class:`TraceStep` records and reports progress to an optional callback.
 
@@ -34,7 +50,7 @@ class TraceRecorder:
         on_event: Called with ``(event, step)`` when a step starts (``"start"``) and ends (``"end"``).
     """
 
-    def __init__(self, on_event: Any = None) -> None:
+    def __init__(self, on_event: StepListener | None = None) -> None:
         self.steps: list[TraceStep] = []
         self._on_event = on_event
 
@@ -45,14 +61,14 @@ class TraceRecorder:
             index=len(self.steps) + 1, step=step, tool=tool, inputs=inputs or {}, started_at=datetime.now(UTC)
         )
         self.steps.append(record)
-        if self._on_event:
+        if self._on_event is not None:
             self._on_event("start", record)
         started = time.perf_counter()
         try:
             yield record
         finally:
             record.duration_s = round(time.perf_counter() - started, 4)
-            if self._on_event:
+            if self._on_event is not None:
                 self._on_event("end", record)
 
     @property

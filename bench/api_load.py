@@ -51,8 +51,8 @@ def serve(port: int, db: Path) -> None:
     from agent.loop import Planner
     from agent.plan import CampaignPlan
     from agent.settings import Settings
+    from agent.trace import StepListener
     from serve.api import create_app
-    from serve.jobs import StepCallback
 
     def copywriter(request: Any) -> Any:
         title = regex.search(r"Title: (.+?)(?: \(write it.*)?$", request.messages[-1].content or "", regex.MULTILINE)
@@ -68,7 +68,7 @@ def serve(port: int, db: Path) -> None:
     class Replay:
         """Emits the recorded plan's step events and returns it under a new plan id."""
 
-        def __init__(self, on_step: StepCallback) -> None:
+        def __init__(self, on_step: StepListener) -> None:
             self.on_step = on_step
 
         def run(self, brief: Any) -> CampaignPlan:

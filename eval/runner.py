@@ -163,7 +163,7 @@ class Harness:
     def score_case(self, run: CaseRun, suite: Suite, reference: list[str]) -> CaseResult:
         """Score one planned case with every scorer."""
         case, thresholds = run.case, suite.thresholds_for(run.case)
-        warnings = run.plan.warnings if run.plan else []
+        warnings = [w.message for w in run.plan.warnings] if run.plan else []
         scores: list[ScoreResult] = [score_outcome(case.expect, run.outcome, run.message, warnings)]
         plan = None
         if run.plan_json is not None:

@@ -88,7 +88,7 @@ def create_app(
         settings: Settings (database URL, workers, queue size, chat options, LLM URL).
         tools: The plan-loop tools (also used by the chat and to check briefs against the shop).
         chat_model: The LLM backend of the chat agent.
-        planner_factory: Builds the planner of a job from its step callback; default
+        planner_factory: Builds the planner of a job from its step listener; default
             :class:`agent.loop.Planner` on ``tools``.
         store: The database; default ``Store(settings.database_url)``.
         llm_probe: Returns the model names the LLM server offers, or None when it does not answer;

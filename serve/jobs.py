@@ -24,16 +24,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from agent.brief import Brief
+from agent.loop import expected_steps
 from agent.plan import CampaignPlan
-from agent.trace import TraceStep
+from agent.trace import StepEvent, StepListener, TraceStep
 from serve.store import RESTART_REASON, TERMINAL, JobRecord, Store
 
 log = logging.getLogger(__name__)
-
-StepCallback = Callable[[str, TraceStep], None]
-FIXED_STEPS = 8
-"""Steps of a plan besides its revision rounds: retrieve, segment, score, predict candidates, choose, write copy,
-predict variants, design launch (tests/agent/test_loop.py checks this against a real plan's trace)."""
 
 
 class PlanRunner(Protocol):
@@ -44,7 +40,8 @@ class PlanRunner(Protocol):
         ...
 
 
-PlannerFactory = Callable[[StepCallback], PlanRunner]
+PlannerFactory = Callable[[StepListener], PlanRunner]
+"""Builds the runner of one job, reporting its steps to the given listener."""
 
 
 class QueueFullError(RuntimeError):
@@ -71,17 +68,12 @@ class PlanCancelledError(Exception):
         self.where = where
 
 
-def expected_steps(brief: Brief) -> int:
-    """Upper bound of the plan loop's steps (revision may stop early; the count is exact once done)."""
-    return FIXED_STEPS + brief.max_revisions
-
-
 class JobManager:
     """Runs plan jobs in worker threads.
 
     Args:
         store: Where jobs, events and plans are kept.
-        planner_factory: Builds a planner reporting to the given step callback.
+        planner_factory: Builds a planner reporting to the given step listener.
         workers: Worker threads (plans computed at the same time).
         queue_size: Jobs allowed to wait for a worker.
     """
@@ -141,6 +133,7 @@ class JobManager:
                 raise QueueFullError(
                     f"{len(self._pending)} plans are waiting for {self.workers} busy worker(s); retry later"
                 )
+            # The progress total is the loop's upper bound; it becomes the real count once the plan is done.
             job = self.store.add_job(uuid.uuid4().hex[:16], owner, brief.model_dump(mode="json"),
                                      expected_steps(brief))
             self._pending.append(job.id)
@@ -231,7 +224,7 @@ class JobManager:
             self.store.set_status(job_id, "running")
         self._notify(job_id)
 
-        def on_step(event: str, step: TraceStep) -> None:
+        def on_step(event: StepEvent, step: TraceStep) -> None:
             if event == "start":  # checked first, so a step that will not run leaves no start event
                 self._stop_if_cancelled(job_id, f"before step {step.index} ({step.step})")
             self.store.add_step_event(job_id, f"step_{event}", step.model_dump(mode="json"))

@@ -2,7 +2,7 @@
 
 Pydantic models FastAPI validates requests with and documents in the OpenAPI schema. :func:`job_json` renders
 a :class:`~serve.store.JobRecord` as :class:`JobOut` with the stored plan text spliced in, so a large plan is
-never parsed again per request.
+never parsed again per request (except a plan stored by an earlier release, see :func:`plan_json`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from pydantic import BaseModel, Field
 from agent.brief import Brief
 from agent.plan import CampaignPlan
 from serve.store import DecisionRecord, JobRecord, Status
+
+LEGACY_WARNINGS = '"warnings":["'
+"""How a plan stored before warnings had kinds starts its warnings in compact JSON (plain sentences)."""
 
 
 class Progress(BaseModel):
@@ -90,6 +93,19 @@ def job_summary(job: JobRecord) -> JobSummary:
                       created_at=job.created_at, progress=_progress(job))
 
 
+def plan_json(stored: str | None) -> str:
+    """The JSON of a stored plan as :class:`~agent.plan.CampaignPlan` reads today (``null`` for no plan).
+
+    Plans are stored as their compact JSON and served as stored. A plan stored by an earlier release has
+    plain sentences as warnings: it is validated (its warnings become ``legacy`` ones) and dumped again, so
+    every response matches the schema. A JSON string cannot hold ``"warnings":["`` unescaped, so only a
+    ``warnings`` key of the JSON itself takes this slower path.
+    """
+    if not stored:
+        return "null"
+    return CampaignPlan.model_validate_json(stored).model_dump_json() if LEGACY_WARNINGS in stored else stored
+
+
 def job_json(job: JobRecord, decisions: list[DecisionRecord]) -> str:
     """The JSON of :class:`JobOut`, with the stored plan text spliced in (not parsed again per request)."""
     trail = [_decision(d) for d in decisions]
@@ -100,4 +116,4 @@ def job_json(job: JobRecord, decisions: list[DecisionRecord]) -> str:
         links={"self": f"/v1/plans/{job.id}", "events": f"/v1/plans/{job.id}/events",
                "cancel": f"/v1/plans/{job.id}/cancel"},
     ).model_dump_json(exclude={"plan"})
-    return envelope[:-1] + ',"plan":' + (job.plan or "null") + "}"
+    return envelope[:-1] + ',"plan":' + plan_json(job.plan) + "}"

@@ -203,7 +203,7 @@ function renderPlan(job) {
 
 function planSections(plan) {
   const out = [];
-  for (const w of plan.warnings) out.push(el("p", { class: "error" }, w));
+  for (const w of plan.warnings) out.push(el("p", { class: "error warning", "data-kind": w.kind }, w.message));
   out.push(el("p", {}, `${plan.audience.size} customers matched “${plan.audience.query}”. ${plan.audience.message}`));
   if (plan.segments.length) {
     out.push(el("h3", {}, "Segments"), el("table", { id: "segments" },

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from agent.brief import parse_brief
 from agent.candidates import POOL_SIZE
 from agent.llm import ChatRequest, FunctionModel, ScriptedModel, reply_json, reply_text
-from agent.loop import MIN_GAIN, Planner, PlannerTools
+from agent.loop import MIN_GAIN, STEPS, Planner, PlannerTools, expected_steps
+from agent.plan import CampaignPlan
 from agent.report import render_markdown, write_plan
+from agent.trace import StepEvent, TraceStep
 from eval.suite import LiftThreshold
 from eval.value import PopularityBaseline, score_value
-from serve.jobs import FIXED_STEPS
 from tools.audience import ProfilesTool
-from tools.copywriting import CopyTool
+from tools.copywriting import CopyTool, ProductFacts
 from tools.effect import ClickModel, EffectTool, predict_effect
 from tools.recommend import RecommendTool
 
+WAIT_S = 120  # upper bound for one run to reach a step the other waits for; only a broken loop hits it
 BRIEF = {
     "name": "Win back sci-fi fans", "goal": "Win back lapsed sci-fi fans before the holidays",
     "audience": "lapsed science fiction fans", "audience_filter": {"lifecycle": ["lapsed"], "genres": ["Sci-Fi"]},
@@ -198,7 +203,10 @@ def test_trace_and_markdown(plan, tmp_path):
     assert steps[:7] == ["retrieve audience", "form segments", "score products", "predict effect of candidates",
                          "choose products", "write copy", "predict effect of variants"]
     assert "revise round 1" in steps and steps[-1] == "design launch"
-    assert len([s for s in steps if not s.startswith("revise round")]) == FIXED_STEPS  # the API's progress total
+    assert [s for s in steps if not s.startswith("revise round")] == list(STEPS)
+    rounds = sum(s.startswith("revise round") for s in steps)
+    # The API's progress total: the loop's count for the rounds run, at most its count before the run.
+    assert len(plan.trace) == expected_steps(plan.brief, rounds) <= expected_steps(plan.brief)
     assert plan.totals.llm_calls == sum(v.llm_attempts for v in plan.variants) > 0
     json_path, md_path = write_plan(plan, tmp_path)
     markdown = md_path.read_text()
@@ -218,8 +226,94 @@ def test_audience_that_matches_nobody_ends_with_a_clear_warning(tools):
         tools_no_llm = PlannerTools(**{**tools.__dict__, "copy": CopyTool(model)})
         plan = Planner(tools_no_llm).run(brief)
     assert plan.status == "empty" and plan.segments == [] and plan.launch is None
-    assert "No customer matches" in plan.warnings[0]
-    assert "## Warnings" in render_markdown(plan)
+    assert [w.kind for w in plan.warnings] == ["empty_audience"]
+    assert plan.warnings[0].message.startswith("No customer matches this audience.")
+    assert f"## Warnings\n\n- {plan.warnings[0].message}\n" in render_markdown(plan)
+    assert len(plan.trace) == 1 <= expected_steps(brief)  # the loop ends after retrieving nobody
+
+
+# 99 characters: SMS keeps 61 for the message, too few for the fact template about a long title.
+DISCLAIMER = "Members only. Offer ends 31 December. Terms apply at example.com/terms; reply STOP to opt out now!!"
+NO_LLM = {"channels": ["sms", "push"], "disclaimer": DISCLAIMER}
+
+
+def test_skipped_messages_and_unsent_variants_are_warnings_with_their_data(tools):
+    no_llm = dataclasses.replace(tools, copy=CopyTool(FunctionModel(lambda req: reply_text("not json")), retries=0))
+    plan = Planner(no_llm, seed=7).run(parse_brief({**BRIEF, **NO_LLM, "send_budget": 2}))
+    skipped = [w for w in plan.warnings if w.kind == "skipped_message"]
+    assert skipped and plan.warnings[: len(skipped)] == skipped  # as the loop met them, before the launch's warning
+    # The sentences are the trace's notes, and each names its segment, channel and product.
+    assert [w.message for w in skipped] == [n for s in plan.trace for n in s.notes if ": skipped: " in n]
+    written = {(v.segment_id, v.channel, v.product_id) for v in plan.variants}
+    titles = {s.segment_id: {p.product_id: ProductFacts(product_id=p.product_id, title=p.title).display_title
+                             for p in s.products} for s in plan.segments}
+    cells = [(w.segment_id, w.channel, w.product_id) for w in skipped]
+    assert len(set(cells)) == len(cells) and not written & set(cells)  # never tried again, never written
+    for w in skipped:
+        assert w.channel == "sms" and w.segment_id is not None and w.product_id is not None
+        assert w.message.startswith(f"{w.segment_id}/sms: skipped: no message about "
+                                    f"{titles[w.segment_id][w.product_id]} fits sms: ")
+    unsent = [a.variant_id for a in plan.launch.allocations if a.sends == 0]
+    assert unsent and plan.warnings[len(skipped):] == [w for w in plan.warnings if w.kind == "unsent_variants"]
+    (budget,) = plan.warnings[len(skipped):]
+    assert budget.variant_ids == unsent and f"unsent ({', '.join(unsent)})" in budget.message
+    assert budget.message.startswith("A budget of 2 sends leaves ")
+    markdown = render_markdown(plan)
+    assert all(f"- {w.message}\n" in markdown for w in plan.warnings)
+
+
+def test_one_planner_runs_two_briefs_at_once_as_it_runs_them_one_by_one(tools):
+    writer = dataclasses.replace(tools, copy=CopyTool(FunctionModel(grounded_copywriter), retries=0))
+    briefs = {"scifi": parse_brief({**BRIEF, **NO_LLM, "max_revisions": 1}),
+              "drama": parse_brief({**BRIEF, **NO_LLM, "max_revisions": 1, "audience": "lapsed drama fans",
+                                    "audience_filter": {"lifecycle": ["lapsed"], "genres": ["Drama"]}})}
+    alone = {name: Planner(writer, concurrency=4, seed=7).run(b) for name, b in briefs.items()}
+
+    # Interleaved for certain: the drama run starts once the sci-fi run has written (and skipped) its first
+    # drafts, and the sci-fi run revises only once the drama run has written its own.
+    run_of, wrote = threading.local(), {name: threading.Event() for name in briefs}
+
+    def listener(event: StepEvent, step: TraceStep) -> None:
+        if event == "end" and step.step == "write copy":
+            wrote[run_of.name].set()
+            if run_of.name == "scifi":
+                assert wrote["drama"].wait(WAIT_S), "the drama run never wrote its copy"
+
+    planner = Planner(writer, concurrency=4, seed=7, on_event=listener)
+
+    def run(name: str) -> CampaignPlan:
+        run_of.name = name
+        if name == "drama":
+            assert wrote["scifi"].wait(WAIT_S), "the sci-fi run never wrote its copy"
+        return planner.run(briefs[name])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = dict(zip(briefs, pool.map(run, briefs), strict=True))
+    assert len({p.plan_id for p in [*alone.values(), *together.values()]}) == 4
+    for name, both in together.items():
+        one, brief = alone[name], briefs[name]
+        assert both.brief == brief and both.status == "ok" and both.launch is not None
+        assert both.trace[-1].step == "design launch" and len(both.trace) <= expected_steps(brief)
+        own = {(s.segment_id, p.product_id) for s in both.segments for p in s.products}
+        assert all((w.segment_id, w.product_id) in own for w in both.warnings if w.kind == "skipped_message")
+        variable = {"plan_id", "created_at", "totals", "trace"}  # ids, clocks and timings
+        assert both.model_dump(exclude=variable) == one.model_dump(exclude=variable)
+        assert [_replayable(s) for s in both.trace] == [_replayable(s) for s in one.trace]
+    scifi, drama = ({w.product_id for w in p.warnings if w.kind == "skipped_message"} for p in together.values())
+    assert scifi and scifi != drama  # long sci-fi titles miss SMS; the sci-fi run must not retry them
+
+
+def grounded_copywriter(request: ChatRequest) -> object:
+    """Answer a copy prompt from the facts it states, the same way every time (no state shared between calls)."""
+    title = re.search(r"Title: (.+?)(?: \(write it.*)?$", request.messages[-1].content or "", re.MULTILINE)
+    if title is None:
+        return reply_text("?")
+    return reply_json({"headline": "Back for you tonight", "cta": "Watch now",
+                       "body": f"{title.group(1)} is waiting for you tonight"})
+
+
+def _replayable(step):
+    return step.model_dump(exclude={"started_at", "duration_s"})
 
 
 def test_chinese_brief_gets_chinese_copy(tools):

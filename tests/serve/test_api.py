@@ -18,16 +18,18 @@ from typer.testing import CliRunner
 
 from agent.brief import Brief
 from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, reply_json, reply_text, reply_tool_call
-from agent.loop import Planner, PlannerTools
+from agent.loop import Planner, PlannerTools, expected_steps
 from agent.plan import CampaignPlan
 from agent.settings import Settings
+from agent.trace import StepListener
 from serve import cli
 from serve.api import create_app
 from serve.auth import create_key, hash_key
 from serve.chat import ANSWER_NUDGE
-from serve.jobs import StepCallback
+from serve.schemas import JobOut
 from serve.store import RESTART_REASON, Store
 from tests.agent.test_loop import tools  # noqa: F401 (fixtures: the loop's real tools, as test_loop builds them)
+from tests.agent.test_plan import OLD_WARNINGS, old_plan_json
 from tools.copywriting import CopyTool
 
 SMALL_BRIEF: dict[str, Any] = {
@@ -130,6 +132,7 @@ def test_plan_lifecycle_create_follow_poll_review_and_survive_a_restart(settings
         job = created.json()
         assert job["status"] == "queued" and created.headers["location"] == f"/v1/plans/{job['id']}"
         assert job["brief"]["audience_filter"]["genres"] == ["Sci-Fi"]  # checked against the shop's spelling
+        assert job["progress"]["steps_expected"] == expected_steps(Brief.model_validate(job["brief"]))
 
         stream = events(client, job["id"], headers)
         kinds = [e[0] for e in stream]
@@ -167,6 +170,23 @@ def test_plan_lifecycle_create_follow_poll_review_and_survive_a_restart(settings
         assert [j["id"] for j in client.get("/v1/plans", headers=headers).json()] == [job["id"]]
 
 
+def test_a_plan_stored_by_the_previous_release_is_served_with_legacy_warnings(settings, api_tools, tmp_path):
+    db = tmp_path / "api.db"
+    headers = new_key(db)
+    store = Store(f"sqlite:///{db}")
+    stored = old_plan_json()
+    store.add_job("old-plan", "someone", json.loads(stored)["brief"], 8)
+    store.set_status("old-plan", "running")
+    store.set_status("old-plan", "done", plan=stored, steps_done=8)
+    with TestClient(make_app(settings, api_tools, db)) as client:
+        served = client.get("/v1/plans/old-plan", headers=headers).json()
+    assert JobOut.model_validate(served).plan is not None  # the response matches its schema
+    assert served["plan"]["warnings"] == [
+        {"kind": "legacy", "message": m, "segment_id": None, "channel": None, "product_id": None, "variant_ids": []}
+        for m in OLD_WARNINGS]
+    assert {**served["plan"], "warnings": OLD_WARNINGS} == json.loads(stored)  # nothing else changed
+
+
 def test_restart_fails_a_running_job_with_a_reason_and_resumes_queued_ones(settings, api_tools, tmp_path):
     db = tmp_path / "api.db"
     headers = new_key(db)
@@ -189,7 +209,7 @@ def test_restart_fails_a_running_job_with_a_reason_and_resumes_queued_ones(setti
 class BlockingPlanner:
     """A real planner that waits for ``release`` before it starts (to fill the queue deterministically)."""
 
-    def __init__(self, planner_tools: PlannerTools, on_step: StepCallback, started: threading.Event,
+    def __init__(self, planner_tools: PlannerTools, on_step: StepListener, started: threading.Event,
                  release: threading.Event) -> None:
         self.planner, self.started, self.release = Planner(planner_tools, on_event=on_step), started, release
 

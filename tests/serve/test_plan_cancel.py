@@ -15,8 +15,7 @@ from fastapi.testclient import TestClient
 from agent.brief import Brief
 from agent.loop import Planner
 from agent.plan import AudienceSummary, CampaignPlan
-from agent.trace import TraceRecorder, TraceStep
-from serve.jobs import StepCallback
+from agent.trace import StepEvent, StepListener, TraceRecorder, TraceStep
 from serve.store import Store
 from tests.serve.test_api import SMALL_BRIEF, api_tools, events, make_app, new_key, tools  # noqa: F401 (fixtures)
 
@@ -29,7 +28,7 @@ class HeldPlanner:
     Its steps reach the job through a real :class:`TraceRecorder`, as the plan loop's steps do.
     """
 
-    def __init__(self, on_step: StepCallback, started: threading.Event, release: threading.Event,
+    def __init__(self, on_step: StepListener, started: threading.Event, release: threading.Event,
                  ran: list[str]) -> None:
         self.on_step, self.started, self.release, self.ran = on_step, started, release, ran
 
@@ -104,8 +103,8 @@ def test_a_running_plan_loop_stops_before_its_next_step(settings, api_tools, tmp
     headers = new_key(db, "tester")
     segmented, release = threading.Event(), threading.Event()
 
-    def planner(on_step: StepCallback) -> Planner:
-        def held(event: str, step: TraceStep) -> None:
+    def planner(on_step: StepListener) -> Planner:
+        def held(event: StepEvent, step: TraceStep) -> None:
             on_step(event, step)
             if event == "end" and step.index == 2:  # the real loop has formed the segments
                 segmented.set()
@@ -185,7 +184,7 @@ def test_a_restart_leaves_cancelled_plans_cancelled_and_honours_a_pending_cancel
     headers = new_key(db, "tester")
     started, release, ran = threading.Event(), threading.Event(), []
 
-    def factory(on_step: StepCallback) -> HeldPlanner:
+    def factory(on_step: StepListener) -> HeldPlanner:
         return HeldPlanner(on_step, started, release, ran)
 
     with TestClient(make_app(settings, api_tools, db, factory, api_workers=1)) as client:
