@@ -163,12 +163,9 @@ class Planner:
 
     def _segment(self, brief: Brief, hits: list[Any], trace: TraceRecorder) -> list[Segment]:
         ids = [h.customer_id for h in hits]
-        with trace.step("form segments", "k-means on portrait embeddings",
+        with trace.step("form segments", "k-means on portrait features",
                         {"customers": len(ids), "max_segments": brief.max_segments}) as step:
-            segments = form_segments(
-                ids, [h.metadata for h in hits], self.tools.profiles.embeddings(ids),
-                self.tools.shop.interactions, self.tools.shop.products, brief.max_segments, self.seed,
-            )
+            segments = form_segments(ids, [h.metadata for h in hits], self.tools.shop, brief.max_segments, self.seed)
             step.outputs = {"segments": [{"id": s.segment_id, "name": s.name, "size": s.size} for s in segments]}
         return segments
 

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from tools.shop import Shop
 
 CATEGORICAL = ["age_band", "gender", "occupation"]
-AGE_BINS = [0, 18, 25, 35, 45, 50, 56, 200]
-AGE_LABELS = ["<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"]
+# The click model's age feature: how it one-hot buckets ages (MovieLens' own age groups). Not the marketing age
+# bands of segment names and portraits (tools.portraits.segments.AGE_BANDS); changing it changes the model.
+CLICK_FEATURE_AGE_BINS = [0, 18, 25, 35, 45, 50, 56, 200]
+CLICK_FEATURE_AGE_LABELS = ["<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"]
 PRIOR_WEIGHT = 10.0  # pseudo-ratings at the population value that smooth every customer and item statistic
 
 
@@ -57,7 +59,7 @@ class HistoryStats:
         item_genres = np.zeros((len(products), len(genres)))
         item_genres[exploded.index.to_numpy(), pd.Index(genres).get_indexer(exploded)] = 1.0
         people = shop.customers.reset_index(drop=True).astype({"gender": str, "occupation": str})
-        ages = pd.cut(people["age"], AGE_BINS, right=False, labels=AGE_LABELS).astype(str)
+        ages = pd.cut(people["age"], CLICK_FEATURE_AGE_BINS, right=False, labels=CLICK_FEATURE_AGE_LABELS).astype(str)
         demographics = people.assign(age_band=ages)[CATEGORICAL]
         c, i, r = event_rows(customers, products, interactions)
         if r.size == 0:

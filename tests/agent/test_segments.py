@@ -1,0 +1,65 @@
+"""A plan's segments from real retrieved audiences (MovieLens-100k index built once per session)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from agent.segments import MIN_SEGMENT_SIZE, form_segments
+from tools.audience import AudienceFilter, AudienceQuery, ProfilesTool
+from tools.portraits import PortraitStore
+from tools.portraits.segments import AGE_BANDS
+from tools.shop import Shop
+
+
+@pytest.fixture(scope="module")
+def tool(store: PortraitStore) -> ProfilesTool:
+    return ProfilesTool(store)
+
+
+def audience(tool: ProfilesTool, **conditions: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    query = AudienceQuery(text="film lovers", filter=AudienceFilter(**conditions), limit=5000, derive_filter=False)
+    hits = tool.retrieve(query).portraits
+    return [h.customer_id for h in hits], [h.metadata for h in hits]
+
+
+def test_a_segment_of_60_year_olds_is_named_with_the_marketing_band_55_to_64(tool: ProfilesTool, shop: Shop) -> None:
+    ids, metas = audience(tool, age_min=60, age_max=60)
+    assert ids and all(m["age"] == 60 for m in metas)
+    (segment,) = form_segments(ids, metas, shop, max_segments=3, seed=7)
+    assert segment.median_age == 60 and segment.name.endswith(", 55–64") and "55+" not in segment.name
+    ids, metas = audience(tool, age_min=55, age_max=64)
+    segments = form_segments(ids, metas, shop, max_segments=3, seed=7)
+    assert all(s.name.endswith(", 55–64") for s in segments)
+
+
+def test_segments_honour_max_segments_and_the_minimum_size(tool: ProfilesTool, shop: Shop) -> None:
+    ids, metas = audience(tool)
+    for max_segments in (1, 4, 8):
+        segments = form_segments(ids, metas, shop, max_segments=max_segments, seed=7)
+        sizes = [s.size for s in segments]
+        assert 1 <= len(segments) <= max_segments and min(sizes) >= MIN_SEGMENT_SIZE
+        assert sizes == sorted(sizes, reverse=True) and [s.segment_id for s in segments] == [
+            f"S{i}" for i in range(1, len(segments) + 1)
+        ]
+        assert sorted(c for s in segments for c in s.customer_ids) == sorted(ids)
+        assert all(s.size == len(s.customer_ids) == sum(s.lifecycle_mix.values()) for s in segments)
+    few = form_segments(ids[: 2 * MIN_SEGMENT_SIZE + 5], metas[: 2 * MIN_SEGMENT_SIZE + 5], shop, 5, seed=7)
+    assert len(few) <= 2 and all(s.size >= MIN_SEGMENT_SIZE for s in few)
+
+
+def test_names_within_a_plan_are_distinct_and_descriptions_state_the_facts(tool: ProfilesTool, shop: Shop) -> None:
+    bands = "|".join(label for _, label in AGE_BANDS)
+    for conditions in ({"lifecycle": ["lapsed"], "genres": ["Sci-Fi"]}, {"genres": ["Drama"]}, {}):
+        ids, metas = audience(tool, **conditions)
+        segments = form_segments(ids, metas, shop, max_segments=6, seed=7)
+        assert len({s.name for s in segments}) == len(segments) > 1
+        for s in segments:
+            assert re.search(rf", ({bands})(, |$| \()", s.name), s.name
+            stage, count = max(s.lifecycle_mix.items(), key=lambda item: item[1])
+            assert s.description.startswith(f"{s.size} customers; {count} of them {stage}; ")
+            assert f"median age {s.median_age:.0f}" in s.description
+            assert f"watch more {', '.join(s.top_genres) or 'of everything'} than the average customer" in s.description
+            assert s.name.startswith(f"{' & '.join(s.top_genres)} lovers" if s.top_genres else "broad tastes")
