@@ -34,7 +34,7 @@ class Segment(BaseModel):
     customer_ids: list[str]
     top_genres: list[str]
     lifecycle_mix: dict[str, int]
-    median_age: float
+    median_age: float | None = Field(None, description="Median age of the members; None when the shop records no ages.")
     products: list[ScoredProduct] = Field(default_factory=list)
     product_effects: list[EffectEstimate] = Field(default_factory=list)
 

@@ -52,6 +52,6 @@ def form_segments(
         segments.append(Segment(
             segment_id=f"S{len(segments) + 1}", name=profile.name, description=description, size=size,
             customer_ids=part.customer_ids, top_genres=list(profile.loves), lifecycle_mix=profile.lifecycle_mix,
-            median_age=profile.median_age if profile.median_age is not None else float("nan"),
+            median_age=profile.median_age,
         ))
     return segments

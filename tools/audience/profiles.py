@@ -177,23 +177,3 @@ class ProfilesTool:
         if best_count == 0:
             return f"No customer matches: {text} — try widening several of these conditions."
         return f"No customer matches: {text} — try widening {best_label} ({best_count} customers match without it)."
-
-    def embeddings(self, customer_ids: list[str]) -> np.ndarray:
-        """Return the stored portrait vectors in the order of ``customer_ids`` (for clustering).
-
-        Args:
-            customer_ids: Pseudonymised ids, e.g. from :meth:`retrieve`.
-
-        Returns:
-            Array of shape ``(len(customer_ids), 384)``, float32, rows L2-normalised.
-
-        Raises:
-            ValueError: An id is unknown or opted out.
-        """
-        index = self.store.index()
-        rows = [index.row(cid) for cid in customer_ids]
-        opted = index.mask({"opted_out": True})
-        missing = [cid for cid, row in zip(customer_ids, rows, strict=True) if row is None or opted[row]]
-        if missing:
-            raise ValueError(f"{len(missing)} customer(s) unknown or opted out, e.g. {', '.join(missing[:5])}")
-        return index.vectors[np.asarray(rows, dtype=np.int64)].astype(np.float32).reshape(len(customer_ids), -1)

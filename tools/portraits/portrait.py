@@ -74,7 +74,7 @@ class Portrait:
         rfm_m: Monetary score 1–5 (None when the shop records no money).
         spend_band: "low", "medium" or "high" from ``rfm_m`` (None without money).
         segment: Segment id (set when the portrait is indexed).
-        segment_name: Readable segment name, e.g. "Sci-Fi & Action lovers, lapsed, 25–34".
+        segment_name: Readable segment name, e.g. "Sci-Fi & Action lovers, lapsed 3–6 months, 25–34".
     """
 
     customer_id: str

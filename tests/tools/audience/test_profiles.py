@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,22 +104,12 @@ def test_unknown_filter_values_list_the_valid_ones(tool: ProfilesTool) -> None:
         AudienceFilter(age_min=40, age_max=20)
 
 
-def test_embeddings_follow_the_requested_order(tool: ProfilesTool) -> None:
-    ids = [hit.customer_id for hit in tool.retrieve(AudienceQuery(text="comedy fans", limit=20)).portraits]
-    vectors = tool.embeddings(ids)
-    assert vectors.shape == (20, 384) and vectors.dtype == np.float32
-    np.testing.assert_allclose(tool.embeddings(ids[::-1]), vectors[::-1])
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-
-
 def test_opt_out_excludes_and_survives_rebuild(tool: ProfilesTool, store: PortraitStore, shop: Shop) -> None:
     query = AudienceQuery(text="horror movie fans", limit=5)
     chosen = tool.retrieve(query).portraits[0].customer_id
     store.set_opt_out(chosen, True)
     try:
         assert chosen not in [hit.customer_id for hit in tool.retrieve(query).portraits]
-        with pytest.raises(ValueError, match="opted out"):
-            tool.embeddings([chosen])
         assert store.build(shop).embedded == 0
         assert store.collection.get(ids=[chosen])["metadatas"][0]["opted_out"] is True
     finally:
