@@ -1,21 +1,29 @@
-"""Shared fixtures: a guard that fails any test reaching a real server unless marked ``e2e``."""
+"""Shared fixtures: a guard that fails any test reaching a real server unless marked ``e2e``, the real demo shop,
+its portrait store, a small real headline model, and the plan loop's real tools."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import shutil
 import socket
 from collections.abc import Iterator
 
 import pytest
 
-from agent.llm import LLMServerError, ensure_llm_server
+from agent.llm import FunctionModel, LLMServerError, ScriptedModel, ensure_llm_server
+from agent.loop import PlannerTools
 from agent.settings import Settings
+from tools.audience import ProfilesTool
+from tools.copywriting import CopyTool
+from tools.effect import ClickModel, EffectTool, predict_effect
 from tools.effect.headlines.evidence import ProvenExamples
 from tools.effect.headlines.features import CACHE_FILE, embed_cached, headline_matrix
 from tools.effect.headlines.model import HeadlineModel
 from tools.effect.headlines.training import load_arms
 from tools.portraits import PortraitStore, open_portrait_store
+from tools.recommend import RecommendTool
 from tools.shop import Shop, fetch_datasets, load_demo_shop
 
 
@@ -95,3 +103,23 @@ def small_headline_model(
     model = HeadlineModel.fit(headline_matrix(arms["headline"].tolist(), local, vectors), arms, 1e4)
     model.examples = ProvenExamples.from_arms(arms, vectors)  # ratings quote the closest tested headlines
     return model, local
+
+
+@pytest.fixture(scope="session")
+def real_tools(settings: Settings, shop: Shop, store: PortraitStore, small_headline_model) -> PlannerTools:
+    """The plan loop's real tools on the demo shop; its copy model fails if called (tests give theirs)."""
+    model, local = small_headline_model
+    return PlannerTools(
+        shop=shop, profiles=ProfilesTool(store), recommend=RecommendTool.fit(shop, settings),
+        effect=EffectTool(shop, ClickModel.load_or_train(shop, settings)),
+        copy=CopyTool(ScriptedModel(name="no copy model given")),
+        predict_effect=functools.partial(predict_effect, headlines=model, settings=local),
+    )
+
+
+@pytest.fixture(scope="module")
+def api_tools(real_tools: PlannerTools) -> PlannerTools:
+    """The real tools with the API tests' scripted copywriter (tests/serve/api_harness.py)."""
+    from tests.serve.api_harness import copywriter
+
+    return dataclasses.replace(real_tools, copy=CopyTool(FunctionModel(copywriter), retries=0))

@@ -19,8 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.serve.test_api import SMALL_BRIEF, api_tools, make_app, new_key, tools  # noqa: F401 (fixtures)
-from tests.serve.test_plan_cancel import HeldPlanner
+from tests.serve.api_harness import SMALL_BRIEF, HeldPlanner, make_app, new_key
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -60,7 +59,7 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.fixture
-def server(settings, api_tools, tmp_path) -> Iterator[tuple[str, str]]:  # noqa: F811
+def server(settings, api_tools, tmp_path) -> Iterator[tuple[str, str]]:
     """The API with the scripted LLM in uvicorn on loopback; yields (base URL, API key)."""
     db = tmp_path / "web.db"
     key = new_key(db, "browser")["Authorization"].split()[1]
@@ -122,7 +121,7 @@ def test_marketer_chats_sees_tool_calls_follows_a_plan_and_approves_it(server, t
         browser.close()
 
 
-def test_marketer_cancels_a_queued_and_a_running_plan(settings, api_tools, tmp_path):  # noqa: F811
+def test_marketer_cancels_a_queued_and_a_running_plan(settings, api_tools, tmp_path):
     db = tmp_path / "web.db"
     key = new_key(db, "browser")
     started, release, ran = threading.Event(), threading.Event(), []

@@ -2,125 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from agent.brief import Brief
-from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, reply_json, reply_text, reply_tool_call
 from agent.loop import Planner, PlannerTools, expected_steps
 from agent.plan import CampaignPlan
-from agent.settings import Settings
 from agent.trace import StepListener
 from serve import cli
-from serve.api import create_app
-from serve.auth import create_key, hash_key
-from serve.chat import ANSWER_NUDGE
+from serve.auth import hash_key
 from serve.schemas import JobOut
 from serve.store import RESTART_REASON, Store
-from tests.agent.test_loop import tools  # noqa: F401 (fixtures: the loop's real tools, as test_loop builds them)
-from tests.agent.test_plan import OLD_WARNINGS, old_plan_json
-from tools.copywriting import CopyTool
-
-SMALL_BRIEF: dict[str, Any] = {
-    "name": "Win back sci-fi fans", "goal": "Win back lapsed sci-fi fans before the holidays",
-    "audience": "lapsed science fiction fans", "audience_filter": {"lifecycle": ["lapsed"], "genres": ["sci fi"]},
-    "channels": ["email", "push"], "send_budget": 5000, "max_segments": 2, "variants_per_channel": 1,
-    "max_revisions": 1,
-}
-
-
-def copywriter(request: ChatRequest) -> ChatReply:
-    """Answer a copy prompt from the facts it states."""
-    prompt = request.messages[-1].content or ""
-    title = re.search(r"Title: (.+?)(?: \(write it.*)?$", prompt, re.MULTILINE)
-    if title is None:
-        return reply_text("?")
-    headline = f"{title.group(1)} is back"  # a long title (Dr. Strangelove …) would break push's 45 characters
-    return reply_json({"headline": headline if len(headline) <= 45 else "Back for you tonight",
-                       "body": f"{title.group(1)} is waiting for you to watch it again tonight", "cta": "Watch now"})
-
-
-def chat_llm(request: ChatRequest) -> ChatReply:
-    """The chat model: a tool call when one is required, else an answer naming the tool result's first title."""
-    if request.tool_choice == "required":
-        text = request.messages[-1].content or ""
-        if "plan" in text:
-            return reply_tool_call("create_plan", {
-                "name": "Sci-fi win-back", "goal": "Win back lapsed sci-fi fans", "audience": "lapsed sci-fi fans",
-                "channels": ["email"], "send_budget": 2000, "lifecycle": ["lapsed"], "genres": ["Sci-Fi"]})
-        return reply_tool_call("recommend_products", {"audience": "lapsed science fiction fans",
-                                                      "lifecycle": ["lapsed"], "genres": ["Sci-Fi"], "k": 3})
-    assert not request.tools, "the answering step must get no tools"
-    assert request.messages[-1].content == ANSWER_NUDGE and request.messages[-2].role == "tool"
-    try:
-        result = json.loads(request.messages[-2].content or "{}")
-    except ValueError:  # a tool error in words (e.g. arguments that fail the tool's schema)
-        return reply_text(f"Sorry: {(request.messages[-2].content or '')[:60]}")
-    if "products" in result:
-        return reply_text(f"Top pick: {result['products'][0]['title']} for {result['audience_size']} customers.")
-    if "plan_id" in result:
-        return reply_text(f"Plan {result['plan_id']} is {result['status']}.")
-    return reply_text(f"Sorry: {result.get('error', 'no result')}")
-
-
-@pytest.fixture(scope="module")
-def api_tools(tools) -> PlannerTools:  # noqa: F811 (test_loop's fixture)
-    """The plan loop's real tools as tests/agent/test_loop.py builds them, with this module's scripted copywriter."""
-    return dataclasses.replace(tools, copy=CopyTool(FunctionModel(copywriter), retries=0))
-
-
-def make_app(settings: Settings, planner_tools: PlannerTools, db: Path, planner_factory: Any = None,
-             probe: Callable[[], list[str] | None] = lambda: ["scripted"], chat: ChatModel | None = None,
-             **overrides: Any) -> FastAPI:
-    """The real app on a scripted LLM, with its database at ``db``."""
-    local = settings.model_copy(update={"db_url": f"sqlite:///{db}", **overrides})
-    return create_app(local, planner_tools, chat or FunctionModel(chat_llm, name="scripted"),
-                      planner_factory=planner_factory, llm_probe=probe)
-
-
-def new_key(db: Path, name: str = "tester") -> dict[str, str]:
-    _, key = create_key(Store(f"sqlite:///{db}"), name)
-    return {"Authorization": f"Bearer {key}"}
-
-
-def sse(lines: Iterator[str]) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """Parse server-sent events into (event, id, data) triples."""
-    out, event, ident, data = [], "message", None, []
-    for line in lines:
-        if not line:
-            if data:
-                out.append((event, ident, json.loads("\n".join(data))))
-            event, ident, data = "message", None, []
-        elif not line.startswith(":"):
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                event = value
-            elif field == "id":
-                ident = value
-            elif field == "data":
-                data.append(value)
-    return out
-
-
-def events(client: TestClient, job_id: str, headers: dict[str, str], after: int | None = None
-           ) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """All events of a job (after event id ``after``); returns when the stream ends, after the terminal status."""
-    extra = {} if after is None else {"Last-Event-ID": str(after)}
-    with client.stream("GET", f"/v1/plans/{job_id}/events", headers={**headers, **extra}) as response:
-        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-        return sse(response.iter_lines())
+from tests.previous_release import OLD_WARNINGS, old_plan_json
+from tests.serve.api_harness import SMALL_BRIEF, events, make_app, new_key
 
 
 def test_plan_lifecycle_create_follow_poll_review_and_survive_a_restart(settings, api_tools, tmp_path):

@@ -27,7 +27,7 @@ from agent.llm import (
 from serve.chat import ANSWER_NUDGE, ToolChoicePolicy
 from serve.cli import chat_loop
 from serve.langchain_model import ProtocolChatModel, normalise_tool_choice, to_protocol_messages
-from tests.serve.test_api import api_tools, chat_llm, events, make_app, new_key, sse, tools  # noqa: F401 (fixtures)
+from tests.serve.api_harness import chat_llm, events, make_app, new_key, sse
 
 
 @tool
@@ -111,7 +111,7 @@ def chat(client: TestClient, headers: dict[str, str], message: str, session: str
 
 
 def test_chat_streams_tool_calls_results_and_the_answer_and_keeps_the_session(
-        settings, api_tools, tmp_path):  # noqa: F811
+        settings, api_tools, tmp_path):
     db = tmp_path / "api.db"
     headers, other = new_key(db, "ana"), new_key(db, "bo")
     model = FunctionModel(chat_llm, name="scripted")
@@ -142,7 +142,7 @@ def test_chat_streams_tool_calls_results_and_the_answer_and_keeps_the_session(
         assert "And a plan please" in [m.content for m in model.requests[-2].messages]
 
 
-def test_chat_creates_a_plan_job_that_runs_to_the_end(settings, api_tools, tmp_path):  # noqa: F811
+def test_chat_creates_a_plan_job_that_runs_to_the_end(settings, api_tools, tmp_path):
     db = tmp_path / "api.db"
     headers = new_key(db)
     with TestClient(make_app(settings, api_tools, db)) as client:
@@ -155,7 +155,7 @@ def test_chat_creates_a_plan_job_that_runs_to_the_end(settings, api_tools, tmp_p
         assert plan["brief"]["channels"] == ["email"] and plan["plan"]["variants"]
 
 
-def test_tool_errors_and_llm_failures_reach_the_marketer_as_one_line(settings, api_tools, tmp_path):  # noqa: F811
+def test_tool_errors_and_llm_failures_reach_the_marketer_as_one_line(settings, api_tools, tmp_path):
     def bad_arguments(request: ChatRequest) -> ChatReply:
         if request.tool_choice == "required" and request.messages[-1].content == "films for knitters":
             return reply_tool_call("recommend_products", {"audience": "knitters", "genres": ["Knitting"]})
@@ -183,7 +183,7 @@ def test_tool_errors_and_llm_failures_reach_the_marketer_as_one_line(settings, a
                                                    "Connection refused"})
 
 
-def test_a_second_message_while_the_first_is_answered_gets_409(settings, api_tools, tmp_path):  # noqa: F811
+def test_a_second_message_while_the_first_is_answered_gets_409(settings, api_tools, tmp_path):
     started, release = threading.Event(), threading.Event()
 
     def slow(request: ChatRequest) -> ChatReply:
@@ -207,7 +207,7 @@ def test_a_second_message_while_the_first_is_answered_gets_409(settings, api_too
         assert chat(client, headers, "films again?", "session-0001")[-1][0] == "done"
 
 
-def test_campaign_chat_shows_tool_calls_and_the_streamed_answer(settings, api_tools, tmp_path):  # noqa: F811
+def test_campaign_chat_shows_tool_calls_and_the_streamed_answer(settings, api_tools, tmp_path):
     db = tmp_path / "api.db"
     headers = new_key(db)
     screen = io.StringIO()

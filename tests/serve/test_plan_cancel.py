@@ -15,32 +15,9 @@ from fastapi.testclient import TestClient
 from agent.brief import Brief
 from agent.loop import Planner
 from agent.plan import AudienceSummary, CampaignPlan
-from agent.trace import StepEvent, StepListener, TraceRecorder, TraceStep
+from agent.trace import StepEvent, StepListener, TraceStep
 from serve.store import Store
-from tests.serve.test_api import SMALL_BRIEF, api_tools, events, make_app, new_key, tools  # noqa: F401 (fixtures)
-
-WAIT_S = 120  # upper bound for a worker to reach a point the test waits for; only a broken feature hits it
-
-
-class HeldPlanner:
-    """A fake planner: stays in its first step until ``release`` is set, then fails (it makes no plan).
-
-    Its steps reach the job through a real :class:`TraceRecorder`, as the plan loop's steps do.
-    """
-
-    def __init__(self, on_step: StepListener, started: threading.Event, release: threading.Event,
-                 ran: list[str]) -> None:
-        self.on_step, self.started, self.release, self.ran = on_step, started, release, ran
-
-    def run(self, brief: Brief) -> CampaignPlan:
-        self.ran.append(brief.name)
-        trace = TraceRecorder(self.on_step)
-        with trace.step("retrieve audience", "held by the test"):
-            self.started.set()
-            assert self.release.wait(WAIT_S), "the test never released the planner"
-        with trace.step("form segments", "held by the test"):
-            pass
-        raise RuntimeError("the test's planner makes no plan")
+from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, HeldPlanner, events, make_app, new_key
 
 
 def brief(name: str) -> dict[str, Any]:
@@ -51,7 +28,7 @@ def statuses(stream: list[tuple[str, str | None, dict[str, Any]]]) -> list[str]:
     return [data["status"] for kind, _, data in stream if kind == "status"]
 
 
-def test_a_queued_plan_is_cancelled_at_once_and_never_runs_and_a_running_one_stops(settings, api_tools, tmp_path):  # noqa: F811
+def test_a_queued_plan_is_cancelled_at_once_and_never_runs_and_a_running_one_stops(settings, api_tools, tmp_path):
     db = tmp_path / "api.db"
     headers = new_key(db, "tester")
     started, release, ran = threading.Event(), threading.Event(), []
@@ -98,7 +75,7 @@ def test_a_queued_plan_is_cancelled_at_once_and_never_runs_and_a_running_one_sto
         assert client.get("/v1/plans", params={"status": "stopped"}, headers=headers).status_code == 422
 
 
-def test_a_running_plan_loop_stops_before_its_next_step(settings, api_tools, tmp_path):  # noqa: F811
+def test_a_running_plan_loop_stops_before_its_next_step(settings, api_tools, tmp_path):
     db = tmp_path / "api.db"
     headers = new_key(db, "tester")
     segmented, release = threading.Event(), threading.Event()
@@ -129,7 +106,7 @@ def test_a_running_plan_loop_stops_before_its_next_step(settings, api_tools, tmp
         assert review.status_code == 409 and "cancelled" in review.json()["detail"]
 
 
-def test_a_cancel_that_arrives_after_the_last_step_still_discards_the_plan(settings, api_tools, tmp_path):  # noqa: F811
+def test_a_cancel_that_arrives_after_the_last_step_still_discards_the_plan(settings, api_tools, tmp_path):
     finished, release = threading.Event(), threading.Event()
 
     class Finishing:  # every step is done; the plan is about to be returned
@@ -152,7 +129,7 @@ def test_a_cancel_that_arrives_after_the_last_step_still_discards_the_plan(setti
         assert client.get(f"/v1/plans/{job['id']}", headers=headers).json()["plan"] is None
 
 
-def test_cancelling_a_plan_that_ended_answers_409_and_an_unknown_one_404(settings, api_tools, tmp_path):  # noqa: F811
+def test_cancelling_a_plan_that_ended_answers_409_and_an_unknown_one_404(settings, api_tools, tmp_path):
     class Broken:
         def run(self, brief: Brief) -> CampaignPlan:
             raise RuntimeError("the effect model file is corrupt")
@@ -179,7 +156,7 @@ def test_cancelling_a_plan_that_ended_answers_409_and_an_unknown_one_404(setting
         assert unknown.status_code == 404 and unknown.json()["detail"] == "no plan nope"
 
 
-def test_a_restart_leaves_cancelled_plans_cancelled_and_honours_a_pending_cancel(settings, api_tools, tmp_path):  # noqa: F811
+def test_a_restart_leaves_cancelled_plans_cancelled_and_honours_a_pending_cancel(settings, api_tools, tmp_path):
     db = tmp_path / "api.db"
     headers = new_key(db, "tester")
     started, release, ran = threading.Event(), threading.Event(), []
