@@ -143,7 +143,7 @@ def run(
     try:
         store = PortraitStore.from_settings(settings.model_copy(update={"home": home}))
         tool = ProfilesTool(store)
-        encoder = store.embedding_function._model()
+        encoder = store.embedding_function.encoder()
         encode_with(encoder, texts[:64])  # warm-up
         t0 = time.perf_counter()
         pool_vectors = encode_with(encoder, texts, 64)

@@ -157,7 +157,8 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         """
         return cls(str(settings.embed_model_dir) if settings.embed_model_dir else None)
 
-    def _model(self) -> SentenceTransformer:
+    def encoder(self) -> SentenceTransformer:
+        """Return the loaded sentence-transformers model (loaded once per folder and shared)."""
         folder = Path(self._model_dir) if self._model_dir else default_model_dir()
         return _load(str(folder.resolve()))
 
@@ -170,7 +171,7 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         Returns:
             One normalised float32 vector per text.
         """
-        return list(encode_with(self._model(), list(input), self._batch_size))
+        return list(encode_with(self.encoder(), list(input), self._batch_size))
 
     @staticmethod
     def name() -> str:

@@ -253,7 +253,7 @@ class PortraitStore:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed texts with the store's model (normalised float32 rows; a few texts on one thread)."""
-        return embed_texts(self.embedding_function._model(), texts)
+        return embed_texts(self.embedding_function.encoder(), texts)
 
     def ingest(
         self,
@@ -276,7 +276,7 @@ class PortraitStore:
         """
         if not ids:
             return
-        model = self.embedding_function._model()
+        model = self.embedding_function.encoder()
         written = embed_and_upsert(
             self.collection, lambda texts: embed_unique(model, texts), ids, documents, metadatas, console, vectors
         )
