@@ -133,3 +133,10 @@ class HeldPlanner:
         with trace.step("form segments", "held by the test"):
             pass
         raise RuntimeError("the test's planner makes no plan")
+
+
+class BrokenPlanner:
+    """A fake planner whose every run fails, as a planner does when a model file is corrupt."""
+
+    def run(self, brief: Brief) -> CampaignPlan:
+        raise RuntimeError("the effect model file is corrupt")

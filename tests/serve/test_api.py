@@ -20,7 +20,7 @@ from serve.auth import hash_key
 from serve.schemas import JobOut
 from serve.store import RESTART_REASON, Store
 from tests.previous_release import OLD_WARNINGS, old_plan_json
-from tests.serve.api_harness import SMALL_BRIEF, events, make_app, new_key
+from tests.serve.api_harness import SMALL_BRIEF, BrokenPlanner, events, make_app, new_key
 
 
 def test_plan_lifecycle_create_follow_poll_review_and_survive_a_restart(settings, api_tools, tmp_path):
@@ -142,13 +142,9 @@ def test_a_full_queue_answers_429_and_accepts_again_once_drained(settings, api_t
 
 
 def test_a_planner_error_fails_the_job_with_its_reason(settings, api_tools, tmp_path):
-    class Broken:
-        def run(self, brief: Brief) -> CampaignPlan:
-            raise RuntimeError("the effect model file is corrupt")
-
     db = tmp_path / "api.db"
     headers = new_key(db)
-    with TestClient(make_app(settings, api_tools, db, lambda on_step: Broken())) as client:
+    with TestClient(make_app(settings, api_tools, db, lambda on_step: BrokenPlanner())) as client:
         job = client.post("/v1/plans", json=SMALL_BRIEF, headers=headers).json()
         assert events(client, job["id"], headers)[-1][2]["status"] == "failed"
         failed = client.get(f"/v1/plans/{job['id']}", headers=headers).json()

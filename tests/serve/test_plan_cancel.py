@@ -17,7 +17,7 @@ from agent.loop import Planner
 from agent.plan import AudienceSummary, CampaignPlan
 from agent.trace import StepEvent, StepListener, TraceStep
 from serve.store import Store
-from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, HeldPlanner, events, make_app, new_key
+from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, BrokenPlanner, HeldPlanner, events, make_app, new_key
 
 
 def brief(name: str) -> dict[str, Any]:
@@ -130,17 +130,13 @@ def test_a_cancel_that_arrives_after_the_last_step_still_discards_the_plan(setti
 
 
 def test_cancelling_a_plan_that_ended_answers_409_and_an_unknown_one_404(settings, api_tools, tmp_path):
-    class Broken:
-        def run(self, brief: Brief) -> CampaignPlan:
-            raise RuntimeError("the effect model file is corrupt")
-
     db = tmp_path / "api.db"
     headers = new_key(db)
     store = Store(f"sqlite:///{db}")
     store.add_job("was-done", "someone", Brief.model_validate(SMALL_BRIEF).model_dump(mode="json"), 8)
     store.set_status("was-done", "running")
     store.set_status("was-done", "done")
-    with TestClient(make_app(settings, api_tools, db, lambda on_step: Broken())) as client:
+    with TestClient(make_app(settings, api_tools, db, lambda on_step: BrokenPlanner())) as client:
         done = client.post("/v1/plans/was-done/cancel", headers=headers)
         assert done.status_code == 409
         assert done.json()["detail"] == ("plan was-done is already done; only a queued or running plan can be "
