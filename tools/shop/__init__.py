@@ -4,13 +4,15 @@ A shop's data: the schema every shop is validated against, the loaders (the Movi
 clothing catalog, Open Bandit logs), dataset fetching, cleaning reports and the library of imported shops.
 """
 
-from tools.shop.datasets import DatasetFetchError, fetch_datasets
+from tools.shop.datasets import OBD_CAMPAIGNS, OBD_POLICIES, DatasetFetchError, fetch_datasets
 from tools.shop.library import erase_from_shops, ingest_shop_files
 from tools.shop.schema import LIKED_RATING, Product, ShopDataError
 from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop
 
 __all__ = [
     "LIKED_RATING",
+    "OBD_CAMPAIGNS",
+    "OBD_POLICIES",
     "OUTSIDE_US",
     "DatasetFetchError",
     "Product",

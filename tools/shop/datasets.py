@@ -60,10 +60,15 @@ class DatasetSpec:
         return f"{self.package}=={self.version}"
 
 
+OBD_POLICIES = ("random", "bts")
+"""Logging policies of the Open Bandit Dataset sample."""
+OBD_CAMPAIGNS = ("all", "men", "women")
+"""Campaigns of the Open Bandit Dataset sample (one log per policy and campaign)."""
+
 _OBD_FILES = tuple(
     f"obp/dataset/obd/{policy}/{campaign}/{file}"
-    for policy in ("random", "bts")
-    for campaign in ("all", "men", "women")
+    for policy in OBD_POLICIES
+    for campaign in OBD_CAMPAIGNS
     for file in (f"{campaign}.csv", "item_context.csv")
 )
 

@@ -19,12 +19,9 @@ import pandas as pd
 from agent.settings import Settings
 from tools.shop.cleaning import CleaningReport, drop_duplicates, drop_missing, drop_where, flag, to_numbers
 from tools.shop.clothing_catalog import load_clothing_catalog
-from tools.shop.datasets import require_fetched
+from tools.shop.datasets import OBD_CAMPAIGNS, OBD_POLICIES, require_fetched
 from tools.shop.schema import CampaignLogEntry, ShopDataError, validate_table
 from tools.shop.shop_data import Shop, load_demo_shop, validate_shop_tables
-
-OBD_POLICIES = ("random", "bts")
-OBD_CAMPAIGNS = ("all", "men", "women")
 
 
 def load_movielens(settings: Settings) -> tuple[Shop, CleaningReport]:

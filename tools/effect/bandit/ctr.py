@@ -33,9 +33,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from agent.settings import Settings
-from tools.effect.bandit.logs import CAMPAIGNS, POLICIES, load_bandit_log, obd_dir
+from tools.effect.bandit.logs import load_bandit_log, obd_dir
 from tools.effect.calibration import calibration_error, save_reliability_plot
 from tools.saved_models import save_model
+from tools.shop import OBD_CAMPAIGNS, OBD_POLICIES
 
 CATEGORICAL = ["campaign", "position", "user_feature_0", "user_feature_1", "user_feature_2", "user_feature_3",
                "item_feature_1", "item_feature_2", "item_feature_3"]  # fmt: skip
@@ -47,8 +48,8 @@ N_BOOTSTRAP = 1000
 def impressions(settings: Settings) -> pd.DataFrame:
     """Return every impression of the six OBD files with its features and click, sorted by time."""
     frames = []
-    for policy in POLICIES:
-        for campaign in CAMPAIGNS:
+    for policy in OBD_POLICIES:
+        for campaign in OBD_CAMPAIGNS:
             log = load_bandit_log(settings, policy, campaign)
             raw = log.frame
             items = pd.read_csv(obd_dir(settings) / policy / campaign / "item_context.csv", index_col=0)

@@ -22,9 +22,8 @@ import yaml
 from sklearn.preprocessing import LabelEncoder
 
 from agent.settings import Settings
+from tools.shop import OBD_CAMPAIGNS, OBD_POLICIES
 
-POLICIES = ("random", "bts")
-CAMPAIGNS = ("all", "men", "women")
 PRIOR_MEMBER = "obp/policy/conf/prior_bts.yaml"
 SIM_CHUNK = 50_000
 
@@ -109,8 +108,10 @@ def load_bandit_log(settings: Settings, policy: str, campaign: str) -> BanditLog
         ValueError: Unknown policy or campaign.
         OpenBanditDataError: The files are not fetched.
     """
-    if policy not in POLICIES or campaign not in CAMPAIGNS:
-        raise ValueError(f"policy must be one of {POLICIES} and campaign one of {CAMPAIGNS}: {policy!r}, {campaign!r}")
+    if policy not in OBD_POLICIES or campaign not in OBD_CAMPAIGNS:
+        raise ValueError(
+            f"policy must be one of {OBD_POLICIES} and campaign one of {OBD_CAMPAIGNS}: {policy!r}, {campaign!r}"
+        )
     folder = obd_dir(settings) / policy / campaign
     if not (folder / f"{campaign}.csv").is_file():
         raise OpenBanditDataError(f"OBD sample not found in {folder}: run `campaign data fetch` (make setup)")
