@@ -23,21 +23,6 @@ from tools.shop.shop_data import (
 )
 
 
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings with a temporary home whose data folder is the real, already fetched `var/data`."""
-    repo = Settings()
-    fetch_datasets(repo)  # a no-op when `make setup` already fetched everything
-    home = tmp_path_factory.mktemp("shop-home")
-    (home / "data").symlink_to(repo.data_dir.resolve(), target_is_directory=True)
-    return Settings(home=home)
-
-
-@pytest.fixture(scope="session")
-def shop(settings: Settings) -> Shop:
-    return load_demo_shop(settings)
-
-
 @pytest.fixture()
 def small_files(shop: Shop, tmp_path: Path) -> dict[str, Path]:
     """A valid small shop as CSV: the first 30 MovieLens customers, their ratings and the rated movies."""
