@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_m
 from agent.llm import ChatModel, Message, StructuredOutputError, describe_validation_error, generate_structured
 from prompts import PRODUCTION_PROMPTS, PromptRenderer
 from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
-from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_problems
+from tools.copywriting.grounding import CJK, GENRES_ZH, ProductFacts, grounding_problems
 
 
 class CopyUnavailableError(ValueError):
@@ -54,7 +54,7 @@ def substance_problems(draft: CopyDraft, facts: ProductFacts, language: str) -> 
     """Reject drafts that say nothing: a body that only repeats the title or headline, a CTA copying either."""
     rest = re.sub(re.escape(facts.display_title), " ", draft.body, flags=re.IGNORECASE)
     rest = re.sub(re.escape(facts.title), " ", rest, flags=re.IGNORECASE)
-    words = len(re.findall(r"[\u4e00-\u9fff]", rest)) // 2 if language == "zh" else len(re.findall(r"[A-Za-z]+", rest))
+    words = len(CJK.findall(rest)) // 2 if language == "zh" else len(re.findall(r"[A-Za-z]+", rest))
     problems = []
     if words < 4:
         problems.append("the body must say something about the title in a full sentence, not just repeat it")
