@@ -4,7 +4,10 @@ Every source (MovieLens, CDNOW, the clothing reviews, the Open Bandit logs, or a
 files) is brought into these row models:
 
 * :class:`Customer` — one person (pseudonymised id; demographics optional, never names, e-mails or zips).
-* :class:`Product` — one catalog item (``genres`` holds genres or categories; in CSV a ``|``-separated string).
+* :class:`Product` — one catalog item (``genres`` holds genres or categories; in CSV a ``|``-separated string),
+  with its category, attributes, current price and currency where the shop has them.
+* :class:`OrderLine` — one line of an order: product, quantity, unit price, time, and whether it was cancelled.
+* :class:`Offer` — a promotion: code, percentage or amount off, validity window, eligible products or categories.
 * :class:`Event` — one thing a customer did: a rating, a purchase (with money), a view …
 * :class:`Review` — one anonymous product review (the clothing data has no customer ids: none are invented).
 * :class:`CampaignLogEntry` — one logged campaign impression with the propensity of the logging policy.
@@ -15,12 +18,13 @@ bounds of the model's fields) and raises :class:`ShopDataError` naming file, 1-b
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, get_args, get_origin
 
 import annotated_types
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 
 EVENT_TYPES = ("rating", "purchase", "view", "click", "review")
@@ -63,7 +67,73 @@ class Product(BaseModel):
     year: int | None = None
     genres: list[str] = Field(default_factory=list, description="Genres or categories, e.g. ['Dresses'].")
     description: str | None = Field(None, description="Catalog text.")
-    price: Annotated[float | None, Field(ge=0)] = None
+    price: Annotated[float | None, Field(ge=0, description="Current unit price, in ``currency``.")] = None
+    category: str | None = Field(None, description="Product category, e.g. 'Lanterns'.")
+    attributes: list[str] = Field(
+        default_factory=list,
+        description="Attributes as 'name:value' (in CSV '|'-separated), e.g. ['colour:white', 'theme:Christmas'].",
+    )
+    currency: str | None = Field(None, description="ISO 4217 code of ``price``, e.g. 'GBP'.")
+
+
+class OrderLine(BaseModel):
+    """One line of an order: a quantity of one product at a unit price (1 in ``cancelled`` marks a cancellation)."""
+
+    order_id: str = Field(min_length=1)
+    customer_id: str | None = Field(None, description="The shop's customer id; empty for a guest checkout.")
+    product_id: str = Field(min_length=1)
+    quantity: Annotated[int, Field(ge=1, description="Units ordered (a cancellation repeats the units it cancels).")]
+    unit_price: Annotated[float, Field(ge=0, description="Price of one unit, in the shop's currency.")]
+    timestamp: Annotated[int, Field(ge=0, description="Unix seconds.")]
+    cancelled: Annotated[int | None, Field(ge=0, le=1, description="1 when the line cancels an order.")] = None
+
+
+OFFER_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
+
+
+class Offer(BaseModel):
+    """A promotion the shop runs: a code giving a percentage or an amount off, in a window, on some products.
+
+    Exactly one of ``percent_off`` and ``amount_off`` is given. With neither ``product_ids`` nor ``categories``
+    the offer is valid on every product.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=OFFER_CODE_PATTERN, description="The code customers enter, e.g. 'XMAS10'.")
+    percent_off: Annotated[float | None, Field(gt=0, le=100, description="Discount in percent, e.g. 10.")] = None
+    amount_off: Annotated[float | None, Field(gt=0, description="Discount in the shop's currency per unit.")] = None
+    valid_from: date | None = Field(None, description="First day the code works (inclusive).")
+    valid_to: date | None = Field(None, description="Last day the code works (inclusive).")
+    product_ids: list[str] = Field(default_factory=list, description="Products it applies to (empty: see categories).")
+    categories: list[str] = Field(default_factory=list, description="Categories it applies to (empty: see products).")
+    description: str | None = Field(None, max_length=200, description="What the offer is, in words.")
+
+    @model_validator(mode="after")
+    def _one_discount_and_a_window(self) -> Offer:
+        if (self.percent_off is None) == (self.amount_off is None):
+            raise ValueError("an offer gives exactly one of percent_off (0–100) and amount_off")
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        return self
+
+    def applies_to(self, product_id: str, category: str | None) -> bool:
+        """Tell whether the offer covers a product (by id or category; an offer naming neither covers all)."""
+        if not self.product_ids and not self.categories:
+            return True
+        return product_id in self.product_ids or (category is not None and category in self.categories)
+
+    def price_after(self, price: float) -> float:
+        """Return ``price`` after the discount, rounded to the penny (never below 0)."""
+        if self.percent_off is not None:
+            return round(price * (1 - self.percent_off / 100), 2)
+        return round(max(price - (self.amount_off or 0.0), 0.0), 2)
+
+    def discount_text(self, currency_symbol: str = "£") -> str:
+        """Return the discount in words, e.g. "10% off" or "£5.00 off"."""
+        if self.percent_off is not None:
+            return f"{self.percent_off:g}% off"
+        return f"{currency_symbol}{self.amount_off:.2f} off"
 
 
 class Interaction(BaseModel):

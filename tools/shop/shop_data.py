@@ -27,8 +27,11 @@ from tools.shop.schema import (
     Customer,
     Event,
     Interaction,
+    Offer,
+    OrderLine,
     Product,
     ShopDataError,
+    fail,
     first_bad,
     infer_event_types,
     validate_table,
@@ -40,11 +43,15 @@ __all__ = [
     "Customer",
     "Event",
     "Interaction",
+    "Offer",
+    "OrderLine",
     "Product",
     "Shop",
     "ShopDataError",
     "load_demo_shop",
+    "events_from_orders",
     "load_shop_files",
+    "read_offers",
     "pseudonymise",
     "validate_table",
     "zip_region",
@@ -67,26 +74,54 @@ OUTSIDE_US = "outside US"
 
 @dataclass(frozen=True)
 class Shop:
-    """A shop's data in memory.
+    """A shop's data in memory: one domain model for every shop (MovieLens maps onto it as ratings, no prices).
 
     Attributes:
-        name: Short name, e.g. ``"movielens-100k"``.
+        name: Short name, e.g. ``"movielens-100k"`` or ``"retail"``.
         customers: customer_id (str, pseudonymised), age, gender, occupation, region (any may be missing).
-        products: product_id (str), title (str), year (Int64 nullable), genres (list[str]).
+        products: product_id (str), title (str), year (Int64 nullable), genres (list[str]); shops with a
+            catalog add description, price (current unit price), category, attributes ('name:value' list) and
+            currency.
         interactions: The events: customer_id (str), product_id (str or None), rating (float, NaN when the
             event is not a rating), timestamp (int64 unix s); shops with purchases add ``event_type``,
-            ``value`` (money) and ``quantity``.
+            ``value`` (money) and ``quantity``. A shop with orders has one purchase event per registered,
+            uncancelled order line (:func:`events_from_orders`).
+        orders: Order lines (:class:`~tools.shop.schema.OrderLine` columns; ``customer_id`` pseudonymised, None
+            for guests; ``cancelled`` bool), or None for a shop without orders.
+        offers: The shop's own offers (a brief may add one).
+        price_history: Every unit price a product sold at (product_id, unit_price, lines, units, first_sold,
+            last_sold, kind: "current", "bulk", "guest" or "past"), or None.
+        currency: ISO 4217 code of every price (e.g. "GBP"), or None for a shop without prices.
     """
 
     name: str
     customers: pd.DataFrame
     products: pd.DataFrame
     interactions: pd.DataFrame
+    orders: pd.DataFrame | None = None
+    offers: tuple[Offer, ...] = ()
+    price_history: pd.DataFrame | None = None
+    currency: str | None = None
 
     @property
     def has_monetary(self) -> bool:
         """Tell whether events carry money (a ``value`` column with at least one amount)."""
         return "value" in self.interactions.columns and bool(self.interactions["value"].notna().any())
+
+    @property
+    def has_prices(self) -> bool:
+        """Tell whether the catalog states current prices (then copy may state them)."""
+        return "price" in self.products.columns and bool(self.products["price"].notna().any())
+
+    @property
+    def has_ratings(self) -> bool:
+        """Tell whether the events are ratings (MovieLens): the click model's ``p_like`` needs them."""
+        return bool(self.interactions["rating"].notna().any())
+
+    @property
+    def today(self) -> pd.Timestamp:
+        """The shop's "today": the time of its last event (UTC), which a plan's dates count from."""
+        return pd.Timestamp(int(self.interactions["timestamp"].max()), unit="s", tz="UTC")
 
 
 def pseudonymise(raw_id: str, key: str) -> str:
@@ -131,30 +166,114 @@ def read_table(path: Path) -> pd.DataFrame:
     raise ShopDataError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)", file=path.name)
 
 
+def events_from_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """Return one purchase event per registered, uncancelled order line (guest lines have no customer).
+
+    Args:
+        orders: Order lines with pseudonymised ``customer_id`` (None for guests) and a bool ``cancelled``.
+
+    Returns:
+        Events: customer_id, product_id, rating (NaN), timestamp, event_type "purchase", value (quantity ×
+        unit price) and quantity.
+    """
+    kept = orders[orders["customer_id"].notna() & ~orders["cancelled"].astype(bool)]
+    return pd.DataFrame({
+        "customer_id": kept["customer_id"].astype(str).to_numpy(),
+        "product_id": kept["product_id"].astype(str).to_numpy(),
+        "rating": float("nan"),
+        "timestamp": kept["timestamp"].astype("int64").to_numpy(),
+        "event_type": "purchase",
+        "value": (kept["quantity"] * kept["unit_price"]).astype("float64").round(2).to_numpy(),
+        "quantity": kept["quantity"].astype("Int64").to_numpy(),
+    })
+
+
+def read_offers(frame: pd.DataFrame, file: str, products: pd.DataFrame) -> tuple[Offer, ...]:
+    """Validate an offers table row by row against :class:`~tools.shop.schema.Offer` and the catalog.
+
+    ``product_ids`` and ``categories`` are ``|``-separated in CSV. Every product and category an offer names
+    must be in ``products``.
+
+    Args:
+        frame: The table as read.
+        file: File name for errors.
+        products: The validated products table.
+
+    Returns:
+        The offers.
+
+    Raises:
+        ShopDataError: naming file, 1-based row and column of the first bad cell (or a repeated code).
+    """
+    known_products = set(products["product_id"])
+    known_categories = set(products["category"].dropna()) if "category" in products.columns else set()
+    offers: list[Offer] = []
+    for row, record in enumerate(frame.to_dict("records"), start=1):
+        cells = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items()}
+        cells = {k: v for k, v in cells.items() if not (v is None or v == "" or (isinstance(v, float) and pd.isna(v)))}
+        for key in ("product_ids", "categories"):
+            if isinstance(cells.get(key), str):
+                cells[key] = [x.strip() for x in cells[key].split("|") if x.strip()]
+        try:
+            offer = Offer.model_validate(cells)
+        except ValueError as exc:
+            errors = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()
+            first = errors[0]
+            column = str(first["loc"][0]) if first["loc"] else "percent_off"
+            raise fail(file, row, column, first["msg"].removeprefix("Value error, ")) from None
+        unknown = [p for p in offer.product_ids if p not in known_products]
+        if unknown:
+            raise fail(file, row, "product_ids", f"unknown product {unknown[0]!r}: the shop does not sell it")
+        unknown = [c for c in offer.categories if c not in known_categories]
+        if unknown:
+            raise fail(file, row, "categories", f"unknown category {unknown[0]!r}")
+        if any(o.code.casefold() == offer.code.casefold() for o in offers):
+            raise fail(file, row, "code", f"offer code {offer.code!r} is repeated")
+        offers.append(offer)
+    return tuple(offers)
+
+
 def validate_shop_tables(
     frames: dict[str, pd.DataFrame], names: dict[str, str], settings: Settings, name: str = "custom"
 ) -> Shop:
     """Validate raw customers, products and events tables and return the pseudonymised shop.
 
     Args:
-        frames: Keys ``customers``, ``products``, ``interactions`` (events) to the raw tables.
+        frames: Keys ``customers``, ``products``, ``interactions`` (events; optional when orders are given) and
+            optionally ``orders`` and ``offers`` to the raw tables.
         names: The same keys to file names used in error messages.
         settings: Project settings (gives the pseudonym key).
         name: Name of the shop.
 
     Returns:
-        The validated :class:`Shop`; events keep ``event_type``/``value``/``quantity`` only when used.
+        The validated :class:`Shop`; events keep ``event_type``/``value``/``quantity`` only when used. Order
+        lines of registered customers become purchase events too.
 
     Raises:
-        ShopDataError: A column is missing, a value is invalid, an id is duplicated, or an event
-            references an unknown customer or product.
+        ShopDataError: A column is missing, a value is invalid, an id is duplicated, an event or order line
+            references an unknown customer or product, or an offer an unknown product or category.
     """
-    models: dict[str, type[BaseModel]] = {"customers": Customer, "products": Product, "interactions": Event}
-    tables = {k: validate_table(frames[k], models[k], names[k]) for k in models}
-    cust, prod, inter = tables["customers"], tables["products"], tables["interactions"]
+    if "interactions" not in frames and "orders" not in frames:
+        raise ShopDataError("a shop needs an events file, an orders file, or both")
+    models: dict[str, type[BaseModel]] = {"customers": Customer, "products": Product, "interactions": Event,
+                                          "orders": OrderLine}
+    tables = {k: validate_table(frames[k], model, names[k]) for k, model in models.items() if k in frames}
+    cust, prod = tables["customers"], tables["products"]
+    inter = tables.get("interactions", validate_table(pd.DataFrame(columns=["customer_id", "timestamp"]), Event, "-"))
     first_bad(cust["customer_id"].duplicated(), cust, "customer_id", names["customers"], "duplicate id {value}")
     first_bad(prod["product_id"].duplicated(), prod, "product_id", names["products"], "duplicate id {value}")
-    inter["event_type"] = infer_event_types(inter, names["interactions"])
+    key = settings.pseudonym_key.get_secret_value()
+    orders = tables.get("orders")
+    if orders is not None:
+        file = names["orders"]
+        first_bad(~orders["product_id"].isin(prod["product_id"]), orders, "product_id", file, "unknown product {value}")
+        guest = orders["customer_id"].isna()
+        first_bad(~guest & ~orders["customer_id"].isin(cust["customer_id"]), orders, "customer_id", file,
+                  "unknown customer {value}")
+        orders["cancelled"] = orders["cancelled"].fillna(0).astype(bool)
+        orders["customer_id"] = orders["customer_id"].map(lambda raw: pseudonymise(raw, key), na_action="ignore")
+    offers = read_offers(frames["offers"], names["offers"], prod) if "offers" in frames else ()
+    inter["event_type"] = infer_event_types(inter, names.get("interactions", "events"))
     first_bad(
         ~inter["customer_id"].isin(cust["customer_id"]),
         inter,
@@ -164,20 +283,33 @@ def validate_shop_tables(
     )
     known = inter["product_id"].isna() | inter["product_id"].isin(prod["product_id"])
     first_bad(~known, inter, "product_id", names["interactions"], "unknown product {value}")
-    key = settings.pseudonym_key.get_secret_value()
     for table in (cust, inter):
         table["customer_id"] = table["customer_id"].map(lambda raw: pseudonymise(raw, key))
+    if orders is not None:
+        inter = pd.concat([inter, events_from_orders(orders)], ignore_index=True)
     core = ["customer_id", "product_id", "rating", "timestamp"]
     extra = ["event_type"] if set(inter["event_type"]) != {"rating"} else []
     extra += [c for c in ("value", "quantity") if inter[c].notna().any()]
-    products = prod if prod["description"].notna().any() or prod["price"].notna().any() else prod.iloc[:, :4]
-    return Shop(name=name, customers=cust, products=products, interactions=inter[core + extra])
+    catalog = ["description", "price", "category", "attributes", "currency"]
+    used = [c for c in catalog if prod[c].map(lambda v: bool(v) if isinstance(v, list) else pd.notna(v)).any()]
+    currencies = sorted(set(prod["currency"].dropna()))
+    if len(currencies) > 1:
+        raise ShopDataError(f"{names['products']}: prices in several currencies ({', '.join(currencies)}); use one",
+                            file=names["products"], column="currency")
+    return Shop(name=name, customers=cust, products=prod[[*prod.columns[:4], *used]], interactions=inter[core + extra],
+                orders=orders, offers=offers, currency=currencies[0] if currencies else None)
 
 
 def load_shop_files(
-    customers: Path, products: Path, interactions: Path, settings: Settings, name: str = "custom"
+    customers: Path,
+    products: Path,
+    interactions: Path | None,
+    settings: Settings,
+    name: str = "custom",
+    orders: Path | None = None,
+    offers: Path | None = None,
 ) -> Shop:
-    """Load and validate a shop from three CSV or Parquet files (chosen by suffix).
+    """Load and validate a shop from its CSV or Parquet files (chosen by suffix).
 
     Everything is read and validated before anything is returned, so a bad file changes nothing.
     Customer ids are pseudonymised with ``settings.pseudonym_key`` after validation.
@@ -186,18 +318,22 @@ def load_shop_files(
         customers: Table of :class:`~tools.shop.schema.Customer` rows.
         products: Table of :class:`~tools.shop.schema.Product` rows.
         interactions: Table of :class:`~tools.shop.schema.Event` rows (rating-only :class:`Interaction` rows are
-            valid events).
+            valid events); may be None when ``orders`` is given.
         settings: Project settings (gives the pseudonym key).
         name: Name of the shop.
+        orders: Table of :class:`~tools.shop.schema.OrderLine` rows, or None.
+        offers: Table of :class:`~tools.shop.schema.Offer` rows, or None.
 
     Returns:
         The validated :class:`Shop`.
 
     Raises:
         ShopDataError: A file is missing or unreadable, a column is missing, a value is invalid, an id is
-            duplicated, or an interaction references an unknown customer or product.
+            duplicated, or a row references an unknown customer, product or category.
     """
-    files = {"customers": Path(customers), "products": Path(products), "interactions": Path(interactions)}
+    given = {"customers": customers, "products": products, "interactions": interactions, "orders": orders,
+             "offers": offers}
+    files = {k: Path(p) for k, p in given.items() if p is not None}
     frames = {k: read_table(p) for k, p in files.items()}
     return validate_shop_tables(frames, {k: p.name for k, p in files.items()}, settings, name)
 
