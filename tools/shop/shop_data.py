@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from agent.settings import Settings
 from tools.shop.schema import (
@@ -48,11 +48,11 @@ __all__ = [
     "Product",
     "Shop",
     "ShopDataError",
-    "load_demo_shop",
     "events_from_orders",
+    "load_demo_shop",
     "load_shop_files",
-    "read_offers",
     "pseudonymise",
+    "read_offers",
     "validate_table",
     "zip_region",
 ]
@@ -216,9 +216,8 @@ def read_offers(frame: pd.DataFrame, file: str, products: pd.DataFrame) -> tuple
                 cells[key] = [x.strip() for x in cells[key].split("|") if x.strip()]
         try:
             offer = Offer.model_validate(cells)
-        except ValueError as exc:
-            errors = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()
-            first = errors[0]
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
             column = str(first["loc"][0]) if first["loc"] else "percent_off"
             raise fail(file, row, column, first["msg"].removeprefix("Value error, ")) from None
         unknown = [p for p in offer.product_ids if p not in known_products]
