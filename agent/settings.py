@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     llm_tool_parser: str = Field("hermes", description="vLLM tool-call parser (hermes, llama3_json, …).")
 
     shared_data_dir: Path = Field(
-        _REPO_ROOT.parent / "shared" / "data", description="Folder of the shared real datasets."
+        _REPO_ROOT / "data", description="Folder of the real datasets shipped with the project (data/README.md)."
     )
 
     # Vector store and embeddings.
