@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tools.audience import AudienceFilter
 from tools.copywriting import CHANNEL_LIMITS, MIN_MESSAGE_ROOM, Channel, Language
+from tools.shop import SHOP_NAME_PATTERN, Offer
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -23,6 +24,10 @@ class Brief(BaseModel):
 
     Attributes:
         name: Short campaign name.
+        shop: Which shop to plan for: ``retail``, ``movielens`` or a shop added with ``campaign data import``;
+            None: the default shop (``CAMPAIGN_DEFAULT_SHOP``, ``retail`` unless set).
+        offer: An offer the campaign may state (code, percent or amount off, validity, eligible products or
+            categories), besides the shop's own offers. Copy never states any other.
         goal: What the campaign should achieve, in the marketer's words.
         audience: Who to reach, in the marketer's words (used as the semantic query).
         audience_filter: Optional structured constraints on the audience.
@@ -40,6 +45,8 @@ class Brief(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=120)
+    shop: str | None = Field(None, pattern=SHOP_NAME_PATTERN, description="Shop to plan for; None: the default.")
+    offer: Offer | None = Field(None, description="An offer the copy may state (besides the shop's own).")
     goal: str = Field(min_length=3, max_length=1000)
     audience: str = Field(min_length=3, max_length=1000)
     audience_filter: AudienceFilter = Field(default_factory=AudienceFilter)

@@ -48,6 +48,9 @@ class CopyVariant(BaseModel):
     language: Language
     product_id: str
     product_title: str
+    product_price: float | None = Field(None, description="The product's current catalog price (None: no prices).")
+    offer_code: str | None = Field(None, description="The offer the message may state, when one applies.")
+    price_after_offer: float | None = Field(None, description="The price after that offer.")
     headline: str
     body: str
     cta: str
@@ -150,6 +153,8 @@ class CampaignPlan(BaseModel):
     plan_id: str
     created_at: datetime
     brief: Brief
+    shop: str = Field("movielens", description="The shop planned for (plans before shops were named: movielens).")
+    currency: str | None = Field(None, description="ISO 4217 code of every price in the plan; None: no prices.")
     llm_model: str
     status: Literal["ok", "empty"] = "ok"
     audience: AudienceSummary

@@ -5,8 +5,8 @@ clothing catalog, Open Bandit logs), dataset fetching, cleaning reports and the 
 """
 
 from tools.shop.datasets import OBD_CAMPAIGNS, OBD_POLICIES, DatasetFetchError, fetch_datasets
-from tools.shop.library import erase_from_shops, ingest_shop_files
-from tools.shop.schema import LIKED_RATING, Product, ShopDataError
+from tools.shop.library import SHOP_NAME_PATTERN, erase_from_shops, ingest_shop_files
+from tools.shop.schema import LIKED_RATING, Offer, OrderLine, Product, ShopDataError
 from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop
 
 __all__ = [
@@ -14,7 +14,10 @@ __all__ = [
     "OBD_CAMPAIGNS",
     "OBD_POLICIES",
     "OUTSIDE_US",
+    "SHOP_NAME_PATTERN",
     "DatasetFetchError",
+    "Offer",
+    "OrderLine",
     "Product",
     "Shop",
     "ShopDataError",

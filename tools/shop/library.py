@@ -25,7 +25,8 @@ from tools.shop.shop_data import Shop, ShopDataError, load_shop_files
 
 SHOPS_FOLDER = "shops"
 _TABLES = {"customers": "customers.parquet", "products": "products.parquet", "interactions": "events.parquet"}
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+SHOP_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_NAME = re.compile(SHOP_NAME_PATTERN)
 
 
 @dataclass(frozen=True)
