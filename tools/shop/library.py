@@ -21,11 +21,17 @@ import pandas as pd
 
 from agent.settings import Settings
 from tools.shop.cleaning import CleaningReport, drop_duplicates
+from tools.shop.schema import Offer
 from tools.shop.shop_data import Shop, ShopDataError, load_shop_files
 
 SHOPS_FOLDER = "shops"
 _TABLES = {"customers": "customers.parquet", "products": "products.parquet", "interactions": "events.parquet"}
+_ORDERS = "orders.parquet"
+_OFFERS = "offers.json"
+_META = "shop.json"
 SHOP_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+RESERVED_NAMES = ("retail", "movielens")
+"""Names of the built-in shops (:mod:`tools.shop.directory`); an imported shop cannot take them."""
 _NAME = re.compile(SHOP_NAME_PATTERN)
 
 
@@ -59,7 +65,15 @@ def _check_name(name: str) -> str:
     return name
 
 
-def ingest_shop_files(settings: Settings, name: str, customers: Path, products: Path, events: Path) -> IngestReport:
+def ingest_shop_files(
+    settings: Settings,
+    name: str,
+    customers: Path,
+    products: Path,
+    events: Path | None,
+    orders: Path | None = None,
+    offers: Path | None = None,
+) -> IngestReport:
     """Validate a shop's files completely, clean them, and store them atomically.
 
     Args:
@@ -67,7 +81,9 @@ def ingest_shop_files(settings: Settings, name: str, customers: Path, products: 
         name: Shop name (lower-case letters, digits, '-', '_').
         customers: Customers table (CSV or Parquet).
         products: Products table.
-        events: Events table (rating-only interactions are valid events).
+        events: Events table (rating-only interactions are valid events); None when ``orders`` is given.
+        orders: Order lines table, or None.
+        offers: Offers table, or None.
 
     Returns:
         What was stored.
@@ -76,11 +92,18 @@ def ingest_shop_files(settings: Settings, name: str, customers: Path, products: 
         ShopDataError: Bad name or bad file; nothing stored before is changed.
     """
     _check_name(name)
-    shop = load_shop_files(customers, products, events, settings, name=name)
+    if name in RESERVED_NAMES:
+        raise ShopDataError(f"shop name {name!r} is taken by a built-in shop ({', '.join(RESERVED_NAMES)})")
+    shop = load_shop_files(customers, products, events, settings, name=name, orders=orders, offers=offers)
     report = CleaningReport(source=name, rows_in={"events": len(shop.interactions)})
     events_table = drop_duplicates(shop.interactions, report, "events", "the same event recorded twice")
     report.rows_out = {"events": len(events_table)}
     tables = {"customers": shop.customers, "products": shop.products, "interactions": events_table}
+    order_lines = shop.orders
+    if order_lines is not None:
+        report.rows_in["orders"] = len(order_lines)
+        order_lines = drop_duplicates(order_lines, report, "orders", "the same order line recorded twice")
+        report.rows_out["orders"] = len(order_lines)
     root = shops_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".staging-{uuid.uuid4().hex}"
@@ -88,6 +111,11 @@ def ingest_shop_files(settings: Settings, name: str, customers: Path, products: 
     try:
         for key, frame in tables.items():
             frame.to_parquet(staging / _TABLES[key], index=False)
+        if order_lines is not None:
+            order_lines.to_parquet(staging / _ORDERS, index=False)
+        offers_json = [o.model_dump(mode="json") for o in shop.offers]
+        (staging / _OFFERS).write_text(json.dumps(offers_json, indent=1), encoding="utf-8")
+        (staging / _META).write_text(json.dumps({"currency": shop.currency}), encoding="utf-8")
         (staging / "cleaning.json").write_text(report.model_dump_json(indent=1), encoding="utf-8")
     except Exception:
         shutil.rmtree(staging, ignore_errors=True)
@@ -100,6 +128,9 @@ def ingest_shop_files(settings: Settings, name: str, customers: Path, products: 
     os.replace(staging, target)
     shutil.rmtree(old, ignore_errors=True)
     rows = {_TABLES[k].removesuffix(".parquet"): len(v) for k, v in tables.items()}
+    if order_lines is not None:
+        rows["orders"] = len(order_lines)
+    rows["offers"] = len(shop.offers)
     return IngestReport(name=name, folder=target, rows=rows, cleaning=report, replaced=replaced)
 
 
@@ -121,8 +152,15 @@ def load_stored_shop(settings: Settings, name: str) -> Shop:
         known = ", ".join(stored_shops(settings)) or "none"
         raise ShopDataError(f"no stored shop {name!r} (stored: {known})")
     frames = {key: pd.read_parquet(folder / file) for key, file in _TABLES.items()}
-    frames["products"]["genres"] = frames["products"]["genres"].map(lambda g: [str(x) for x in g])
-    return Shop(name=name, **frames)
+    for column in ("genres", "attributes"):
+        if column in frames["products"].columns:
+            frames["products"][column] = frames["products"][column].map(lambda g: [str(x) for x in g])
+    orders = pd.read_parquet(folder / _ORDERS) if (folder / _ORDERS).is_file() else None
+    offers_file, meta_file = folder / _OFFERS, folder / _META
+    offers = json.loads(offers_file.read_text(encoding="utf-8")) if offers_file.is_file() else []
+    meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+    return Shop(name=name, **frames, orders=orders, offers=tuple(Offer.model_validate(o) for o in offers),
+                currency=meta.get("currency"))
 
 
 def stored_shops(settings: Settings) -> list[str]:
@@ -143,8 +181,10 @@ def erase_from_shops(settings: Settings, customer_id: str) -> dict[str, int]:
     """
     removed: dict[str, int] = {}
     for name in stored_shops(settings):
-        for file in (_TABLES["customers"], _TABLES["interactions"]):
+        for file in (_TABLES["customers"], _TABLES["interactions"], _ORDERS):
             path = shops_dir(settings) / name / file
+            if not path.is_file():
+                continue
             frame = pd.read_parquet(path)
             hit = frame["customer_id"] == customer_id
             if hit.any():

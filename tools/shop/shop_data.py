@@ -77,7 +77,7 @@ class Shop:
     """A shop's data in memory: one domain model for every shop (MovieLens maps onto it as ratings, no prices).
 
     Attributes:
-        name: Short name, e.g. ``"movielens-100k"`` or ``"retail"``.
+        name: Short name, e.g. ``"movielens"`` or ``"retail"``.
         customers: customer_id (str, pseudonymised), age, gender, occupation, region (any may be missing).
         products: product_id (str), title (str), year (Int64 nullable), genres (list[str]); shops with a
             catalog add description, price (current unit price), category, attributes ('name:value' list) and
@@ -272,16 +272,17 @@ def validate_shop_tables(
         orders["cancelled"] = orders["cancelled"].fillna(0).astype(bool)
         orders["customer_id"] = orders["customer_id"].map(lambda raw: pseudonymise(raw, key), na_action="ignore")
     offers = read_offers(frames["offers"], names["offers"], prod) if "offers" in frames else ()
-    inter["event_type"] = infer_event_types(inter, names.get("interactions", "events"))
+    events_file = names.get("interactions", "events")
+    inter["event_type"] = infer_event_types(inter, events_file)
     first_bad(
         ~inter["customer_id"].isin(cust["customer_id"]),
         inter,
         "customer_id",
-        names["interactions"],
+        events_file,
         "unknown customer {value}",
     )
     known = inter["product_id"].isna() | inter["product_id"].isin(prod["product_id"])
-    first_bad(~known, inter, "product_id", names["interactions"], "unknown product {value}")
+    first_bad(~known, inter, "product_id", events_file, "unknown product {value}")
     for table in (cust, inter):
         table["customer_id"] = table["customer_id"].map(lambda raw: pseudonymise(raw, key))
     if orders is not None:
@@ -389,4 +390,4 @@ def load_demo_shop(settings: Settings) -> Shop:
     )
     if interactions["customer_id"].isna().any():
         raise ShopDataError("ml-100k.inter references a user missing from ml-100k.user", file="ml-100k.inter")
-    return Shop(name="movielens-100k", customers=customers, products=products, interactions=interactions)
+    return Shop(name="movielens", customers=customers, products=products, interactions=interactions)
