@@ -1,15 +1,18 @@
-"""One effect per copy variant of a plan: the segment's liking of the product × the headline's click-through index.
+"""One effect per copy variant of a plan: the segment × product base rate × the headline's click-through index.
 
-Combination (an assumption, stated on every result): the expected response of a variant is
-``p_like(segment, product) × index(headline)``. ``p_like`` comes from the shop's click model (derived from
-ratings, see :mod:`tools.effect.effect_tool`); ``index`` from the Upworthy headline model
-(:mod:`tools.effect.headlines.training`), the
-relative click-through of the headline against an average tested headline, fitted as a multiplicative
-(log-linear) effect within A/B tests. Multiplying them assumes the copy scales the base rate and that the effect
-learnt on Upworthy news headlines carries over to this shop's messages — untested here, so the index is also
-shown on its own, with the closest tested headlines and their observed lift as evidence. The 90% interval
-combines both intervals on the log scale as if independent; the p_like interval is the spread over the
-segment's customers, the index interval the headline model's parameter uncertainty.
+Combination (an assumption, stated on every result by :func:`combination`): the expected response of a variant
+is ``base rate(segment, product) × index(headline)``. The base rate is the estimate of the shop's effect tool,
+and the variant's ``effect.metric`` says what it is: ``p_like`` of the click model for a shop of ratings
+(derived from ratings, see :mod:`tools.effect.effect_tool`), or the observed 30-day purchase rate of the
+product's category for a shop of purchases (:mod:`tools.effect.category_rate`). The fields keep the name
+``p_like*`` so that stored plans still load; they hold whichever base rate was used. ``index`` comes from the
+Upworthy headline model (:mod:`tools.effect.headlines.training`), the relative click-through of the headline
+against an average tested headline, fitted as a multiplicative (log-linear) effect within A/B tests.
+Multiplying them assumes the copy scales the base rate and that the effect learnt on Upworthy news headlines
+carries over to this shop's messages — untested here, so the index is also shown on its own, with the closest
+tested headlines and their observed lift as evidence. The 90% interval combines both intervals on the log
+scale as if independent; the base rate's interval is the spread over the segment's customers, the index
+interval the headline model's parameter uncertainty.
 """
 
 from __future__ import annotations
@@ -25,12 +28,30 @@ from tools.effect.effect_tool import EffectEstimate
 from tools.effect.headlines import HeadlineModel, HeadlineRating
 
 Z_90 = 1.645
-COMBINATION = (
-    "p_like(segment, product; 0 for customers who already rated the title) × headline click-through index "
-    "(Upworthy A/B tests, 1.0 = average headline); "
+HEADLINE_ASSUMPTION = (
+    "headline click-through index (Upworthy A/B tests, 1.0 = average headline); "
     "assumes the copy multiplies the base rate and that Upworthy headline effects transfer to this shop"
 )
-METRIC = "expected positive response per send: p_like × headline index (derived, see combination)"
+METRIC = (
+    "expected response per send: segment × product base rate (field p_like, from the shop's effect tool; see "
+    "combination) × headline index (derived)"
+)
+
+
+def combination(base_metric: str) -> str:
+    """State how a variant's effect is combined, naming what its base rate is (the effect tool's metric).
+
+    Args:
+        base_metric: ``metric`` of the segment × product estimate the variant was built on.
+
+    Returns:
+        ``"base rate (field p_like) × headline click-through index (…); assumes …. The base rate: <base_metric>"``.
+    """
+    return f"base rate (field p_like) × {HEADLINE_ASSUMPTION}. The base rate: {base_metric}"
+
+
+COMBINATION = combination("the segment × product estimate of the shop's effect tool")
+"""The generic statement, the default of a :class:`VariantEffect`; :func:`combine` names the actual base rate."""
 
 
 class VariantEffect(BaseModel):
@@ -40,12 +61,15 @@ class VariantEffect(BaseModel):
     segment_id: str
     product_id: str
     metric: str = METRIC
-    point: float = Field(description="p_like × headline index, capped at 1.")
+    point: float = Field(description="Base rate (p_like) × headline index, capped at 1.")
     low: float = Field(description="5th percentile (log-scale combination of both intervals).")
     high: float = Field(description="95th percentile.")
-    p_like: float
-    p_like_low: float
-    p_like_high: float
+    p_like: float = Field(
+        description="The segment × product base rate from the shop's effect tool (named p_like for stored plans; "
+        "the combination says what it is: the click model's p_like, or an observed category purchase rate)."
+    )
+    p_like_low: float = Field(description="5th percentile of the base rate.")
+    p_like_high: float = Field(description="95th percentile of the base rate.")
     headline_index: float
     headline_index_low: float
     headline_index_high: float
@@ -86,7 +110,7 @@ class MessageDraft(Protocol):
 
     @property
     def effect(self) -> EffectEstimate:
-        """The click model's segment × product estimate."""
+        """The effect tool's segment × product estimate (its ``metric`` says what it is)."""
         ...
 
 
@@ -100,7 +124,10 @@ def _log_sd(point: float, low: float, high: float) -> float:
 def combine(
     variant_id: str, segment_id: str, effect: EffectEstimate, rating: HeadlineRating
 ) -> VariantEffect:
-    """Combine a segment×product estimate with a headline rating into one variant effect."""
+    """Combine a segment × product estimate with a headline rating into one variant effect.
+
+    The result's ``combination`` names the estimate's own metric, so it is true for whichever effect tool made it.
+    """
     point = effect.point * rating.index
     sd = float(np.hypot(_log_sd(effect.point, effect.low, effect.high), _log_sd(rating.index, rating.low, rating.high)))
     factors = [f"product for this segment: {f}" for f in effect.factors[:2]] + [
@@ -111,6 +138,7 @@ def combine(
         point=min(point, 1.0), low=min(point * np.exp(-Z_90 * sd), 1.0), high=min(point * np.exp(Z_90 * sd), 1.0),
         p_like=effect.point, p_like_low=effect.low, p_like_high=effect.high, headline_index=rating.index,
         headline_index_low=rating.low, headline_index_high=rating.high, factors=factors, evidence=rating.evidence,
+        combination=combination(effect.metric),
     )  # fmt: skip
 
 
@@ -131,7 +159,7 @@ def rate_headlines(
 
 
 def predict_variant_effect(variant: MessageDraft, headlines: HeadlineModel, settings: Settings) -> VariantEffect:
-    """Predict one variant's effect from its ``effect`` (segment×product p_like) and its headline."""
+    """Predict one variant's effect from its ``effect`` (the segment × product base rate) and its headline."""
     rating = rate_headlines([variant], headlines, settings)[0]
     return combine(variant.variant_id, variant.segment_id, variant.effect, rating)
 
@@ -142,7 +170,7 @@ def predict_effect(
     """Predict the effect of each message, rating all headlines in one batch.
 
     Args:
-        variants: The messages; each carries ``effect``, the click model's segment × product estimate.
+        variants: The messages; each carries ``effect``, the effect tool's segment × product estimate.
         headlines: The headline model (:func:`tools.effect.headlines.training.headline_ctr_model`).
         settings: Project settings (embedding model and cache).
     """

@@ -1,4 +1,4 @@
-"""predict_effect: p_like × headline index per copy variant, with the combined interval computed by hand."""
+"""predict_effect: base rate (p_like) × headline index per copy variant, with the combined interval by hand."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from agent.plan import CopyVariant
+from tools.effect.category_rate import METRIC as CATEGORY_RATE_METRIC
 from tools.effect.effect_tool import METRIC, EffectEstimate
 from tools.effect.headlines.model import HeadlineRating
-from tools.effect.variant_effect import COMBINATION, NOT_RATED, combine, predict_effect, predict_variant_effect
+from tools.effect.variant_effect import NOT_RATED, combination, combine, predict_effect, predict_variant_effect
 
 
 def estimate(point: float, low: float, high: float) -> EffectEstimate:
@@ -26,7 +27,7 @@ def test_combination_by_hand() -> None:
     assert result.point == pytest.approx(0.6)
     assert result.low == pytest.approx(0.6 * np.exp(-1.645 * sd))
     assert result.high == pytest.approx(0.6 * np.exp(1.645 * sd))
-    assert result.p_like == 0.5 and result.headline_index == 1.2 and result.combination == COMBINATION
+    assert result.p_like == 0.5 and result.headline_index == 1.2 and result.combination == combination(METRIC)
     assert result.factors[0].startswith("product for this segment: title is widely liked")
     assert result.factors[2].startswith("headline: asks a question")
     assert result.evidence == rating.evidence  # observed examples reach the plan, apart from the model's factors
@@ -34,6 +35,14 @@ def test_combination_by_hand() -> None:
     single = combine("v2", "s1", estimate(0.9, 0.9, 0.9), rating.model_copy(update={"index": 1.5, "low": 1.4,
                                                                                       "high": 1.6}))  # fmt: skip
     assert single.point == 1.0 and single.high == 1.0
+
+
+def test_combination_names_the_base_rate_of_the_effect_tool_used() -> None:
+    rating = HeadlineRating(headline="h", index=1.0, low=1.0, high=1.0, factors=["x"])
+    purchases = estimate(0.08, 0.06, 0.1).model_copy(update={"metric": CATEGORY_RATE_METRIC})
+    result = combine("v1", "s1", purchases, rating)
+    assert result.combination.endswith(CATEGORY_RATE_METRIC) and "rated" not in result.combination
+    assert combine("v1", "s1", estimate(0.5, 0.4, 0.6), rating).combination.endswith(METRIC)
 
 
 def variant(variant_id: str, headline: str, effect: EffectEstimate, language: str = "en") -> CopyVariant:
