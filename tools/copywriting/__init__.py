@@ -1,14 +1,19 @@
 """Copy: messages for a segment, channel and product, grounded in catalog facts.
 
-Copy: the channels and their limits, grounding in catalog facts, and the copy tool that asks the LLM for
-messages (constrained, validated, with a fact template as fallback).
+Copy: the channels and their limits, grounding in catalog facts (titles, years and genres; for a shop with prices
+also the price, the offers that exist, category and attributes), how prices and offers are written
+(:func:`format_price`), and the copy tool that asks the LLM for messages (constrained, validated, with a fact
+template as fallback).
 """
 
+from tools.copywriting.attribute_words import ATTRIBUTE_WORDS_ZH, attribute_words
 from tools.copywriting.channels import CHANNEL_LIMITS, MIN_MESSAGE_ROOM, Channel, ChannelLimits, Language
-from tools.copywriting.copywriter import CopyRequest, CopyResult, CopyTool, CopyUnavailableError
+from tools.copywriting.copywriter import CopyRequest, CopyResult, CopyTool, CopyUnavailableError, catalog_values
 from tools.copywriting.grounding import CJK, GENRES_ZH, ProductFacts, display_title, grounding_problems
+from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
 
 __all__ = [
+    "ATTRIBUTE_WORDS_ZH",
     "CHANNEL_LIMITS",
     "CJK",
     "GENRES_ZH",
@@ -21,6 +26,11 @@ __all__ = [
     "CopyUnavailableError",
     "Language",
     "ProductFacts",
+    "attribute_words",
+    "catalog_values",
     "display_title",
+    "format_price",
     "grounding_problems",
+    "offer_discount_text",
+    "offer_validity_text",
 ]

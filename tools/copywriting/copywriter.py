@@ -1,8 +1,9 @@
 """Copy generation: one message per segment, channel and product, grounded in catalog facts.
 
 The LLM is asked for a JSON draft (headline, body, cta) whose schema carries the channel's length limits;
-the draft is validated for length, language and grounding (no invented year, genre, price or offer) and the
-problems are fed back for a bounded number of retries. If no valid draft comes back — likely with the small
+the draft is validated for length, language and grounding (no invented year, genre, price or offer; for a
+product with a price, only its price, the offers that exist for it and its attributes) and the problems are fed
+back for a bounded number of retries. If no valid draft comes back — likely with the small
 embedded model — the tool builds the message from the catalog facts with a fixed template and says so
 (``source="template"``), so the plan stays correct whatever model answers.
 """
@@ -17,8 +18,10 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_m
 
 from agent.llm import ChatModel, Message, StructuredOutputError, describe_validation_error, generate_structured
 from prompts import PRODUCTION_PROMPTS, PromptRenderer
+from tools.copywriting.attribute_words import attribute_words
 from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
 from tools.copywriting.grounding import CJK, GENRES_ZH, ProductFacts, grounding_problems
+from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
 
 
 class CopyUnavailableError(ValueError):
@@ -73,6 +76,32 @@ def draft_model(channel: str, body_max: int) -> type[CopyDraft]:
         "cta": (str, Field(min_length=2, max_length=limits.cta)),
     }
     return create_model(f"{channel.capitalize()}Copy", __base__=CopyDraft, **fields)
+
+
+def catalog_values(facts: ProductFacts, language: str) -> dict[str, Any]:
+    """Return the catalog facts the copy templates state, written for ``language``.
+
+    Args:
+        facts: The product (a product without a price gives None and empty lists: the templates then write
+            what they write for MovieLens).
+        language: "en" or "zh" (attributes and discounts are then in Chinese words).
+
+    Returns:
+        ``price`` ("£2.95" by :func:`format_price`, or None), ``category``, ``attributes`` (words),
+        ``offers`` (each a dict of ``code``, ``discount``, ``price_after`` and ``valid``, lowest price first)
+        and ``offer`` (the first of them, or None).
+    """
+    if facts.price is None:
+        return {"price": None, "category": None, "attributes": [], "offers": [], "offer": None}
+    price = facts.price
+    offers = [
+        {"code": o.code, "discount": offer_discount_text(o, facts.currency, language),
+         "price_after": format_price(o.price_after(price), facts.currency), "valid": offer_validity_text(o, language)}
+        for o in sorted(facts.offers, key=lambda o: o.price_after(price))
+    ]
+    return {"price": format_price(price, facts.currency), "category": facts.category,
+            "attributes": attribute_words(facts.attributes, language), "offers": offers,
+            "offer": offers[0] if offers else None}
 
 
 class CopyRequest(BaseModel):
@@ -147,15 +176,19 @@ class CopyTool:
             "copy_user.jinja", language=request.language, goal=request.goal, segment_name=request.segment_name,
             segment_description=request.segment_description, channel=request.channel,
             limits={"headline": limits.headline, "body": body_max, "cta": limits.cta},
-            title=facts.display_title, year=facts.year, genres=genres,
+            title=facts.display_title, year=facts.year, genres=genres, **catalog_values(facts, request.language),
         )
+        system = self.prompts.render("copy_system.jinja", language=request.language, priced=facts.price is not None)
         return [
-            Message(role="system", content=self.prompts.render("copy_system.jinja", language=request.language)),
+            Message(role="system", content=system),
             Message(role="user", content=user),
         ]
 
     def fallback(self, request: CopyRequest) -> CopyDraft:
         """Build the message from catalog facts alone (no LLM): the richest ``copy_fallback.jinja`` that fits.
+
+        A product with a price states it and, when offers exist, the one that lowers it most (code, discount,
+        price after it, validity).
 
         Raises:
             CopyUnavailableError: when not even the title fits the channel's limits.
@@ -163,12 +196,20 @@ class CopyTool:
         limits, body_max = self._limits(request)
         facts = request.product
         genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
-        values = {"language": request.language, "title": facts.display_title, "year": facts.year, "genres": genres}
+        values = {"language": request.language, "title": facts.display_title, "year": facts.year, "genres": genres,
+                  **catalog_values(facts, request.language)}
         full = {p: self.prompts.render("copy_fallback.jinja", part=p, **values) for p in ("headline", "body", "cta")}
         short = {**full, "body": self.prompts.render("copy_fallback.jinja", part="headline", **values)}
+        tries = [full, short, {**short, "headline": facts.display_title[: limits.headline]}]
+        if facts.price is not None:
+            # Richest body first (full, compact, the headline line), each under the full headline, then under the
+            # price line when the name is too long for the channel's headline.
+            heads = [full["headline"], self.prompts.render("copy_fallback.jinja", part="tagline", **values)]
+            bodies = [full["body"], self.prompts.render("copy_fallback.jinja", part="compact", **values)]
+            tries = [{**full, "headline": h, "body": b} for b in bodies for h in heads] + tries[1:]
         context = {**self._context(request, limits), "template": True}
         problems: list[str] = []
-        for parts in (full, short, {**short, "headline": facts.display_title[: limits.headline]}):
+        for parts in tries:
             try:
                 return draft_model(request.channel, body_max).model_validate(parts, context=context)
             except ValidationError as exc:
