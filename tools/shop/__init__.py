@@ -6,6 +6,8 @@ clothing catalog, Open Bandit logs), dataset fetching, cleaning reports and the 
 
 from tools.shop.datasets import OBD_CAMPAIGNS, OBD_POLICIES, DatasetFetchError, fetch_datasets
 from tools.shop.library import SHOP_NAME_PATTERN, erase_from_shops, ingest_shop_files
+from tools.shop.product_naming import CatalogCoverage, Coverage
+from tools.shop.retail import RETAIL_SHOP_NAME, load_retail_shop, retail_catalog_coverage, retail_cleaning_report
 from tools.shop.schema import LIKED_RATING, Offer, OrderLine, Product, ShopDataError
 from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop
 
@@ -14,7 +16,10 @@ __all__ = [
     "OBD_CAMPAIGNS",
     "OBD_POLICIES",
     "OUTSIDE_US",
+    "RETAIL_SHOP_NAME",
     "SHOP_NAME_PATTERN",
+    "CatalogCoverage",
+    "Coverage",
     "DatasetFetchError",
     "Offer",
     "OrderLine",
@@ -25,4 +30,7 @@ __all__ = [
     "fetch_datasets",
     "ingest_shop_files",
     "load_demo_shop",
+    "load_retail_shop",
+    "retail_catalog_coverage",
+    "retail_cleaning_report",
 ]
