@@ -1,5 +1,6 @@
 import re
 import shutil
+from datetime import date
 
 import pytest
 
@@ -12,8 +13,10 @@ from tools.copywriting import (
     CopyUnavailableError,
     ProductFacts,
     display_title,
+    format_price,
     grounding_problems,
 )
+from tools.shop import Offer
 
 STAR_WARS = ProductFacts(product_id="50", title="Star Wars", year=1977,
                          genres=["Action", "Adventure", "Romance", "Sci-Fi", "War"])
@@ -134,3 +137,95 @@ def test_a_prompt_folder_without_a_template_fails_naming_it(tmp_path):
     shutil.copy(PROMPTS_DIR / "copy_user.jinja", tmp_path / "copy_user.jinja")
     with pytest.raises(PromptError, match=re.escape(f"no prompt template named 'copy_system.jinja' in {tmp_path}")):
         CopyTool(ScriptedModel(), prompts=PromptRenderer(tmp_path)).messages(_request())
+
+
+XMAS10 = Offer(code="XMAS10", percent_off=10, valid_from=date(2011, 12, 1), valid_to=date(2011, 12, 24),
+               categories=["Holders"])
+HOLDER = dict(product_id="85123A", title="White hanging heart T-light holder", price=2.95, currency="GBP",
+              category="Holders", attributes=["type:t-light holder", "colour:white", "theme:Love"])
+CAKE_CASES = ProductFacts(product_id="21212", title="Pack of 72 retrospot cake cases", price=0.55, currency="GBP",
+                          category="Baking", attributes=["type:cake cases", "pattern:polka dot", "theme:Baking"],
+                          offers=[Offer(code="BAKE20", percent_off=20, product_ids=["21212"])])
+CAKESTAND = ProductFacts(product_id="22423", title="Regency cakestand 3 tier", price=10.95, currency="GBP",
+                         category="Cake stands", attributes=["type:cakestand", "theme:Vintage"],
+                         offers=[Offer(code="CAKE2", amount_off=2, product_ids=["22423"])])
+PRICED = {"no offer": ProductFacts(**HOLDER), "percent offer": ProductFacts(**HOLDER, offers=[XMAS10]),
+          "long name": CAKE_CASES, "amount offer": CAKESTAND}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("channel", ["email", "push", "sms"])
+@pytest.mark.parametrize("product", list(PRICED))
+def test_fallback_for_a_priced_product_states_its_price_and_offer_and_is_grounded(product, channel, language):
+    facts = PRICED[product]
+    with ScriptedModel([reply_text("no json here")]) as model:
+        result = CopyTool(model, retries=0).write(_request(product=facts, channel=channel, language=language,
+                                                           disclaimer="T&Cs apply."))
+    assert result.source == "template"
+    assert grounding_problems(result.text, facts, language) == []
+    assert facts.title in result.text
+    if facts.offers:
+        offer = facts.offers[0]
+        assert offer.code in result.text and format_price(offer.price_after(facts.price), "GBP") in result.text
+    else:
+        assert "£2.95" in result.text
+    assert len(result.text) <= CHANNEL_LIMITS[channel].total + 3  # three newlines join the parts
+
+
+def test_fallback_for_a_priced_product_in_email_says_the_discount_and_the_dates():
+    facts = PRICED["percent offer"]
+    english = CopyTool(ScriptedModel()).fallback(_request(product=facts, channel="email"))
+    assert english.body == ("Picked for you from our Holders range: White hanging heart T-light holder, £2.95, "
+                            "or £2.66 with code XMAS10 (10% off, valid 1 Dec 2011 to 24 Dec 2011).")
+    assert english.cta == "Shop now"
+    chinese = CopyTool(ScriptedModel()).fallback(_request(product=facts, channel="email", language="zh"))
+    assert chinese.body == ("为您精选：White hanging heart T-light holder（白色、爱心），售价£2.95，"
+                            "使用优惠码XMAS10享9折，折后£2.66，有效期2011年12月1日至2011年12月24日。")
+
+
+def test_priced_prompt_states_the_price_and_each_offer_and_only_these():
+    tool = CopyTool(ScriptedModel())
+    system, user = tool.messages(_request(product=PRICED["percent offer"]))
+    assert "online shop" in system.content and "never invent other prices" in system.content
+    assert "- Name: White hanging heart T-light holder\n- Category: Holders\n" in user.content
+    assert "- Attributes: colour white, theme Love\n- Price: £2.95\n" in user.content
+    assert "- Offer: code XMAS10, 10% off, £2.66 after it, valid 1 Dec 2011 to 24 Dec 2011\n" in user.content
+    assert "State only these facts, this price and these offers" in user.content and "Genres" not in user.content
+    _, plain = tool.messages(_request(product=PRICED["no offer"]))
+    assert "- Offers: none (no discount, sale or code exists)" in plain.content and "Offer:" not in plain.content
+    system_zh, user_zh = tool.messages(_request(product=PRICED["percent offer"], language="zh"))
+    assert "商品名按给出的英文原样写出" in system_zh.content
+    assert "- 特点：白色、爱心\n- 价格：£2.95\n" in user_zh.content
+    assert "- 优惠：优惠码 XMAS10，9折，折后 £2.66，有效期2011年12月1日至2011年12月24日" in user_zh.content
+    _, plain_zh = tool.messages(_request(product=PRICED["no offer"], language="zh"))
+    assert "- 优惠：无（没有任何折扣、促销或优惠码）" in plain_zh.content
+
+
+def test_an_invented_discount_is_fed_back_and_the_grounded_fix_accepted():
+    facts = PRICED["percent offer"]
+    turns = [reply_json({"headline": "White hanging heart T-light holder", "cta": "Shop now",
+                         "body": "Get 25% off with code XMAS25 and free delivery, now £2.21."}),
+             reply_json({"headline": "White hanging heart T-light holder", "cta": "Shop now",
+                         "body": "A warm heart-shaped glow: £2.66 with code XMAS10, until 24 Dec 2011."})]
+    with ScriptedModel(turns) as model:
+        result = CopyTool(model).write(_request(product=facts))
+    assert result.source == "llm" and result.attempts == 2
+    feedback = model.requests[1].messages[-1].content
+    for problem in ("'XMAS25', but the only codes are XMAS10", "'25%', 25% off) that no offer gives",
+                    "'£2.21', but the only amounts you may state are £2.95 (the price) or £2.66 (with code XMAS10)",
+                    "free delivery"):
+        assert problem in feedback
+
+
+def test_movielens_prompt_and_fallback_are_unchanged():
+    system, user = CopyTool(ScriptedModel()).messages(_request(product=STAR_WARS.model_copy(
+        update={"genres": ["Action", "Sci-Fi"]})))
+    assert system.content.startswith("You are a marketing copywriter for an online video shop.")
+    assert user.content == (
+        "Campaign goal: win back fans\nAudience: lapsed, 30s\nChannel: push (headline at most 45 characters, body at "
+        "most 120, cta at most 20)\nProduct facts:\n- Title: Star Wars\n- Year: 1977\n- Genres: Action, Sci-Fi\n"
+        "Write one short push message that makes this audience want to watch Star Wars. Name the title exactly as "
+        "written above. Use only these facts: no prices, offers or other years.")
+    draft = CopyTool(ScriptedModel()).fallback(_request(language="zh"))
+    assert draft.model_dump() == {"headline": "Star Wars（1977）", "cta": "立即观看",
+                                  "body": "为喜欢动作、冒险、爱情、科幻、战争的您推荐：Star Wars（1977）。"}
