@@ -265,10 +265,10 @@ def _offer_list(facts: ProductFacts) -> str:
 
 def _money_problems(text: str, facts: ProductFacts) -> tuple[list[str], str]:
     """Check every stated amount against the price and the offers; return the problems and the text without them."""
-    assert facts.price is not None
+    price = facts.price or 0.0  # only called for a product with a price
     problems = []
     allowed = facts.allowed_amounts()
-    savings = {o.code: round(facts.price - o.price_after(facts.price), 2) for o in facts.offers}
+    savings = {o.code: round(price - o.price_after(price), 2) for o in facts.offers}
     amounts_off = {o.code: o.amount_off for o in facts.offers if o.amount_off is not None}
     stated = find_amounts(text, facts.currency)
     currency = (facts.currency or "").upper()
