@@ -56,6 +56,9 @@ PROPER_NOUNS = frozenset({
     "madame", "queen", "king", "ipod",
 })  # fmt: skip
 
+#: The pronoun "I" and its contractions, capitalised wherever they stand ("I love London").
+PRONOUN_I = frozenset({"i", "i'm", "i'll", "i've", "i'd"})
+
 #: Words that make a product type, in lexicon order (multi-word terms before their last word), with the
 #: category each belongs to. Plurals of a term match too (an "s" or "es" ending).
 PRODUCT_TYPES: dict[str, tuple[str, ...]] = {
@@ -331,6 +334,8 @@ def _display_token(token: str, first: bool) -> str:
     if core.upper() in UPPER_TOKENS:
         return token.replace(core, core.upper())
     lower = token.lower()
+    if core.lower() in PRONOUN_I:
+        return token.capitalize()
     if core.upper().startswith("T-LIGHT"):
         return lower.replace("t-light", "T-light")
     if re.fullmatch(r"[A-Za-z]\d+", core):  # paper sizes and codes such as A6, N0
@@ -355,9 +360,9 @@ def display_name(name: str) -> str:
     """Return a catalog name in sentence case for people to read.
 
     Rule: whitespace is collapsed and stray separators trimmed; every word is lower-cased except the first
-    (capitalised), abbreviations in :data:`UPPER_TOKENS` (LED, 3D, USB, A4 …), letter-number codes (A6), and
-    proper nouns in :data:`PROPER_NOUNS` (Christmas, Paris …); "T-LIGHT" becomes "T-light"; sizes and weights
-    ("40X40CM", "3.5G") are lower-cased.
+    (capitalised), abbreviations in :data:`UPPER_TOKENS` (LED, 3D, USB, A4 …), letter-number codes (A6), the
+    pronoun "I", and proper nouns in :data:`PROPER_NOUNS` (Christmas, Paris …); "T-LIGHT" becomes "T-light";
+    sizes and weights ("40X40CM", "3.5G") are lower-cased.
 
     Args:
         name: The name as the shop records it, e.g. "WHITE HANGING HEART T-LIGHT HOLDER".
