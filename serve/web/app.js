@@ -1,9 +1,10 @@
-// campaign-agent web page: chat with the assistant (streamed, tool calls visible), follow or cancel plans,
-// approve or reject them. Streams are read with sse() from sse.js.
+// campaign-agent web page: write a brief (the API's 422 messages shown at their fields), chat with the
+// assistant (streamed, tool calls visible), follow or cancel plans, approve or reject them.
+// Streams are read with sse() from sse.js.
 // No build step. Every text from the server is inserted with textContent, never as HTML.
 "use strict";
 
-const state = { key: sessionStorage.getItem("campaign-key") || "", session: null, planId: null, follow: null };
+const state = { key: sessionStorage.getItem("campaign-key") || "", session: null, planId: null, follow: null, shops: {} };
 const $ = (sel) => document.querySelector(sel);
 const ACTIVE = ["queued", "running"];
 
@@ -51,6 +52,157 @@ async function login(key) {
   sessionStorage.setItem("campaign-key", key);
   $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   refreshPlans();
+  loadShops();
+}
+
+// ---- brief form --------------------------------------------------------------------------------------
+// Each input sits in a `.field[data-field]` wrapper named by its brief path ("offer.percent_off"); its
+// `data-kind` says how its text becomes JSON. The form is not validated in the browser: the API's 422
+// errors are shown at the field their `loc` names (["body", "offer", "percent_off"]).
+
+// Fills the shop <select> from GET /v1/shops; a server without that route keeps the text input.
+async function loadShops() {
+  let shops = [];
+  try {
+    const response = await api("/v1/shops");
+    if (response.ok) shops = (await response.json()).shops || [];
+  } catch { /* unauthorized (logged out) or offline: keep the text input */ }
+  state.shops = Object.fromEntries(shops.map((s) => [s.name, s]));
+  $("#brief-form").dataset.shops = shops.length ? "listed" : "unlisted";
+  if (!shops.length) return;
+  const select = el("select", { id: "brief-shop", "data-kind": "text", "aria-describedby": "brief-shop-info",
+    onchange: showShop }, shops.map((s) => el("option", { value: s.name, selected: Boolean(s.default),
+    "data-default": Boolean(s.default) }, s.default ? `${s.name} (default)` : s.name)));
+  $("#brief-shop").replaceWith(select);
+  showShop();
+}
+
+function showShop() {
+  const info = state.shops[$("#brief-shop").value];
+  const facts = info ? [info.description, info.currency && `prices in ${info.currency}`,
+    typeof info.customers === "number" && `${info.customers} customers`,
+    typeof info.products === "number" && `${info.products} products`,
+    info.ready === false && "its data loads with its first plan"] : [];
+  $("#brief-shop-info").textContent = facts.filter(Boolean).join(" · ");
+  $("#brief .currency").textContent = info && info.currency ? `(${info.currency})` : "";
+}
+
+const controlPath = (control) => control.dataset.field || control.closest(".field[data-field]").dataset.field;
+
+// The JSON value of one input; undefined when empty, so the API reports a missing required field.
+function controlValue(control) {
+  if (control.dataset.kind === "checks") return [...control.querySelectorAll("input:checked")].map((c) => c.value);
+  const text = control.value.trim();
+  if (!text) return undefined;
+  if (control.dataset.kind === "number") return Number(text);
+  if (control.dataset.kind === "list") return text.split(",").map((t) => t.trim()).filter(Boolean);
+  if (control.dataset.kind === "lines") return text.split("\n").map((t) => t.trim()).filter(Boolean);
+  return text;
+}
+
+function collectBrief() {
+  const brief = {};
+  for (const control of $("#brief-form").querySelectorAll("[data-kind]")) {
+    const value = controlValue(control);
+    if (value === undefined) continue;
+    const keys = controlPath(control).split(".");
+    let node = brief;
+    for (const k of keys.slice(0, -1)) node = node[k] = node[k] || {};
+    node[keys.at(-1)] = value;
+  }
+  return brief;
+}
+
+function clearBriefErrors() {
+  const form = $("#brief-form");
+  form.querySelectorAll(".field-error").forEach((n) => n.remove());
+  form.querySelectorAll(".invalid").forEach((n) => n.classList.remove("invalid"));
+  form.querySelectorAll("[data-described]").forEach((n) => {
+    if (n.dataset.described) n.setAttribute("aria-describedby", n.dataset.described);
+    else n.removeAttribute("aria-describedby");
+    n.removeAttribute("data-described");
+    n.removeAttribute("aria-invalid");
+  });
+  $("#brief-errors").hidden = true;
+  $("#brief-errors").replaceChildren();
+}
+
+// A check of a whole group (the offer, the filter) may concern one of its fields: the only one it names.
+function narrowed(wrapper, msg) {
+  const head = msg.split(";")[0];
+  const named = [...wrapper.querySelectorAll(".field[data-words]")]
+    .filter((w) => new RegExp(`\\b${w.dataset.words}\\b`).test(head));
+  return named.length === 1 ? named[0] : wrapper;
+}
+
+// The field wrapper an error's loc names (its longest known prefix), or null for the form-level box.
+function fieldFor(loc, msg) {
+  const wrappers = new Map([...$("#brief-form").querySelectorAll(".field[data-field]")].map((w) => [w.dataset.field, w]));
+  const path = loc[0] === "body" ? loc.slice(1).map(String) : [];
+  for (let n = path.length; n > 0; n--) {
+    const wrapper = wrappers.get(path.slice(0, n).join("."));
+    if (wrapper) return narrowed(wrapper, msg);
+  }
+  const named = loc.length === 1 && /^(?:Value error, )?field '([\w.]+)'/.exec(msg);  // a check across fields
+  return (named && wrappers.get(named[1])) || null;
+}
+
+function showBriefErrors(detail) {
+  const byField = new Map(), unmatched = [];
+  for (const d of detail) {
+    const loc = Array.isArray(d.loc) ? d.loc : [];
+    const wrapper = fieldFor(loc, String(d.msg));
+    if (wrapper) byField.set(wrapper, [...(byField.get(wrapper) || []), d.msg]);
+    else unmatched.push(`${loc.slice(loc[0] === "body" ? 1 : 0).join(".") || "brief"}: ${d.msg}`);
+  }
+  for (const [wrapper, messages] of byField) {
+    const path = wrapper.dataset.field;
+    const id = `error-${path.replace(/[^\w-]/g, "-")}`;
+    const note = el("p", { class: "error field-error", id, "data-error-for": path }, messages.join("\n"));
+    const legend = wrapper.querySelector(":scope > legend");
+    if (legend && wrapper.querySelector(".field")) legend.after(note); else wrapper.append(note);
+    wrapper.classList.add("invalid");
+    const control = wrapper.matches("fieldset") ? wrapper : wrapper.querySelector("[data-kind]");  // a group: its fieldset
+    control.dataset.described = control.getAttribute("aria-describedby") || "";
+    control.setAttribute("aria-describedby", `${control.dataset.described} ${id}`.trim());
+    if (control !== wrapper) control.setAttribute("aria-invalid", "true");
+    const details = wrapper.closest("details");
+    if (details) details.open = true;
+  }
+  if (unmatched.length) {
+    $("#brief-errors").replaceChildren(...unmatched.map((m) => el("span", { class: "line" }, m)));
+    $("#brief-errors").hidden = false;
+  }
+  const first = $("#brief-form .invalid input, #brief-form .invalid select, #brief-form .invalid textarea");
+  if (first) first.focus();
+}
+
+async function submitBrief() {
+  const button = $("#brief-submit"), status = $("#brief-status");
+  clearBriefErrors();
+  button.disabled = true;
+  status.textContent = "Sending …";
+  try {
+    const response = await api("/v1/plans", { method: "POST", body: JSON.stringify(collectBrief()) });
+    if (response.status === 422) {
+      const body = await response.json().catch(() => ({}));
+      showBriefErrors(Array.isArray(body.detail) ? body.detail : [{ loc: [], msg: String(body.detail || "invalid brief") }]);
+      status.textContent = "Not sent: please correct the marked fields.";
+      return;
+    }
+    if (!response.ok) {
+      showBriefErrors([{ loc: [], msg: await errorText(response) }]);
+      status.textContent = "";
+      return;
+    }
+    const job = await response.json();
+    status.textContent = `Plan “${job.brief.name}” is ${job.status}.`;
+    refreshPlans();
+    await openPlan(job.id);
+  } catch (err) {
+    status.textContent = "";
+    if (err.message !== "unauthorized") showBriefErrors([{ loc: [], msg: `connection lost: ${err.message}` }]);
+  } finally { button.disabled = false; }
 }
 
 // ---- chat --------------------------------------------------------------------------------------------
@@ -181,6 +333,44 @@ function showDetail(...nodes) {
 }
 
 const fmt = (x, digits = 3) => (typeof x === "number" ? x.toFixed(digits) : "–");
+const CURRENCY_SYMBOLS = { GBP: "£", USD: "$", EUR: "€" };
+
+// "£2.55" for a currency with a known symbol, "2.55 XYZ" for another, "2.55" for none.
+function money(amount, currency) {
+  const value = amount.toFixed(2);
+  if (!currency) return value;
+  return CURRENCY_SYMBOLS[currency] ? `${CURRENCY_SYMBOLS[currency]}${value}` : `${value} ${currency}`;
+}
+
+const discountText = (offer, currency) =>
+  (offer.percent_off != null ? `${offer.percent_off}% off` : `${money(offer.amount_off, currency)} off`);
+
+function offerText(offer, currency) {
+  const on = [...offer.categories, ...offer.product_ids.map((id) => `product ${id}`)];
+  return [`Offer ${offer.code}: ${discountText(offer, currency)}`, on.length ? ` on ${on.join(", ")}` : " on every product",
+    offer.valid_from ? `, from ${offer.valid_from}` : "", offer.valid_to ? `, until ${offer.valid_to}` : "",
+    offer.description ? ` — ${offer.description}` : ""].join("");
+}
+
+// "XMAS10: £2.65 after 10% off"; an offer other than the brief's (a shop's own) shows the difference as the discount.
+function variantOffer(v, plan) {
+  const offer = plan.brief.offer && plan.brief.offer.code === v.offer_code ? plan.brief.offer : null;
+  if (v.price_after_offer == null) return offer ? `${v.offer_code}: ${discountText(offer, plan.currency)}` : v.offer_code;
+  const discount = offer ? discountText(offer, plan.currency)
+    : v.product_price != null ? `${money(v.product_price - v.price_after_offer, plan.currency)} off` : "the offer";
+  return `${v.offer_code}: ${money(v.price_after_offer, plan.currency)} after ${discount}`;
+}
+
+// Each distinct segment name with its customers (summed when several segments share a name).
+function segmentNames(segments) {
+  const byName = new Map();
+  for (const s of segments) {
+    const seen = byName.get(s.name) || { size: 0, count: 0 };
+    byName.set(s.name, { size: seen.size + s.size, count: seen.count + 1 });
+  }
+  return el("ul", { id: "segment-names" }, [...byName].map(([name, { size, count }]) => el("li", { "data-name": name },
+    el("strong", {}, name), ` — ${size} customers${count > 1 ? ` in ${count} segments` : ""}`)));
+}
 const interval = (e) => `${fmt(e.point)} [${fmt(e.low)}, ${fmt(e.high)}]`;
 
 function renderPlan(job) {
@@ -189,6 +379,11 @@ function renderPlan(job) {
     el("span", {}, el("span", { class: `badge ${job.status}`, id: "plan-status" }, job.status), " ",
       el("span", { class: `badge ${job.review}`, id: "plan-review" }, job.review)));
   const nodes = [head, el("p", { class: "muted" }, job.brief.goal)];
+  const shop = plan ? plan.shop : job.brief.shop;
+  const currency = plan ? plan.currency : (state.shops[shop] || {}).currency;
+  nodes.push(el("p", { id: "plan-shop", class: "muted" }, `Shop: ${shop || "the default"}${currency ? ` · prices in ${currency}` : ""}`));
+  const offer = (plan ? plan.brief : job.brief).offer;
+  if (offer) nodes.push(el("p", { id: "plan-offer" }, offerText(offer, currency)));
   if (ACTIVE.includes(job.status)) {
     nodes.push(el("progress", { id: "plan-progress", max: job.progress.steps_expected, value: job.progress.steps_done }),
       el("p", { id: "plan-step", class: "muted" }, job.progress.current_step || job.status),
@@ -206,7 +401,7 @@ function planSections(plan) {
   for (const w of plan.warnings) out.push(el("p", { class: "error warning", "data-kind": w.kind }, w.message));
   out.push(el("p", {}, `${plan.audience.size} customers matched “${plan.audience.query}”. ${plan.audience.message}`));
   if (plan.segments.length) {
-    out.push(el("h3", {}, "Segments"), el("table", { id: "segments" },
+    out.push(el("h3", {}, "Segments"), segmentNames(plan.segments), el("table", { id: "segments" },
       el("tr", {}, el("th", {}, "segment"), el("th", {}, "size"), el("th", {}, "top genres"),
         el("th", {}, "products (score; predicted [90%])")),
       plan.segments.map((s) => {
@@ -221,6 +416,8 @@ function planSections(plan) {
     out.push(el("h3", {}, "Copy variants (predicted response per send, 90% interval)"),
       el("div", { class: "variants" }, active.map((v) => el("div", { class: "variant", "data-variant": v.variant_id },
         el("div", { class: "meta" }, `${v.variant_id} · ${v.segment_id} · ${v.channel} · ${v.product_title} · ${v.source}`),
+        v.product_price != null ? el("div", { class: "price" }, `Price ${money(v.product_price, plan.currency)}`) : null,
+        v.offer_code ? el("div", { class: "offer" }, variantOffer(v, plan)) : null,
         el("strong", {}, v.headline), el("div", {}, v.body), el("em", {}, v.cta),
         v.disclaimer ? el("div", { class: "meta" }, v.disclaimer) : null,
         el("div", { class: "effect" }, `predicted ${interval(v.predicted || v.effect)}`),
@@ -268,6 +465,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#login-form").addEventListener("submit", (e) => { e.preventDefault(); login($("#key-input").value.trim()); });
   $("#logout").addEventListener("click", () => logout());
   $("#plans-refresh").addEventListener("click", refreshPlans);
+  $("#brief-form").addEventListener("submit", (e) => { e.preventDefault(); submitBrief(); });
   $("#chat-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("#chat-input").value.trim();
