@@ -15,9 +15,19 @@
 * interactions — one purchase event per registered, uncancelled line
   (:func:`~tools.shop.shop_data.events_from_orders`);
 * price_history — every price each product sold at (:func:`~tools.shop.pricing.price_history`).
+
+Building takes a few seconds, so the built tables and the report are cached as Parquet and JSON under
+``settings.data_dir / "retail" / <key>``, where the key hashes the source file, :data:`CODE_VERSION` and the
+pseudonym key; the folder is written under a temporary name and renamed into place, so a reader never sees half
+of it. Every load, the first one included, returns the tables as read back from the cache, so both are the same.
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
 
 import pandas as pd
 
@@ -41,9 +51,15 @@ RETAIL_FILE = "online_retail_dev.parquet"
 RETAIL_SHOP_NAME = "retail"
 CURRENCY = "GBP"
 
+#: Version of the cleaning, naming and pricing rules: change it whenever they change, so cached tables are rebuilt.
+CODE_VERSION = "retail-1"
+CACHE_DIR_NAME = "retail"
+_TABLES = ("customers", "products", "interactions", "orders", "price_history")
+_REPORT_FILE = "cleaning_report.json"
 
-def _read_source(settings: Settings) -> pd.DataFrame:
-    """Read the raw Online Retail rows, or say where the file was expected."""
+
+def _source_path(settings: Settings) -> Path:
+    """Return the Online Retail file, or say where it was expected."""
     path = settings.shared_data_dir / RETAIL_FILE
     if not path.is_file():
         raise ShopDataError(
@@ -51,6 +67,11 @@ def _read_source(settings: Settings) -> pd.DataFrame:
             "(set shared_data_dir to the folder holding it)",
             file=RETAIL_FILE,
         )
+    return path
+
+
+def _read_source(path: Path) -> pd.DataFrame:
+    """Read the raw Online Retail rows."""
     try:
         return pd.read_parquet(path)
     except (OSError, ValueError) as exc:
@@ -90,9 +111,9 @@ def _products(lines: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _build(settings: Settings) -> tuple[Shop, CleaningReport]:
+def _build(settings: Settings, path: Path) -> tuple[Shop, CleaningReport]:
     """Clean the source and build the shop and its report."""
-    lines, report = clean_retail_lines(_read_source(settings))
+    lines, report = clean_retail_lines(_read_source(path))
     key = settings.pseudonym_key.get_secret_value()
     raw_ids = lines["customer_id"].dropna().unique()
     pseudonyms = pd.Series([pseudonymise(str(raw), key) for raw in raw_ids], index=raw_ids)
@@ -145,19 +166,84 @@ def _build(settings: Settings) -> tuple[Shop, CleaningReport]:
     return shop, report
 
 
+def _cache_folder(settings: Settings, source: Path) -> Path:
+    """Return the cache folder of this source file, rule version and pseudonym key."""
+    digest = hashlib.sha256(CODE_VERSION.encode())
+    digest.update(hashlib.sha256(settings.pseudonym_key.get_secret_value().encode()).digest())
+    with source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return settings.data_dir / CACHE_DIR_NAME / digest.hexdigest()[:24]
+
+
+def _write_cache(shop: Shop, report: CleaningReport, folder: Path) -> None:
+    """Write the tables and the report to a temporary folder, then rename it to ``folder``."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for table in _TABLES:
+            getattr(shop, table).to_parquet(staging / f"{table}.parquet", index=False)
+        (staging / _REPORT_FILE).write_text(report.model_dump_json(indent=1), encoding="utf-8")
+        os.replace(staging, folder)
+    except OSError:
+        if not (folder / _REPORT_FILE).is_file():  # another process may have won the race; else it is an error
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_cache(folder: Path) -> tuple[Shop, CleaningReport]:
+    """Read the cached tables and report back into a shop (list columns become lists again)."""
+    tables = {table: pd.read_parquet(folder / f"{table}.parquet") for table in _TABLES}
+    products = tables["products"]
+    for column in ("genres", "attributes"):
+        products[column] = products[column].map(list)
+    products["description"] = products["description"].astype(object).where(products["description"].notna(), None)
+    products["category"] = products["category"].astype(object).where(products["category"].notna(), None)
+    orders = tables["orders"]
+    orders["customer_id"] = orders["customer_id"].astype(object).where(orders["customer_id"].notna(), None)
+    customers = tables["customers"]
+    for column in ("gender", "occupation"):
+        customers[column] = customers[column].astype(object).where(customers[column].notna(), None)
+    shop = Shop(
+        name=RETAIL_SHOP_NAME,
+        customers=customers,
+        products=products,
+        interactions=tables["interactions"],
+        orders=orders,
+        offers=(),
+        price_history=tables["price_history"],
+        currency=CURRENCY,
+    )
+    report = CleaningReport.model_validate_json((folder / _REPORT_FILE).read_text(encoding="utf-8"))
+    return shop, report
+
+
+def _load(settings: Settings) -> tuple[Shop, CleaningReport]:
+    """Return the shop and report from the cache, building and caching them first when absent."""
+    source = _source_path(settings)
+    folder = _cache_folder(settings, source)
+    if not (folder / _REPORT_FILE).is_file():
+        _write_cache(*_build(settings, source), folder)
+    return _read_cache(folder)
+
+
 def load_retail_shop(settings: Settings) -> Shop:
     """Load UCI Online Retail as the demo gift shop ``retail``.
 
     Args:
-        settings: Project settings (``shared_data_dir`` holds the file; the pseudonym key).
+        settings: Project settings (``shared_data_dir`` holds the file; ``data_dir`` the cache; the pseudonym key).
 
     Returns:
         The shop (see the module docstring).
 
     Raises:
         ShopDataError: The file is missing or unreadable.
+        OSError: The cache cannot be written.
     """
-    return _build(settings)[0]
+    return _load(settings)[0]
 
 
 def retail_cleaning_report(settings: Settings) -> CleaningReport:
@@ -171,8 +257,9 @@ def retail_cleaning_report(settings: Settings) -> CleaningReport:
 
     Raises:
         ShopDataError: The file is missing or unreadable.
+        OSError: The cache cannot be written.
     """
-    return _build(settings)[1]
+    return _load(settings)[1]
 
 
 def retail_catalog_coverage(shop: Shop) -> CatalogCoverage:

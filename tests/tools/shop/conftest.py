@@ -12,13 +12,19 @@ from tools.shop.shop_data import Shop
 
 
 @pytest.fixture(scope="session")
-def retail_shop(settings: Settings) -> Shop:
-    return load_retail_shop(settings)
+def retail_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose data folder is empty, so the retail shop is built from the file, not read from a cache."""
+    return settings.model_copy(update={"home": tmp_path_factory.mktemp("retail-home")})
 
 
 @pytest.fixture(scope="session")
-def retail_report(settings: Settings) -> CleaningReport:
-    return retail_cleaning_report(settings)
+def retail_shop(retail_settings: Settings) -> Shop:
+    return load_retail_shop(retail_settings)
+
+
+@pytest.fixture(scope="session")
+def retail_report(retail_settings: Settings, retail_shop: Shop) -> CleaningReport:
+    return retail_cleaning_report(retail_settings)  # read from the cache the shop's build wrote
 
 
 @pytest.fixture(scope="session")

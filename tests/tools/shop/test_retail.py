@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from pydantic import SecretStr
 
 from agent.settings import Settings
 from tools.shop import ShopDataError, load_retail_shop
+from tools.shop.cleaning import CleaningReport
 from tools.shop.product_naming import display_name
+from tools.shop.retail import CACHE_DIR_NAME, RETAIL_FILE, _build, _cache_folder
 from tools.shop.schema import Customer, Event, OrderLine, Product, validate_table
 from tools.shop.shop_data import Shop, pseudonymise
 
@@ -70,3 +73,23 @@ def test_products_carry_price_category_attributes_and_genres(retail_shop: Shop) 
 def test_missing_file_is_a_clear_error(settings: Settings, tmp_path) -> None:
     with pytest.raises(ShopDataError, match=r"online_retail_dev\.parquet"):
         load_retail_shop(settings.model_copy(update={"shared_data_dir": tmp_path}))
+
+
+def test_built_tables_are_cached_and_read_back_unchanged(
+    retail_settings: Settings, retail_shop: Shop, retail_report: CleaningReport
+) -> None:
+    folders = list((retail_settings.data_dir / CACHE_DIR_NAME).iterdir())
+    assert len(folders) == 1  # no staging folder left behind
+    assert {p.name for p in folders[0].iterdir()} == {
+        "customers.parquet", "products.parquet", "interactions.parquet", "orders.parquet",
+        "price_history.parquet", "cleaning_report.json",
+    }  # fmt: skip
+    built, report = _build(retail_settings, retail_settings.shared_data_dir / RETAIL_FILE)
+    assert report == retail_report
+    for table in ("customers", "products", "interactions", "orders", "price_history"):
+        pd.testing.assert_frame_equal(getattr(retail_shop, table), getattr(built, table), obj=table)
+    again = load_retail_shop(retail_settings)
+    pd.testing.assert_frame_equal(again.products, retail_shop.products)
+    source = retail_settings.shared_data_dir / RETAIL_FILE
+    other_key = retail_settings.model_copy(update={"pseudonym_key": SecretStr("another-key")})
+    assert _cache_folder(other_key, source) != _cache_folder(retail_settings, source) == folders[0]
