@@ -1,45 +1,101 @@
-"""Assembling the real tools from settings (the CLI's and the API's dependency wiring)."""
+"""Assembling the real tools from settings (the CLI's and the API's dependency wiring), one shop at a time."""
 
 from __future__ import annotations
 
 import functools
+import threading
 
 from rich.console import Console
 
 from agent.llm import ChatModel
-from agent.loop import PlannerTools
+from agent.loop import PlannerTools, SegmentEffect
 from agent.settings import Settings
 from tools.audience import ProfilesTool
 from tools.copywriting import CopyTool
-from tools.effect import ClickModel, EffectTool, headline_ctr_model, predict_effect
+from tools.effect import CategoryPurchaseRate, ClickModel, EffectTool, headline_ctr_model, predict_effect
 from tools.portraits import open_portrait_store
 from tools.recommend import RecommendTool
-from tools.shop import load_demo_shop
+from tools.shop import Shop, load_shop
 
 
-def build_tools(settings: Settings, model: ChatModel, console: Console | None = None) -> PlannerTools:
-    """Load the demo shop and build every tool the plan loop needs.
+def effect_tool(shop: Shop, settings: Settings) -> SegmentEffect:
+    """Return the shop's effect tool: the click model on a shop of ratings, else observed category purchase rates.
+
+    The click model predicts ``p_like`` from ratings (MovieLens). A shop of purchases gets each segment's observed
+    30-day purchase rate of the product's category (:class:`tools.effect.CategoryPurchaseRate`), labelled as history,
+    until purchase models trained on its logs exist.
+    """
+    if shop.has_ratings:
+        return EffectTool(shop, ClickModel.load_or_train(shop, settings))
+    return CategoryPurchaseRate(shop)
+
+
+def build_tools(settings: Settings, model: ChatModel, console: Console | None = None,
+                shop: str | None = None) -> PlannerTools:
+    """Load a shop and build every tool the plan loop needs for it.
 
     The portrait index and the effect model are built on first use and reused afterwards.
 
     Args:
-        settings: Settings (paths, seed, LLM retries and temperature).
+        settings: Settings (paths, seed, LLM retries and temperature, default shop).
         model: The LLM backend for copy.
         console: Where progress is shown.
+        shop: The shop's name (``retail``, ``movielens`` or an imported shop); None: the default shop.
 
     Returns:
         The tools, ready for :class:`agent.loop.Planner`.
+
+    Raises:
+        ShopDataError: unknown shop, or its data is missing.
     """
-    shop = load_demo_shop(settings)
-    store = open_portrait_store(settings, shop, console=console)
-    click_model = ClickModel.load_or_train(shop, settings)
+    data = load_shop(settings, shop or settings.default_shop)
+    store = open_portrait_store(settings, data, console=console)
     headlines = headline_ctr_model(settings)
     return PlannerTools(
-        shop=shop,
+        shop=data,
         profiles=ProfilesTool(store),
-        recommend=RecommendTool.fit(shop, settings),
-        effect=EffectTool(shop, click_model),
+        recommend=RecommendTool.fit(data, settings),
+        effect=effect_tool(data, settings),
         copy=CopyTool(model, retries=settings.llm_validation_retries, temperature=settings.llm_temperature,
                       seed=settings.seed),
         predict_effect=functools.partial(predict_effect, headlines=headlines, settings=settings),
     )
+
+
+class Toolbox:
+    """The tools of every shop, each built on first use and then kept (thread-safe): a :class:`agent.loop.ToolSource`.
+
+    Args:
+        settings: Settings (the default shop among them).
+        model: The LLM backend for copy.
+        console: Where progress is shown while a shop's tools are built.
+    """
+
+    def __init__(self, settings: Settings, model: ChatModel, console: Console | None = None) -> None:
+        self.settings = settings
+        self.model = model
+        self.console = console
+        self._tools: dict[str, PlannerTools] = {}
+        self._lock = threading.Lock()
+        self._building: dict[str, threading.Lock] = {}  # one lock per shop: building one never blocks another
+
+    def for_shop(self, name: str | None) -> PlannerTools:
+        """Return the tools of shop ``name`` (None: the default shop), building them the first time.
+
+        Raises:
+            ShopDataError: unknown shop, or its data is missing.
+        """
+        key = name or self.settings.default_shop
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            if key not in self._tools:
+                tools = build_tools(self.settings, self.model, self.console, key)
+                with self._lock:
+                    self._tools[key] = tools
+            return self._tools[key]
+
+    def ready(self, name: str) -> bool:
+        """Tell whether the tools of shop ``name`` are built."""
+        with self._lock:
+            return name in self._tools

@@ -32,6 +32,24 @@ demo shop): a smaller difference is within what the model gets wrong on average.
 """
 
 
+PURCHASE_TOLERANCE = 0.1
+"""On a shop of purchases, the share of the best candidate's observed rate a segment may give up per sent product
+to send a product no other segment sends (observed rates have no calibration error to anchor an absolute value)."""
+
+
+def is_rating_metric(metric: str) -> bool:
+    """Tell whether an estimate is the click model's ``p_like`` (ratings) rather than an observed purchase rate."""
+    return "p_like" in metric
+
+
+def distinct_tolerance(ranked: dict[str, list[Candidate]]) -> float:
+    """Return the tolerance of :func:`shortlist` for these candidates: absolute for ``p_like``, relative otherwise."""
+    estimates = [c.effect for candidates in ranked.values() for c in candidates]
+    if not estimates or is_rating_metric(estimates[0].metric):
+        return DISTINCT_TOLERANCE
+    return PURCHASE_TOLERANCE * max(e.point for e in estimates)
+
+
 class Candidate(BaseModel):
     """One retrieved product of a segment with its predicted effect and its ranks in the pool."""
 
@@ -47,10 +65,15 @@ class Candidate(BaseModel):
 
     def explained(self, pool: int) -> ScoredProduct:
         """Return the product with a reason saying why it was kept: predicted effect, then relevance."""
-        seen = self.effect.already_rated
-        rated = f" ({seen} of {self.effect.n_customers} customers already rated it: counted 0)" if seen else ""
+        seen, ratings = self.effect.already_rated, is_rating_metric(self.effect.metric)
+        if ratings:
+            rated = f" ({seen} of {self.effect.n_customers} customers already rated it: counted 0)" if seen else ""
+            what = f"predicted p_like {self.effect.point:.3f}{rated}"
+        else:
+            bought = f"; {seen} of {self.effect.n_customers} have bought it before" if seen else ""
+            what = f"observed 30-day category purchase rate {self.effect.point:.2%}{bought}"
         reason = (
-            f"predicted p_like {self.effect.point:.3f}{rated}, #{self.effect_rank} of the {pool} titles the "
+            f"{what}, #{self.effect_rank} of the {pool} products the "
             f"recommender retrieved (relevance #{self.relevance_rank}: {self.product.reason})"
         )
         return self.product.model_copy(update={"reason": reason})

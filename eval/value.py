@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from agent.loop import SegmentEffect
 from agent.plan import CampaignPlan
 from eval.scoring import ScoreResult, not_applicable
 from eval.suite import LiftThreshold
-from tools.effect import EffectEstimate, EffectRequest, EffectTool
+from tools.effect import EffectEstimate, EffectRequest
 
 COPY_AWARE = False
-"""Whether :func:`predict_plan_value`'s effect model reads the copy (EffectTool.predict does not)."""
+"""Whether :func:`predict_plan_value`'s effect model reads the copy (SegmentEffect.predict does not)."""
 GENERIC_COPY = {"en": ("{title}", "Now in our shop: {title}.", "Watch now"),
                 "zh": ("{title}", "本店现已上架：{title}。", "立即观看")}
 
@@ -34,7 +35,7 @@ class PlanValue(BaseModel):
     per_variant: dict[str, float]
 
 
-def _estimates(effect: EffectTool, customer_ids: list[str], product_ids: list[str]) -> dict[str, EffectEstimate]:
+def _estimates(effect: SegmentEffect, customer_ids: list[str], product_ids: list[str]) -> dict[str, EffectEstimate]:
     result = effect.predict(EffectRequest(customer_ids=customer_ids, product_ids=list(dict.fromkeys(product_ids))))
     return {e.product_id: e for e in result.estimates}
 
@@ -45,7 +46,7 @@ def _treated(plan: CampaignPlan, segment_id: str) -> list[str]:
     return [c for c in segment.customer_ids if c not in held] or segment.customer_ids
 
 
-def predict_plan_value(plan: CampaignPlan, effect: EffectTool) -> PlanValue:
+def predict_plan_value(plan: CampaignPlan, effect: SegmentEffect) -> PlanValue:
     """Predict the positives of the plan's launch with the effect model, for its treated customers.
 
     Switch this function to the effect module's plan-level prediction when it exists.
@@ -99,7 +100,7 @@ class PopularityBaseline:
                 break
         return out
 
-    def plan(self, plan: CampaignPlan, effect: EffectTool) -> CampaignPlan:
+    def plan(self, plan: CampaignPlan, effect: SegmentEffect) -> CampaignPlan:
         """Return ``plan`` with every active variant replaced by a popular product with generic copy."""
         base = plan.model_copy(deep=True)
         genres = plan.brief.audience_filter.genres
@@ -120,7 +121,7 @@ class PopularityBaseline:
         return base
 
 
-def score_value(plan: CampaignPlan, effect: EffectTool, baseline: PopularityBaseline,
+def score_value(plan: CampaignPlan, effect: SegmentEffect, baseline: PopularityBaseline,
                 threshold: LiftThreshold) -> ScoreResult:
     """Score the relative lift of the plan's predicted positives over the baseline plan's."""
     unit = "relative lift of predicted positives over the popularity baseline"

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.brief import Brief
 from agent.llm import ChatModel
-from agent.loop import Planner, PlannerTools
+from agent.loop import Planner, ToolSource
 from agent.settings import Settings
 from serve.auth import require_key
 from serve.chat import ChatEvent, ChatService, ChatSessionError
@@ -34,6 +34,7 @@ from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
 from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
 from serve.store import TERMINAL, JobRecord, KeyRecord, Status, Store
+from tools.shop import ShopDataError, check_shop_name, list_shops
 
 WEB_DIR = Path(__file__).with_name("web")
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -75,7 +76,7 @@ async def _threaded(events: Iterator[ChatEvent]) -> AsyncIterator[ServerSentEven
 
 def create_app(
     settings: Settings,
-    tools: PlannerTools,
+    tools: ToolSource,
     chat_model: ChatModel,
     *,
     planner_factory: PlannerFactory | None = None,
@@ -86,7 +87,8 @@ def create_app(
 
     Args:
         settings: Settings (database URL, workers, queue size, chat options, LLM URL).
-        tools: The plan-loop tools (also used by the chat and to check briefs against the shop).
+        tools: The plan-loop tools of every shop (one shop's :class:`agent.loop.PlannerTools`, or an
+            :class:`agent.assemble.Toolbox`); also used by the chat and to check briefs against their shop.
         chat_model: The LLM backend of the chat agent.
         planner_factory: Builds the planner of a job from its step listener; default
             :class:`agent.loop.Planner` on ``tools``.
@@ -128,11 +130,19 @@ def create_app(
              responses={429: {"description": "The queue is full"}, 422: {"description": "Invalid brief"}})
     def create_plan(brief: Brief, key: Key) -> Response:
         try:
-            checked = brief.audience_filter.checked(tools.profiles.store.vocabulary())
+            if brief.shop is not None and not tools.ready(brief.shop):
+                check_shop_name(settings, brief.shop)  # its tools load in the worker, which checks the filter then
+            else:
+                shop_tools = tools.for_shop(brief.shop)
+                vocabulary = shop_tools.profiles.store.vocabulary()
+                brief = brief.model_copy(update={"shop": shop_tools.shop.name})
+                brief = brief.model_copy(update={"audience_filter": brief.audience_filter.checked(vocabulary)})
+        except ShopDataError as exc:
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "shop"), "msg": str(exc)}]) from None
         except ValidationError as exc:
             raise _field_errors(exc, ("body", "audience_filter")) from None
         try:
-            job = jobs.submit(brief.model_copy(update={"audience_filter": checked}), key.id)
+            job = jobs.submit(brief, key.id)
         except QueueFullError as exc:
             raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from None
         return Response(job_json(job, []), 202, media_type="application/json",
@@ -207,18 +217,30 @@ def create_app(
         return Response(job_json(job, store.decisions(job_id)), 200 if cancelled else 202,
                         media_type="application/json")
 
+    @v1.get("/shops", summary="The shops plans can be made for (a brief's `shop`); ready: its tools are loaded")
+    def shops() -> dict[str, Any]:
+        listed = {s.name: s.model_dump() for s in list_shops(settings)}
+        own = tools.for_shop(None).shop
+        listed.setdefault(own.name, {"name": own.name, "description": "", "built_in": False, "default": True})
+        for info in listed.values():
+            info["default"] = info["name"] == own.name
+            info["ready"] = tools.ready(info["name"])
+        return {"shops": list(listed.values())}
+
     @v1.post("/chat", summary="Chat with the campaign assistant (server-sent events)",
              response_class=EventSourceResponse)
     def chat_turn(body: ChatIn, key: Key) -> EventSourceResponse:
         try:
-            _, events = chat.turn(key.id, body.session_id, body.message)
+            _, events = chat.turn(key.id, body.session_id, body.message, body.shop)
         except ChatSessionError as exc:
             raise HTTPException(exc.status, str(exc)) from None
+        except ShopDataError as exc:
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "shop"), "msg": str(exc)}]) from None
         return EventSourceResponse(_threaded(events), ping=15)
 
     @app.get("/healthz", summary="LLM server, vector store and models (no authentication)")
     def healthz(response: Response) -> dict[str, Any]:
-        report = health(settings, tools, chat_model, check_llm, jobs)
+        report = health(settings, tools.for_shop(None), chat_model, check_llm, jobs)
         response.status_code = 200 if report["status"] == "ok" else 503
         return report
 

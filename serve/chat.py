@@ -36,7 +36,7 @@ from langchain_core.messages import (
 )
 
 from agent.llm import ChatModel, LLMError
-from agent.loop import PlannerTools
+from agent.loop import ToolSource
 from agent.settings import Settings
 from prompts import render
 from serve.chat_tools import Submit, build_chat_tools
@@ -106,13 +106,13 @@ class ChatService:
 
     Args:
         settings: Tool-choice mode, history length, model-call limit, seed.
-        tools: The plan loop's tools.
+        tools: The plan loop's tools: one shop's, or a source of every shop's (a turn may name its shop).
         model: The chat LLM backend.
         store: Where conversations are kept.
         submit_for: Given the caller's key id, a function that queues a plan job for them.
     """
 
-    def __init__(self, settings: Settings, tools: PlannerTools, model: ChatModel, store: Store,
+    def __init__(self, settings: Settings, tools: ToolSource, model: ChatModel, store: Store,
                  submit_for: Callable[[str], Submit]) -> None:
         self.settings = settings
         self.tools = tools
@@ -122,33 +122,36 @@ class ChatService:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
 
-    def agent(self, owner: str) -> Any:
-        """Build the LangChain agent for one turn of ``owner`` (the key id that creates plans)."""
+    def agent(self, owner: str, shop: str | None = None) -> Any:
+        """Build the LangChain agent for one turn of ``owner`` (the key id that creates plans) about ``shop``."""
         middleware: list[Any] = [
             ToolChoicePolicy(self.settings.chat_tool_choice),
             ModelCallLimitMiddleware(run_limit=self.settings.chat_max_model_calls, exit_behavior="end"),
         ]
         return create_agent(
             ProtocolChatModel(backend=self.model, temperature=0.3, max_tokens=300, seed=self.settings.seed),
-            tools=build_chat_tools(self.tools, self.submit_for(owner)),
+            tools=build_chat_tools(self.tools.for_shop(shop), self.submit_for(owner)),
             system_prompt=SYSTEM_PROMPT,
             middleware=middleware,
         )
 
-    def turn(self, owner: str, session_id: str | None, text: str) -> tuple[str, Iterator[ChatEvent]]:
-        """Start a turn: check the session and return its id and the event iterator.
+    def turn(self, owner: str, session_id: str | None, text: str, shop: str | None = None
+             ) -> tuple[str, Iterator[ChatEvent]]:
+        """Start a turn about ``shop`` (None: the default shop): check the session, return its id and the events.
 
         Raises:
             ChatSessionError: the session belongs to another key (reported as unknown) or is busy.
+            ShopDataError: unknown shop.
         """
+        self.tools.for_shop(shop)
         session_id = session_id or uuid.uuid4().hex
         if self.store.session_owner(session_id) not in (None, owner):
             raise ChatSessionError(f"no chat session {session_id}", 404)
         if session_id in self._busy:
             raise ChatSessionError(BUSY, 409)
-        return session_id, self._events(owner, session_id, text)
+        return session_id, self._events(owner, session_id, text, shop)
 
-    def _events(self, owner: str, session_id: str, text: str) -> Iterator[ChatEvent]:
+    def _events(self, owner: str, session_id: str, text: str, shop: str | None) -> Iterator[ChatEvent]:
         with self._lock:  # taken when the stream starts, so a stream never started cannot leave it taken
             if session_id in self._busy:
                 yield ChatEvent("error", {"message": BUSY})
@@ -156,18 +159,19 @@ class ChatService:
             self._busy.add(session_id)
         try:
             yield ChatEvent("session", {"session_id": session_id})
-            yield from self._run(owner, session_id, text)
+            yield from self._run(owner, session_id, text, shop)
         finally:
             with self._lock:
                 self._busy.discard(session_id)
 
-    def _run(self, owner: str, session_id: str, text: str) -> Iterator[ChatEvent]:
+    def _run(self, owner: str, session_id: str, text: str, shop: str | None) -> Iterator[ChatEvent]:
         history = _recent(messages_from_dict(self.store.messages(session_id, self.settings.chat_history_messages)))
         human = HumanMessage(text)
         new: list[BaseMessage] = [human]
         answer, streamed = "", False
         try:
-            stream = self.agent(owner).stream({"messages": [*history, human]}, stream_mode=["messages", "updates"])
+            stream = self.agent(owner, shop).stream({"messages": [*history, human]},
+                                                    stream_mode=["messages", "updates"])
             for mode, data in stream:
                 if mode == "messages":
                     chunk, meta = data

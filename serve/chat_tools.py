@@ -20,13 +20,14 @@ from pydantic import BaseModel, Field, create_model
 
 from agent.brief import Brief, BriefError, check_against_shop, parse_brief
 from agent.loop import PlannerTools
+from agent.offers import product_facts
 from serve.jobs import QueueFullError
 from serve.store import JobRecord
 from tools.audience import AudienceFilter, AudienceQuery, AudienceResult
-from tools.copywriting import Channel, CopyRequest, Language, ProductFacts
+from tools.copywriting import Channel, CopyRequest, Language
 from tools.effect import EffectRequest
 from tools.portraits import Lifecycle
-from tools.recommend import RecommendRequest
+from tools.recommend import RecommendRequest, ScoredProduct
 
 AUDIENCE_LIMIT = 200
 Submit = Callable[[Brief], JobRecord]
@@ -153,7 +154,9 @@ def build_chat_tools(tools: PlannerTools, submit: Submit) -> list[BaseTool]:
             return {"error": f"unknown product id {product_id!r}; take one from recommend_products"}
         row = catalog.loc[product_id]
         year = None if pd.isna(row["year"]) else int(row["year"])
-        facts = ProductFacts(product_id=product_id, title=str(row["title"]), year=year, genres=list(row["genres"]))
+        product = ScoredProduct(product_id=product_id, title=str(row["title"]), year=year, genres=list(row["genres"]),
+                                score=0.0, reason="named in the chat")
+        facts = product_facts(tools.shop, product, list(tools.shop.offers))
         result = tools.copy.write(CopyRequest(goal=goal, segment_name=audience, segment_description=audience,
                                               product=facts, channel=channel, language=language))
         return {"headline": result.headline, "body": result.body, "cta": result.cta, "source": result.source}
@@ -164,8 +167,8 @@ def build_chat_tools(tools: PlannerTools, submit: Submit) -> list[BaseTool]:
 
         The plan has segments, products, copy with predicted effect and a launch design.
         """
-        brief = parse_brief({"name": name, "goal": goal, "audience": audience, "channels": channels,
-                             "send_budget": send_budget, "language": language,
+        brief = parse_brief({"name": name, "shop": tools.shop.name, "goal": goal, "audience": audience,
+                             "channels": channels, "send_budget": send_budget, "language": language,
                              "audience_filter": {"lifecycle": lifecycle, "genres": genres}}, source="plan")
         job = submit(check_against_shop(brief, tools.profiles.store.vocabulary(), source="plan"))
         return {"plan_id": job.id, "status": job.status, "name": brief.name}

@@ -73,7 +73,7 @@ def serve_command(
     with _one_line_errors():
         import uvicorn
 
-        from agent.assemble import build_tools
+        from agent.assemble import Toolbox
         from agent.llm import OpenAIBackend, ensure_llm_server
         from serve.api import create_app
 
@@ -81,9 +81,10 @@ def serve_command(
         settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
         if not any(k.revoked_at is None for k in _store(settings).api_keys()):
             console.print("[yellow]no API key yet:[/yellow] create one with `campaign keys create --name NAME`")
-        with console.status("loading shop, portraits, recommender and effect model …"):
+        with console.status(f"loading shop {settings.default_shop!r}, portraits, recommender and effect model …"):
             backend = OpenAIBackend.from_settings(settings)
-            tools = build_tools(settings, backend, console)
+            tools = Toolbox(settings, backend, console)
+            tools.for_shop(None)  # the default shop's tools load now; other shops' on their first plan
         with console.status("waiting for the LLM server …"), ensure_llm_server(settings) as url:
             console.print(f"LLM: {settings.llm_model} at {url}", highlight=False)
             app = create_app(settings, tools, backend)

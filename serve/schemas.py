@@ -77,6 +77,8 @@ class ChatIn(BaseModel):
 
     message: str = Field(min_length=1, max_length=4000)
     session_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{8,64}$", description="Omit to start a session.")
+    shop: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                             description="Shop the turn is about (see GET /v1/shops); omit for the default shop.")
 
 
 def _decision(d: DecisionRecord) -> Decision:

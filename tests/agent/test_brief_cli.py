@@ -18,20 +18,26 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_example_brief_is_valid():
     brief = load_brief(EXAMPLE_BRIEF)
-    assert brief.channels == ["email", "push"] and brief.language == "en" and brief.send_budget == 50000
+    assert brief.channels == ["email", "push"] and brief.language == "en" and brief.send_budget == 20000
+    assert brief.shop == "retail" and brief.offer is not None and brief.offer.code == "XMAS10"
 
 
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
-        (lambda t: t.replace("send_budget: 50000\n", ""), "send_budget"),
-        (lambda t: t.replace("send_budget: 50000", "send_budget: lots"), "send_budget"),
+        (lambda t: t.replace("send_budget: 20000\n", ""), "send_budget"),
+        (lambda t: t.replace("send_budget: 20000", "send_budget: lots"), "send_budget"),
         (lambda t: t.replace("channels: [email, push]", "channels: [email, fax]"), "channels.1"),
         (lambda t: t.replace("language: en", "language: fr"), "language"),
         (lambda t: t + "colour: blue\n", "colour"),
         (lambda t: t.replace("lifecycle: [lapsed]", "lifecycle: [sleepy]"), "audience_filter.lifecycle.0"),
         (lambda t: t.replace("channels: [email, push]", "channels: [sms]") + f"disclaimer: {'x' * 120}\n",
          "disclaimer"),
+        (lambda t: t.replace("  code: XMAS10\n", ""), "offer.code"),
+        (lambda t: t.replace("percent_off: 10", "percent_off: 150"), "offer.percent_off"),
+        (lambda t: t.replace("percent_off: 10", "percent_off: -5"), "offer.percent_off"),
+        (lambda t: t.replace("valid_to: 2011-12-09", "valid_to: 2011-10-01"), "offer"),
+        (lambda t: t.replace("shop: retail", "shop: Not A Shop"), "shop"),
     ],
 )
 def test_malformed_brief_exits_nonzero_with_one_line_naming_the_field(tmp_path, edit, field):
@@ -70,3 +76,16 @@ def test_help_teaches():
         assert command in result.output
     result = runner.invoke(app, ["plan", "--help"])
     assert "BRIEF" in result.output and "--out" in result.output
+
+
+@pytest.mark.parametrize(("edit", "args", "where"), [
+    (lambda t: t.replace("shop: retail", "shop: nosuchshop"), [], "field 'shop'"),
+    (lambda t: t, ["--shop", "nosuchshop"], "option '--shop'"),
+])
+def test_unknown_shop_exits_2_with_one_line_listing_the_shops(tmp_path, edit, args, where):
+    path = _write(tmp_path, edit(GOOD))
+    result = runner.invoke(app, ["plan", str(path), *args])
+    assert result.exit_code == 2
+    output = result.output.strip()
+    assert len(output.splitlines()) == 1, output
+    assert where in output and "unknown shop 'nosuchshop'" in output and "retail, movielens" in output

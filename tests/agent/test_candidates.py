@@ -39,7 +39,7 @@ def test_a_candidate_without_an_estimate_is_an_error():
 def test_explanation_names_the_effect_and_keeps_the_recommenders_reason():
     best = ranked({"a": 0.40, "b": 0.70})[0]
     kept = best.explained(2)
-    assert kept.reason == ("predicted p_like 0.700, #1 of the 2 titles the recommender retrieved "
+    assert kept.reason == ("predicted p_like 0.700, #1 of the 2 products the recommender retrieved "
                            "(relevance #2: because these customers rated something like b)")
     assert kept.score == best.product.score and best.product.reason.startswith("because")
 

@@ -33,7 +33,7 @@ STRICT = ScoreThreshold(min_score=1.0)
 @pytest.fixture(scope="module")
 def tools(settings, store) -> PlannerTools:
     del store  # built once per session by the fixture; build_tools reuses it
-    return build_tools(settings, FunctionModel(facts_copy, name="scripted-facts"))
+    return build_tools(settings, FunctionModel(facts_copy, name="scripted-facts"), shop="movielens")
 
 
 @pytest.fixture(scope="module")

@@ -53,13 +53,15 @@ class EffectEstimate(BaseModel):
     product_id: str
     metric: str = Field(description="What ``point`` estimates.")
     point: float = Field(
-        description="Mean over the group's customers of p_like, 0 for those who have already rated the title."
+        description="The group's expected response per send, as ``metric`` defines it (the click model: mean "
+        "p_like, 0 for customers who already rated the title; a shop of purchases: observed category purchase rate)."
     )
     low: float = Field(description="5th percentile of the bootstrap over the group's customers.")
     high: float = Field(description="95th percentile of the bootstrap over the group's customers.")
     n_customers: int
-    already_rated: int = Field(0, description="Customers of the group who have already rated the title (count 0).")
-    factors: list[str] = Field(description="Top 3 readable factors with their mean log-odds contribution.")
+    already_rated: int = Field(0, description="Customers of the group who have already rated (click model: counted "
+                               "0) or bought (purchase rates: counted like anyone) the product.")
+    factors: list[str] = Field(description="Top 3 readable factors with the data behind them.")
 
 
 class EffectResult(BaseModel):

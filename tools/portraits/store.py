@@ -42,6 +42,13 @@ from tools.portraits.tables import ProfileTables
 from tools.shop import Shop
 
 COLLECTION = "portraits"
+LEGACY_SHOP = "movielens"
+"""The shop whose portraits keep the first release's collection name (:data:`COLLECTION`) and table folder."""
+
+
+def collection_name(shop: str) -> str:
+    """Return the Chroma collection of a shop's portraits: ``portraits`` for MovieLens, ``portraits-<shop>`` else."""
+    return COLLECTION if shop == LEGACY_SHOP else f"{COLLECTION}-{shop}"
 ERASURES = "portrait_erasures"
 HNSW = {"space": "cosine", "ef_construction": 64, "ef_search": 64, "max_neighbors": 16}
 
@@ -150,6 +157,7 @@ class PortraitStore:
         tables: Where derived tables (profiles with RFM and segments) are saved; None saves none.
         segments: Number of K-means segments wanted.
         seed: Seed of K-means.
+        collection: Name of the Chroma collection (one per shop: :func:`collection_name`).
     """
 
     def __init__(
@@ -160,17 +168,19 @@ class PortraitStore:
         tables: ProfileTables | None = None,
         segments: int = DEFAULT_SEGMENTS,
         seed: int = 42,
+        collection: str = COLLECTION,
     ) -> None:
         self.client = client
+        self.collection_name = collection
         self.config = config or PortraitConfig()
         self.tables = tables
         self.segments = segments
         self.seed = seed
         self.embedding_function = embedding_function
         names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-        configuration: Any = None if COLLECTION in names else {"hnsw": HNSW}
+        configuration: Any = None if collection in names else {"hnsw": HNSW}
         self.collection: Collection = client.get_or_create_collection(
-            COLLECTION,
+            collection,
             embedding_function=embedding_function,  # type: ignore[arg-type]
             configuration=configuration,
         )
@@ -178,18 +188,22 @@ class PortraitStore:
         self._index: PortraitIndex | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, config: PortraitConfig | None = None) -> PortraitStore:
-        """Open the store configured by the settings (derived tables under ``home/profiles``).
+    def from_settings(
+        cls, settings: Settings, config: PortraitConfig | None = None, shop: str = LEGACY_SHOP
+    ) -> PortraitStore:
+        """Open the store of one shop configured by the settings (derived tables under ``home/profiles``).
 
         Args:
             settings: Project settings.
             config: Portrait building knobs.
+            shop: The shop's name (each shop has its own collection and tables).
 
         Returns:
             The store.
         """
         ef = MiniLMEmbeddingFunction.from_settings(settings)
-        return cls(chroma_client(settings), ef, config, ProfileTables(settings.home / "profiles"), seed=settings.seed)
+        tables = ProfileTables(settings.home / "profiles" / ("" if shop == LEGACY_SHOP else shop))
+        return cls(chroma_client(settings), ef, config, tables, seed=settings.seed, collection=collection_name(shop))
 
     def count(self) -> int:
         """Return the number of indexed portraits."""
@@ -197,7 +211,7 @@ class PortraitStore:
 
     def metadata(self) -> dict[str, Any]:
         """Return the collection's metadata (revision, vocabulary, segment model, shop), read afresh."""
-        fresh = self.client.get_collection(COLLECTION, embedding_function=self.embedding_function)  # type: ignore[arg-type]
+        fresh = self.client.get_collection(self.collection_name, embedding_function=self.embedding_function)  # type: ignore[arg-type]
         return dict(fresh.metadata or {})
 
     def revision(self) -> str | None:
@@ -411,6 +425,6 @@ def open_portrait_store(
     Returns:
         The up-to-date store.
     """
-    store = PortraitStore.from_settings(settings, config)
+    store = PortraitStore.from_settings(settings, config, shop=shop.name)
     store.build(shop, console)
     return store

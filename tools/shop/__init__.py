@@ -5,6 +5,7 @@ clothing catalog, Open Bandit logs), dataset fetching, cleaning reports and the 
 """
 
 from tools.shop.datasets import OBD_CAMPAIGNS, OBD_POLICIES, DatasetFetchError, fetch_datasets
+from tools.shop.directory import ShopInfo, check_shop_name, list_shops, load_shop, shop_cleaning_report, shop_names
 from tools.shop.library import SHOP_NAME_PATTERN, erase_from_shops, ingest_shop_files
 from tools.shop.product_naming import CatalogCoverage, Coverage
 from tools.shop.retail import RETAIL_SHOP_NAME, load_retail_shop, retail_catalog_coverage, retail_cleaning_report
@@ -26,11 +27,17 @@ __all__ = [
     "Product",
     "Shop",
     "ShopDataError",
+    "ShopInfo",
+    "check_shop_name",
     "erase_from_shops",
     "fetch_datasets",
     "ingest_shop_files",
+    "list_shops",
     "load_demo_shop",
     "load_retail_shop",
+    "load_shop",
     "retail_catalog_coverage",
     "retail_cleaning_report",
+    "shop_cleaning_report",
+    "shop_names",
 ]
