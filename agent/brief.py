@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -156,17 +157,61 @@ def read_yaml(path: Path, error: type[Exception]) -> object:
         raise error(f"{path}: not valid YAML{where}") from None
 
 
-def check_against_shop(brief: Brief, vocabulary: dict[str, list[str]], source: str = "brief") -> Brief:
-    """Check the audience filter's values against the shop's vocabulary (genres, regions, …).
+def check_against_shop(
+    brief: Brief, vocabulary: dict[str, list[str]], source: str = "brief", products: pd.DataFrame | None = None
+) -> Brief:
+    """Check the audience filter against the shop's vocabulary and the offer against its catalog.
+
+    Filter values must be in the vocabulary (genres, regions, …); the offer's products and categories must be
+    ones the shop sells.
+
+    Args:
+        brief: The validated brief.
+        vocabulary: The shop's audience vocabulary (``PortraitStore.vocabulary()``).
+        source: File or origin named first in an error.
+        products: The shop's products table (``Shop.products``: ``product_id`` and, where the shop has them,
+            ``category``); None: the offer is not checked.
 
     Returns:
         The brief with filter values in the shop's spelling ("sci fi" → "Sci-Fi").
 
     Raises:
-        BriefError: one line naming the field and listing the valid values.
+        BriefError: one line naming the field and listing the valid values, or the offer's products or
+            categories the shop does not sell.
     """
     try:
         checked = brief.audience_filter.checked(vocabulary)
     except ValidationError as exc:
         raise BriefError(f"{source}: {one_line(exc, 'audience_filter')}") from None
+    if products is not None and brief.offer is not None:
+        check_offer(brief.offer, products, source)
     return brief.model_copy(update={"audience_filter": checked})
+
+
+def check_offer(offer: Offer, products: pd.DataFrame, source: str = "brief") -> None:
+    """Check that every product and category an offer names is one the shop sells.
+
+    An offer on products the shop does not sell applies to nothing, so copy could never state it; the brief is
+    refused rather than planned without its offer.
+
+    Raises:
+        BriefError: one line naming ``offer.product_ids`` or ``offer.categories`` and the unknown values.
+    """
+    sold = set(products["product_id"].astype(str))
+    unknown = [p for p in offer.product_ids if p not in sold]
+    if unknown:
+        raise BriefError(f"{source}: field 'offer.product_ids': the shop does not sell {_quoted(unknown)} "
+                         f"(offer {offer.code}; {len(sold):,} products in the catalog)")
+    if offer.categories:
+        has = "category" in products.columns
+        categories = sorted(set(products["category"].dropna().astype(str))) if has else []
+        missing = [c for c in offer.categories if c not in categories]
+        if missing:
+            valid = ", ".join(categories) if categories else "none (the catalog has no categories)"
+            raise BriefError(f"{source}: field 'offer.categories': the shop has no category {_quoted(missing)}; "
+                             f"valid: {valid}")
+
+
+def _quoted(values: list[str], shown: int = 5) -> str:
+    more = f" and {len(values) - shown} more" if len(values) > shown else ""
+    return ", ".join(repr(v) for v in values[:shown]) + more
