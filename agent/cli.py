@@ -126,7 +126,8 @@ def demo(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/d
 def train(
     force: Annotated[bool, typer.Option(help="Retrain every effect model (click, uplift, headlines, Open Bandit "
                                         "CTR). --no-force only builds the models the plan loop needs when they "
-                                        "are missing or their data changed.")] = True,
+                                        "are missing or their data changed (the click and headline models and "
+                                        "the default shop's recommender weights).")] = True,
 ) -> None:
     """Train the effect models on the real datasets and print their model cards (JSON)."""
 
@@ -136,7 +137,8 @@ def train(
         from agent.progress import progress_bar
         from agent.training import train_all
         from tools.effect import ClickModel, headline_ctr_model
-        from tools.shop import load_demo_shop
+        from tools.recommend import RecommendTool
+        from tools.shop import load_demo_shop, load_shop
 
         settings = get_settings()
         if force:
@@ -144,6 +146,10 @@ def train(
         else:
             with console.status("checking the click model …"):
                 cards = {"click_model": ClickModel.load_or_train(load_demo_shop(settings), settings).card}
+            with console.status(f"checking the recommender of shop {settings.default_shop!r} …"):
+                recommender = RecommendTool.fit(load_shop(settings), settings).model
+                cards["recommender"] = {"shop": settings.default_shop, "method": recommender.name,
+                                        "validation": getattr(recommender, "validation_", None)}
             with progress_bar(console, "headline model (trained if missing)") as progress:
                 cards["headlines"] = headline_ctr_model(settings, progress=progress).card
         sys.stdout.write(json.dumps(cards, indent=2, default=str) + "\n")

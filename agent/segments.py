@@ -47,7 +47,8 @@ def form_segments(
         age = f"; median age {profile.median_age:.0f}" if profile.median_age is not None else ""
         description = (
             f"{size} customers; {count} of them {stage}{age}; "
-            f"watch more {', '.join(profile.loves) or 'of everything'} than the average customer"
+            f"{'buy' if shop.has_monetary else 'watch'} more {', '.join(profile.loves) or 'of everything'} "
+            "than the average customer"
         )
         segments.append(Segment(
             segment_id=f"S{len(segments) + 1}", name=profile.name, description=description, size=size,

@@ -24,7 +24,8 @@ from tools.effect.headlines.model import HeadlineModel
 from tools.effect.headlines.training import load_arms
 from tools.portraits import PortraitStore, open_portrait_store
 from tools.recommend import RecommendTool
-from tools.shop import Shop, fetch_datasets, load_demo_shop
+from tools.effect import CategoryPurchaseRate
+from tools.shop import Shop, fetch_datasets, load_demo_shop, load_shop
 
 
 class RealNetworkCallError(AssertionError):
@@ -59,6 +60,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     fetch_datasets(repo)  # a no-op when `make setup` already fetched everything
     home = tmp_path_factory.mktemp("profiles-home")
     (home / "data").symlink_to(repo.data_dir.resolve(), target_is_directory=True)
+    learned = repo.models_dir / "recommend"  # hybrid weights learned at set-up, keyed by a hash of their data
+    if learned.is_dir():
+        shutil.copytree(learned, home / "models" / "recommend")
     return Settings(home=home)
 
 
@@ -115,6 +119,37 @@ def real_tools(settings: Settings, shop: Shop, store: PortraitStore, small_headl
         copy=CopyTool(ScriptedModel(name="no copy model given")),
         predict_effect=functools.partial(predict_effect, headlines=model, settings=local),
     )
+
+
+@pytest.fixture(scope="session")
+def retail_shop(settings: Settings) -> Shop:
+    """The retail demo shop (UCI Online Retail, prices in GBP)."""
+    return load_shop(settings, "retail")
+
+
+@pytest.fixture(scope="session")
+def retail_store(settings: Settings, retail_shop: Shop) -> PortraitStore:
+    return open_portrait_store(settings, retail_shop)
+
+
+@pytest.fixture(scope="session")
+def retail_tools(settings: Settings, retail_shop: Shop, retail_store: PortraitStore,
+                 small_headline_model) -> PlannerTools:
+    """The plan loop's real tools on the retail shop; its copy model fails if called (tests give theirs)."""
+    model, local = small_headline_model
+    return PlannerTools(
+        shop=retail_shop, profiles=ProfilesTool(retail_store), recommend=RecommendTool.fit(retail_shop, settings),
+        effect=CategoryPurchaseRate(retail_shop), copy=CopyTool(ScriptedModel(name="no copy model given")),
+        predict_effect=functools.partial(predict_effect, headlines=model, settings=local),
+    )
+
+
+@pytest.fixture(scope="module")
+def api_retail_tools(retail_tools: PlannerTools) -> PlannerTools:
+    """The retail tools with the API tests' scripted copywriter (states the price and the offer)."""
+    from tests.serve.api_harness import copywriter
+
+    return dataclasses.replace(retail_tools, copy=CopyTool(FunctionModel(copywriter), retries=0))
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,13 @@ SMALL_BRIEF: dict[str, Any] = {
 def copywriter(request: ChatRequest) -> ChatReply:
     """Answer a copy prompt from the facts it states."""
     prompt = request.messages[-1].content or ""
+    name = re.search(r"^- Name: (.+)$", prompt, re.MULTILINE)
+    if name is not None:  # a shop with prices: name the product, its price and the first offer's code and price
+        price = re.search(r"^- Price: (\S+)$", prompt, re.MULTILINE)
+        offer = re.search(r"^- Offer: code (\S+), .*?, (\S+) after it", prompt, re.MULTILINE)
+        body = f"{name.group(1)} for {price.group(1) if price else 'our price'}"
+        body += f", or {offer.group(2)} with code {offer.group(1)}." if offer else "."
+        return reply_json({"headline": "A gift they will love", "body": body, "cta": "Shop now"})
     title = re.search(r"Title: (.+?)(?: \(write it.*)?$", prompt, re.MULTILINE)
     if title is None:
         return reply_text("?")

@@ -172,14 +172,40 @@ def _stage(members: Sequence[Portrait]) -> str:
     return "lapsed " + ("12+ months" if days >= 365 else "6–12 months" if days >= 182 else "3–6 months")
 
 
-def _distinct(names: list[str], qualifiers: list[str | None]) -> list[str]:
-    """Tell repeated names apart by their qualifiers where those differ, then by " (2)", " (3)" …."""
+def _region(members: Sequence[Portrait]) -> str | None:
+    """Return "mostly <region>" when most members share a region, else None."""
+    regions = Counter(p.region for p in members if p.region)
+    if not regions:
+        return None
+    region, count = regions.most_common(1)[0]
+    return f"mostly {region}" if count > len(members) / 2 else "many countries"
+
+
+def _spend(members: Sequence[Portrait]) -> str | None:
+    """Return the members' median total spend, e.g. "median spend 1,250", or None without money."""
+    spend = [p.total_spend for p in members if p.total_spend is not None]
+    return f"median spend {float(np.median(spend)):,.0f}" if spend else None
+
+
+def _distinct(names: list[str], qualifiers: list[list[str | None]]) -> list[str]:
+    """Tell repeated names apart by the first qualifier that differs among them, then by " (2)", " (3)" …."""
     out = list(names)
     for name in dict.fromkeys(names):
         same = [i for i, n in enumerate(names) if n == name]
-        if len(same) > 1 and len({qualifiers[i] for i in same}) > 1:
-            for i in same:
-                out[i] = f"{name}, {qualifiers[i]}" if qualifiers[i] else name
+        if len(same) < 2:
+            continue
+        for level in range(len(qualifiers[same[0]])):
+            values = [qualifiers[i][level] for i in same]
+            if len(set(values)) == len(values) and all(values):
+                for i in same:
+                    out[i] = f"{name}, {qualifiers[i][level]}"
+                break
+        else:
+            for level in range(len(qualifiers[same[0]])):
+                if len({qualifiers[i][level] for i in same}) > 1:
+                    for i in same:
+                        out[i] = f"{name}, {qualifiers[i][level]}" if qualifiers[i][level] else name
+                    break
     seen: Counter[str] = Counter()
     for i, name in enumerate(out):
         seen[name] += 1
@@ -202,18 +228,20 @@ def profile_segments(
         One profile per segment, in the same order; no two names alike.
     """
     names: list[str] = []
-    qualifiers: list[str | None] = []
+    qualifiers: list[list[str | None]] = []
     facts: list[tuple[tuple[str, ...], dict[str, int], float | None]] = []
+    money = any(p.rfm_m is not None for members in groups for p in members)
+    fans = "buyers" if money else "lovers"  # a shop of purchases: what they buy; of ratings: what they love
     for members in groups:
         loves = _loves(members, everyone, genres) if genres else ()
-        parts = [(f"{' & '.join(loves)} lovers" if loves else "broad tastes") if genres else _value(members)]
+        parts = [(f"{' & '.join(loves)} {fans}" if loves else "broad tastes") if genres else _value(members)]
         parts.append(_stage(members))
         ages = [p.age for p in members if p.age is not None]
         median_age = float(np.median(ages)) if ages else None
         if median_age is not None:
             parts.append(age_band(median_age))
         names.append(", ".join(parts))
-        qualifiers.append(_value(members) if genres else None)
+        qualifiers.append([_value(members) if genres else None, _region(members), _spend(members)])
         facts.append((loves, dict(Counter(p.lifecycle for p in members).most_common()), median_age))
     return [SegmentProfile(name, *fact) for name, fact in zip(_distinct(names, qualifiers), facts, strict=True)]
 
