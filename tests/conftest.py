@@ -17,14 +17,13 @@ from agent.loop import PlannerTools
 from agent.settings import Settings
 from tools.audience import ProfilesTool
 from tools.copywriting import CopyTool
-from tools.effect import ClickModel, EffectTool, predict_effect
+from tools.effect import CategoryPurchaseRate, ClickModel, EffectTool, predict_effect
 from tools.effect.headlines.evidence import ProvenExamples
 from tools.effect.headlines.features import CACHE_FILE, embed_cached, headline_matrix
 from tools.effect.headlines.model import HeadlineModel
 from tools.effect.headlines.training import load_arms
 from tools.portraits import PortraitStore, open_portrait_store
 from tools.recommend import RecommendTool
-from tools.effect import CategoryPurchaseRate
 from tools.shop import Shop, fetch_datasets, load_demo_shop, load_shop
 
 
