@@ -71,7 +71,8 @@ def test_a_plan_runs_on_an_imported_shop(settings, small_headline_model, tmp_pat
     )
     brief = load_brief(EXAMPLES / "christmas_gifts.yaml").model_copy(update={
         "shop": "imported-gifts", "offer": None, "audience_filter": AudienceFilter(),
-        "audience": "customers who buy gifts", "send_budget": 200, "max_segments": 2, "variants_per_channel": 1, "max_revisions": 1})
+        "audience": "customers who buy gifts", "send_budget": 200, "max_segments": 2, "variants_per_channel": 1,
+        "max_revisions": 1})
     plan = Planner(tools).run(brief)
     assert plan.shop == "imported-gifts" and plan.currency == "GBP" and plan.audience.size > 0
     assert plan.active_variants()
