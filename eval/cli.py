@@ -36,6 +36,15 @@ def _configs(suite: Suite, config: Path | None, compare: tuple[Path, Path] | Non
     return [load_config(suite.config)] if suite.config is not None else [scripted_default()]
 
 
+def suite_shops(suite: Suite, default: str) -> list[str]:
+    """Return the shops the suite's briefs name (``default`` for a brief naming none), in order of first use.
+
+    They are loaded before planning starts, so no case's plan time includes loading its shop's tools.
+    """
+    names = [c.brief.get("shop") or default for c in suite.cases]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str)))
+
+
 def summary_json(results: dict[str, Any]) -> dict[str, Any]:
     """Return the part of the results printed by ``--json``: per run its label, summary and gates."""
     runs = [{"config": r["config"]["name"], "label": r["label"], "is_model": r["is_model"],
@@ -50,18 +59,22 @@ def run_eval(suite_path: Path, configs: list[EvalConfig], suite: Suite, out: Pat
     Returns:
         The results as written to ``results.json``.
     """
-    from agent.assemble import build_tools
+    from agent.assemble import Toolbox
     from agent.llm import ensure_llm_server
     from agent.settings import get_settings
     from eval.backends import build_model
     from eval.compare import compare_runs
     from eval.html_report import render_html
     from eval.runner import Harness
+    from tools.shop import ShopDataError
 
     settings = get_settings()
-    with console.status("loading shop, portraits, recommender and effect model …"):
-        tools = build_tools(settings, build_model(configs[0], settings), console)
-    harness = Harness.from_tools(tools, settings)
+    toolbox = Toolbox(settings, build_model(configs[0], settings), console)
+    for shop in suite_shops(suite, settings.default_shop):
+        with (console.status(f"loading shop {shop!r}: catalog, portraits, recommender and effect tool …"),
+              contextlib.suppress(ShopDataError)):  # an unknown shop is the refusal of the cases naming it
+            toolbox.for_shop(shop)
+    harness = Harness.from_tools(toolbox, settings)
     runs = []
     for config in configs:
         console.print(f"[bold]{config.label}[/bold]", highlight=False)

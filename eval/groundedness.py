@@ -1,27 +1,40 @@
-"""Grounding scorer: every product fact stated in copy must exist in the catalog.
+"""Grounding scorer: every product fact stated in copy must exist in the shop's catalog.
 
-Built on :func:`tools.copywriting.grounding.grounding_problems` (title named, no invented year, genre, price or offer),
-with the facts looked up in the catalog by product id rather than taken from the plan. On top of it the
-scorer flags titles of OTHER catalog products named in the copy (claims the catalog cannot back — awards,
-cast, star ratings, newness, sales, stray numbers — are checked by the shared grounding module).
-The catalog (MovieLens) holds titles, years and genres only.
+Built on :func:`tools.copywriting.grounding.grounding_problems` (title named; no invented year, genre, price,
+discount, code or offer; on a shop with prices only the catalog price, the price after an existing offer, that
+offer's discount, code and dates, and the product's own colours and materials), with the facts looked up by
+product id in the catalog of the plan's shop rather than taken from the plan. The offers a message may state
+are those of the campaign: the brief's ``offer`` and the shop's own, without expired ones
+(:func:`agent.offers.campaign_offers`), each kept for a product when :meth:`tools.shop.Offer.applies_to` it.
+On top of that the scorer flags titles of OTHER catalog products named in the copy, and a price or offer the
+plan records for a variant that the catalog does not give.
+
+MovieLens holds titles, years and genres only (no prices: the strict rule, no amount or offer at all); the
+retail shop adds a price in GBP, a category and attributes per product.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from agent.plan import CampaignPlan
+from agent.brief import Brief
+from agent.offers import campaign_offers
+from agent.plan import CampaignPlan, CopyVariant
 from eval.scoring import MAX_EVIDENCE, ScoreResult, message_text, not_applicable, variant_label
 from eval.suite import ScoreThreshold
 from tools.copywriting import ProductFacts, display_title, grounding_problems
+from tools.shop import Offer, Product, Shop
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
 _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n。！？：]\s*)$")
 MIN_TITLE_CHARS = 4
+_SAME_AMOUNT = 0.005
 
 
 def _bare(title: str) -> str:
@@ -29,31 +42,53 @@ def _bare(title: str) -> str:
     return re.sub(r"\s*\(.*\)$", "", display_title(title)).strip()
 
 
+def _value(cell: Any) -> Any:
+    """Return a table cell as plain Python: lists for arrays, None for missing values."""
+    if isinstance(cell, list | tuple | np.ndarray):
+        return [str(x) for x in cell]
+    return None if pd.isna(cell) else cell
+
+
 class Catalog:
-    """The shop's products, for fact lookup and for spotting other products' titles in copy.
+    """A shop's products, for fact lookup and for spotting other products' titles in copy.
 
     Args:
-        products: The shop's products table (product_id, title, year, genres).
+        shop: The shop (its products table: product_id, title, year, genres and, where it has them, price,
+            category and attributes; its currency, own offers and "today" for the campaign's offers).
     """
 
-    def __init__(self, products: pd.DataFrame) -> None:
-        self._facts = {
-            str(r.product_id): ProductFacts(product_id=str(r.product_id), title=str(r.title),
-                                            year=None if pd.isna(r.year) else int(r.year), genres=list(r.genres))
-            for r in products.itertuples(index=False)
-        }
-        genres = {g.casefold() for f in self._facts.values() for g in f.genres}
+    def __init__(self, shop: Shop) -> None:
+        self.shop = shop
+        columns = [c for c in Product.model_fields if c in shop.products.columns]
+        products = (Product.model_validate({k: _value(v) for k, v in row.items()})
+                    for row in shop.products[columns].astype({"product_id": str}).to_dict("records"))
+        self._products = {p.product_id: p for p in products}
+        genres = {g.casefold() for p in self._products.values() for g in p.genres}
         self._by_name: dict[str, set[str]] = {}
-        for pid, facts in self._facts.items():
-            for name in {display_title(facts.title), _bare(facts.title)}:
+        for pid, product in self._products.items():
+            for name in {display_title(product.title), _bare(product.title)}:
                 if len(name) >= MIN_TITLE_CHARS and name.casefold() not in genres:
                     self._by_name.setdefault(name, set()).add(pid)
         names = sorted(self._by_name, key=len, reverse=True)
         self._pattern = re.compile(_EDGE_L + "(" + "|".join(map(re.escape, names)) + ")" + _EDGE_R)
 
-    def facts(self, product_id: str) -> ProductFacts | None:
-        """Return the catalog facts of a product, None when the catalog has no such id."""
-        return self._facts.get(product_id)
+    def offers(self, brief: Brief) -> list[Offer]:
+        """Return the offers a campaign for ``brief`` may state: the brief's and the shop's, unexpired."""
+        return campaign_offers(self.shop, brief)
+
+    def facts(self, product_id: str, offers: Sequence[Offer] = ()) -> ProductFacts | None:
+        """Return the catalog facts of a product with those of ``offers`` that apply to it.
+
+        Args:
+            product_id: The product.
+            offers: The campaign's offers (:meth:`offers`); kept when they apply to the product (by id or
+                category, or shop-wide) and the product has a price.
+
+        Returns:
+            The facts, None when the catalog has no such id.
+        """
+        product = self._products.get(product_id)
+        return None if product is None else ProductFacts.from_product(product, offers, self.shop.currency)
 
     def other_titles(self, text: str, product_id: str) -> list[str]:
         """Return the titles of catalog products other than ``product_id`` named in ``text``.
@@ -61,7 +96,7 @@ class Catalog:
         Matching is case-sensitive with letter boundaries; one-word titles are ignored at the start of a
         sentence, where any capitalised word could be one ("Heat", "Speed").
         """
-        own = self._facts.get(product_id)
+        own = self._products.get(product_id)
         if own is not None:
             for name in sorted({own.title, display_title(own.title), _bare(own.title)}, key=len, reverse=True):
                 text = text.replace(name, " ")
@@ -84,28 +119,59 @@ def variant_problems(text: str, facts: ProductFacts, language: str, catalog: Cat
     return problems
 
 
+def recorded_problems(variant: CopyVariant, facts: ProductFacts) -> list[str]:
+    """List the plan's own records of a variant (title, price, offer) that the catalog does not give."""
+    problems = []
+    if variant.product_title != facts.title:
+        problems.append(f"plan calls the product {variant.product_title!r}, the catalog {facts.title!r}")
+    if (variant.product_price is None) != (facts.price is None) or (
+            variant.product_price is not None and facts.price is not None
+            and abs(variant.product_price - facts.price) >= _SAME_AMOUNT):
+        problems.append(f"plan records the price {variant.product_price}, the catalog {facts.price}")
+    if variant.offer_code is not None:
+        offer = next((o for o in facts.offers if o.code.casefold() == variant.offer_code.casefold()), None)
+        if offer is None:
+            problems.append(f"plan records the offer {variant.offer_code!r}, which does not exist for this product")
+        elif facts.price is not None and (variant.price_after_offer is None or abs(
+                variant.price_after_offer - offer.price_after(facts.price)) >= _SAME_AMOUNT):
+            problems.append(f"plan records {variant.price_after_offer} after {offer.code}, the catalog price "
+                            f"{facts.price} less {offer.discount_text()} is {offer.price_after(facts.price)}")
+    return problems
+
+
 def score_grounding(plan: CampaignPlan, catalog: Catalog, threshold: ScoreThreshold) -> ScoreResult:
-    """Score the share of active variants whose copy states only catalog facts about their own product."""
+    """Score the share of active variants whose copy states only catalog facts about their own product.
+
+    Args:
+        plan: The plan.
+        catalog: The catalog of the plan's shop.
+        threshold: Least share of grounded messages.
+    """
     active = plan.active_variants()
     if not active:
         return not_applicable("grounding", "share of grounded messages", "the plan has no messages")
+    offers = catalog.offers(plan.brief)
     failures: list[str] = []
     for v in active:
-        facts = catalog.facts(v.product_id)
+        facts = catalog.facts(v.product_id, offers)
         if facts is None:
             failures.append(f"{variant_label(v)}: product {v.product_id} is not in the catalog")
             continue
-        problems = variant_problems(message_text(v), facts, plan.brief.language, catalog)
-        if v.product_title != facts.title:
-            problems.insert(0, f"plan calls the product {v.product_title!r}, the catalog {facts.title!r}")
+        problems = recorded_problems(v, facts) + variant_problems(message_text(v), facts, plan.brief.language,
+                                                                    catalog)
         if problems:
             failures.append(f"{variant_label(v)}: " + "; ".join(problems))
     score = 1.0 - len(failures) / len(active)
     evidence = [f"{len(active) - len(failures)}/{len(active)} messages state only catalog facts"]
+    if offers:
+        evidence.append("offers the copy may state: " + ", ".join(
+            f"{o.code} ({o.discount_text()})" for o in offers))
     evidence += [f"FAILED: {line}" for line in failures[:MAX_EVIDENCE]]
     return ScoreResult(
         scorer="grounding", status="pass" if score >= threshold.min_score else "fail", score=round(score, 4),
         unit="share of grounded messages", threshold=f"≥ {threshold.min_score:.2f}", evidence=evidence,
         details={"messages": len(active), "ungrounded": len(failures),
-                 "from_llm": sum(v.source == "llm" for v in active)},
+                 "from_llm": sum(v.source == "llm" for v in active),
+                 "stating_an_offer": sum(v.offer_code is not None for v in active),
+                 "offers": [o.code for o in offers], "shop": catalog.shop.name},
     )

@@ -1,8 +1,12 @@
 """Running a suite: plan every brief with one configuration, save the plans, then score them.
 
-Planning comes first and scoring second, because the personalisation scorer compares each plan's copy
-with the segments of the other plans. An invalid brief is a scored refusal; an exception inside the plan
-loop is a scored crash that names the exception and where it was raised. Neither stops the run.
+Each case is planned on its brief's shop (``shop:``; none: ``settings.default_shop``), with that shop's tools,
+and scored against that shop's catalog (grounding), popularity baseline and effect tool (value), each built
+once per shop. Planning comes first and scoring second, because the personalisation scorer compares each
+plan's copy with the segments of the other plans. An invalid brief (including an unknown shop, an audience
+filter outside the shop's vocabulary, or an offer on products or categories the shop does not sell) is a
+scored refusal; an exception inside the plan loop is a scored crash that names the exception and where it
+was raised. Neither stops the run.
 """
 
 from __future__ import annotations
@@ -10,14 +14,14 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from agent.brief import BriefError, check_against_shop, parse_brief
-from agent.loop import Planner, PlannerTools
+from agent.brief import Brief, BriefError, check_against_shop, parse_brief
+from agent.loop import Planner, PlannerTools, SegmentEffect, ToolSource
 from agent.plan import CampaignPlan
 from agent.settings import Settings
 from eval.backends import build_copy_tool, prompt_fingerprint
@@ -29,7 +33,9 @@ from eval.scoring import ScoreResult, not_applicable
 from eval.similarity import Embed, score_diversity, score_personalisation, segment_text
 from eval.suite import SCORERS, EvalCase, Suite
 from eval.value import PopularityBaseline, score_value
+from tools.copywriting import CopyTool
 from tools.embedding import encode
+from tools.shop import ShopDataError
 
 _REPO = Path(__file__).resolve().parents[1]
 OnCase = Callable[[int, int, EvalCase, str], None]
@@ -81,30 +87,91 @@ class CachedEmbedder:
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
 
 
-@dataclass
-class Harness:
-    """Everything a suite run needs: the loop's tools (copy replaced per configuration) and the scorers' data.
+@dataclass(frozen=True)
+class ShopScoring:
+    """What the scorers need of one shop.
 
     Attributes:
-        tools: The plan loop's tools; ``copy`` is replaced by each configuration's.
-        settings: Settings (LLM server address and timeout, embedding model).
-        embed: Text embedder for the personalisation and diversity scorers.
-        catalog: The catalog, for grounding.
-        baseline: The popularity baseline, for the value scorer.
+        catalog: The shop's catalog, for grounding.
+        baseline: The shop's popularity baseline, for the value scorer.
+        effect: The shop's effect tool (click model or observed category purchase rates), for the value scorer.
     """
 
-    tools: PlannerTools
-    settings: Settings
-    embed: Embed
     catalog: Catalog
     baseline: PopularityBaseline
+    effect: SegmentEffect
 
     @classmethod
-    def from_tools(cls, tools: PlannerTools, settings: Settings) -> Harness:
-        """Build the harness around already-loaded tools."""
+    def of(cls, tools: PlannerTools) -> ShopScoring:
+        """Build the scorers' data from a shop's tools."""
         shop = tools.shop
-        return cls(tools=tools, settings=settings, embed=CachedEmbedder(settings),
-                   catalog=Catalog(shop.products), baseline=PopularityBaseline(shop.interactions, shop.products))
+        return cls(catalog=Catalog(shop), baseline=PopularityBaseline(shop.interactions, shop.products),
+                   effect=tools.effect)
+
+
+class WithCopy:
+    """A :class:`agent.loop.ToolSource` giving another source's tools with one configuration's copy tool.
+
+    Args:
+        source: The tools of every shop (a Toolbox, or one shop's PlannerTools).
+        copy: The copy tool of the configuration under evaluation.
+    """
+
+    def __init__(self, source: ToolSource, copy: CopyTool) -> None:
+        self.source, self.copy = source, copy
+        self._tools: dict[str, PlannerTools] = {}
+
+    def for_shop(self, name: str | None) -> PlannerTools:
+        """Return the tools of shop ``name`` (None: the source's default) with this configuration's copy tool."""
+        tools = self.source.for_shop(name)
+        key = tools.shop.name
+        if key not in self._tools or self._tools[key].shop is not tools.shop:
+            self._tools[key] = replace(tools, copy=self.copy)
+        return self._tools[key]
+
+    def ready(self, name: str) -> bool:
+        """Tell whether the source has the tools of shop ``name`` loaded."""
+        return self.source.ready(name)
+
+
+@dataclass
+class Harness:
+    """Everything a suite run needs: the tools of every shop (copy replaced per configuration) and the scorers' data.
+
+    Attributes:
+        tools: The plan loop's tools: a :class:`agent.assemble.Toolbox` (each case plans on its brief's shop) or
+            one shop's :class:`agent.loop.PlannerTools`; ``copy`` is replaced by each configuration's.
+        settings: Settings (LLM server address and timeout, embedding model, default shop).
+        embed: Text embedder for the personalisation and diversity scorers.
+    """
+
+    tools: ToolSource
+    settings: Settings
+    embed: Embed
+    _scoring: dict[str, ShopScoring] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_tools(cls, tools: ToolSource, settings: Settings) -> Harness:
+        """Build the harness around a source of tools (shops are loaded when a case first needs them)."""
+        return cls(tools=tools, settings=settings, embed=CachedEmbedder(settings))
+
+    def scoring(self, shop: str) -> ShopScoring:
+        """Return the scorers' data of ``shop`` (its catalog, popularity baseline and effect tool), built once."""
+        if shop not in self._scoring:
+            self._scoring[shop] = ShopScoring.of(self.tools.for_shop(shop))
+        return self._scoring[shop]
+
+    def shop_of(self, brief: Brief, source: str = "brief") -> PlannerTools:
+        """Return the tools of the brief's shop (none named: the default shop, or the only shop of one PlannerTools).
+
+        Raises:
+            BriefError: the shop is unknown or its data is missing (one line naming ``source`` and field 'shop').
+        """
+        try:
+            return self.tools.for_shop(brief.shop)
+        except ShopDataError as exc:
+            where = "field 'shop'" if brief.shop else "setting CAMPAIGN_DEFAULT_SHOP"
+            raise BriefError(f"{source}: {where}: {exc}") from None
 
     def run(self, suite: Suite, config: EvalConfig, suite_file: str = "", plans_dir: Path | None = None,
             on_case: OnCase | None = None) -> RunResult:
@@ -119,7 +186,7 @@ class Harness:
         """
         started_at, started = datetime.now(UTC), time.perf_counter()
         copy = build_copy_tool(config, self.settings)
-        planner = Planner(replace(self.tools, copy=copy), concurrency=config.concurrency, seed=config.seed)
+        planner = Planner(WithCopy(self.tools, copy), concurrency=config.concurrency, seed=config.seed)
         runs = []
         for i, case in enumerate(suite.cases):
             run = self.plan_case(case, planner, config)
@@ -147,10 +214,16 @@ class Harness:
         )
 
     def plan_case(self, case: EvalCase, planner: Planner, config: EvalConfig) -> CaseRun:
-        """Validate the case's brief and run the plan loop; refusals and crashes are outcomes, not errors."""
+        """Validate the case's brief against its shop and run the plan loop; refusals and crashes are outcomes.
+
+        The brief is checked as ``campaign plan`` checks it: its fields, its shop, its audience filter against the
+        shop's vocabulary and its offer against the shop's catalog.
+        """
         try:
             brief = parse_brief(config.brief_overrides.apply(case.brief), source=case.id)
-            brief = check_against_shop(brief, self.tools.profiles.store.vocabulary(), case.id)
+            tools = self.shop_of(brief, case.id)
+            brief = check_against_shop(brief.model_copy(update={"shop": tools.shop.name}),
+                                       tools.profiles.store.vocabulary(), case.id, products=tools.shop.products)
         except BriefError as exc:
             return CaseRun(case, "refused", str(exc))
         try:
@@ -170,11 +243,12 @@ class Harness:
             schema, plan = score_schema(run.plan_json)
             scores.append(schema)
         if plan is not None:
+            shop = self.scoring(plan.shop)
             scores += [
                 score_constraints(plan, suite.banned_for(case), thresholds.constraints),
-                score_grounding(plan, self.catalog, thresholds.grounding),
+                score_grounding(plan, shop.catalog, thresholds.grounding),
                 score_personalisation(plan, self.embed, reference, thresholds.personalisation),
-                score_value(plan, self.tools.effect, self.baseline, thresholds.value),
+                score_value(plan, shop.effect, shop.baseline, thresholds.value),
                 score_diversity(plan, self.embed, thresholds.diversity),
                 score_cost(plan, thresholds.cost),
             ]
