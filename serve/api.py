@@ -225,6 +225,9 @@ def create_app(
         for info in listed.values():
             info["default"] = info["name"] == own.name
             info["ready"] = tools.ready(info["name"])
+            if info["ready"]:  # counts and currency of a loaded shop (loading one here would take minutes)
+                loaded = tools.for_shop(info["name"]).shop
+                info.update(currency=loaded.currency, customers=len(loaded.customers), products=len(loaded.products))
         return {"shops": list(listed.values())}
 
     @v1.post("/chat", summary="Chat with the campaign assistant (server-sent events)",

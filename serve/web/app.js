@@ -229,7 +229,9 @@ async function sendChat(text) {
   let bubble = null;
   const blocks = {};
   try {
-    const response = await api("/v1/chat", { method: "POST", body: JSON.stringify({ message: text, session_id: state.session }) });
+    const shop = $("#brief-shop") ? $("#brief-shop").value.trim() : "";  // the chat is about the form's shop
+    const response = await api("/v1/chat", { method: "POST",
+      body: JSON.stringify({ message: text, session_id: state.session, shop: shop || null }) });
     if (!response.ok) { addMessage("error", await errorText(response)); return; }
     for await (const { event, data } of sse(response)) {
       if (event === "session") state.session = data.session_id;
