@@ -102,7 +102,7 @@ def test_marketer_chats_sees_tool_calls_follows_a_plan_and_approves_it(server, t
         page.click("#chat-send")
         expect(page.locator('.tool[data-tool="create_plan"]')).to_be_visible()
         expect(page.locator(".msg.assistant").last).to_contain_text("is queued.")
-        expect(page.locator("#plan-status")).to_have_text("done")  # followed over server-sent events
+        expect(page.locator("#plan-status")).to_have_text("done", timeout=WAIT_MS)  # followed over server-sent events
         expect(page.locator("#plan-detail h3").first).to_have_text("Sci-fi win-back")
         assert page.locator("#segments .segment-row").count() >= 1
         variants = page.locator(".variant")
@@ -229,7 +229,7 @@ def money(amount: float, currency: str | None) -> str:
 def expect_plan_view(page, base: str, key: str, job_id: str) -> dict:
     """The rendered plan shows the segments' distinct names and sizes, the offer, and each variant's prices."""
     expect = playwright_api.expect
-    expect(page.locator("#plan-status")).to_have_text("done")  # followed over server-sent events
+    expect(page.locator("#plan-status")).to_have_text("done", timeout=WAIT_MS)  # followed over server-sent events
     plan = httpx.get(f"{base}/v1/plans/{job_id}", headers={"Authorization": f"Bearer {key}"}).json()["plan"]
     sizes: dict[str, int] = {}
     for segment in plan["segments"]:
