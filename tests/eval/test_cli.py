@@ -42,7 +42,7 @@ def test_smoke_suite_on_the_scripted_stand_in(home, tmp_path):
     summary = json.loads(result.stdout)
     run = summary["runs"][0]
     assert run["config"] == "scripted-template" and run["is_model"] is False and run["passed"]
-    assert run["summary"]["cases"] == 5 and run["summary"]["outcomes"] == {"plan": 3, "empty": 1, "refused": 1}
+    assert run["summary"]["cases"] == 7 and run["summary"]["outcomes"] == {"plan": 5, "empty": 1, "refused": 1}
     assert run["summary"]["copy_from_llm"] == 0 and run["summary"]["copy_from_template"] > 0
     results = json.loads((tmp_path / "results.json").read_text())
     cases = {c["case_id"]: c for c in results["runs"][0]["cases"]}
@@ -55,6 +55,16 @@ def test_smoke_suite_on_the_scripted_stand_in(home, tmp_path):
     assert cases["edge-nobody-matches"]["warnings"][0].startswith("No customer matches")
     plan_file = Path(cases["push-documentary-en"]["plan_file"])
     assert plan_file.is_file() and json.loads(plan_file.read_text())["status"] == "ok"
+    shops = {cid: json.loads(Path(c["plan_file"]).read_text())["shop"] for cid, c in cases.items() if c["plan_file"]}
+    assert shops == {"push-documentary-en": "movielens", "scifi-winback-email-push-en": "movielens",
+                     "drama-sms-zh": "movielens", "edge-nobody-matches": "movielens",
+                     "retail-xmas10-email-en": "retail", "retail-candles-sms-zh": "retail"}
+    for cid in ("retail-xmas10-email-en", "retail-candles-sms-zh"):
+        scores = {s["scorer"]: s for s in cases[cid]["scores"]}
+        assert scores["grounding"]["status"] == "pass" and scores["grounding"]["details"]["shop"] == "retail"
+        assert scores["value"]["details"]["effect_tool"] == "CategoryPurchaseRate"
+        assert all("£" in m["body"] for m in cases[cid]["messages"])
+    assert all("XMAS10" in m["body"] for m in cases["retail-xmas10-email-en"]["messages"])
     report = (tmp_path / "report.html").read_text()
     assert report.count("data:image/png;base64,") >= 4
     assert "SCRIPTED STAND-IN — NOT A MODEL RESULT" in report and "edge-nobody-matches" in report

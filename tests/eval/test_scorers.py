@@ -19,7 +19,7 @@ from eval.runner import CachedEmbedder, Harness
 from eval.similarity import score_diversity, score_personalisation, segment_text
 from eval.suite import CostThreshold, DiversityThreshold, EvalCase, LiftThreshold, ScoreThreshold, Suite
 from eval.value import PopularityBaseline, predict_plan_value, score_value
-from tools.effect import EffectRequest
+from tests.eval.plan_edits import edited, with_products
 
 DISCLAIMER = "Reply STOP to opt out."
 BRIEF = {
@@ -49,13 +49,9 @@ def plan(tools, settings) -> CampaignPlan:
     return plan
 
 
-def edited(plan: CampaignPlan) -> CampaignPlan:
-    return plan.model_copy(deep=True)
-
-
 @pytest.fixture(scope="module")
 def catalog(shop) -> Catalog:
-    return Catalog(shop.products)
+    return Catalog(shop)
 
 
 @pytest.fixture(scope="module")
@@ -177,27 +173,16 @@ def test_personalisation_needs_another_segment(plan, embed):
     assert score_personalisation(one, embed, ["Active Horror fans, 18–24."], LiftThreshold()).status != "n/a"
 
 
-def _with_products(plan: CampaignPlan, effect, baseline: PopularityBaseline, best: bool) -> CampaignPlan:
-    """Give every variant its segment's best (or worst) predicted product among 60 popular titles."""
-    out = edited(plan)
-    for segment in out.segments:
-        candidates = baseline.popular(segment.customer_ids, out.brief.audience_filter.genres, 60)
-        estimates = effect.predict(EffectRequest(customer_ids=segment.customer_ids, product_ids=candidates)).estimates
-        pick = (max if best else min)(estimates, key=lambda e: e.point)
-        for v in out.active_variants():
-            if v.segment_id == segment.segment_id:
-                v.product_id, v.effect = pick.product_id, pick
-    return out
-
-
 def test_value_against_the_popularity_baseline(plan, tools, shop):
     baseline = PopularityBaseline(shop.interactions, shop.products)
     threshold = LiftThreshold(min_lift=0.0)
-    strong = score_value(_with_products(plan, tools.effect, baseline, best=True), tools.effect, baseline, threshold)
-    weak = score_value(_with_products(plan, tools.effect, baseline, best=False), tools.effect, baseline, threshold)
+    strong = score_value(with_products(plan, tools.effect, baseline, best=True), tools.effect, baseline, threshold)
+    weak = score_value(with_products(plan, tools.effect, baseline, best=False), tools.effect, baseline, threshold)
     assert strong.status == "pass" and strong.score >= 0, strong.evidence
     assert weak.status == "fail" and weak.score < 0, weak.evidence
     assert "popular products, generic copy" in weak.evidence[1]
+    assert weak.evidence[2].startswith("rate: expected positive response per send: p_like")
+    assert weak.details["effect_tool"].startswith("click_model")
 
 
 def test_plan_value_is_sends_times_predicted_rate(plan, tools):

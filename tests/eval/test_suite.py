@@ -18,6 +18,8 @@ from eval.suite import SCORERS, SuiteError, load_suite
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
 BRIEF = {"name": "x", "goal": "sell films", "audience": "fans", "channels": ["email"], "send_budget": 10}
+REFUSED_BY_THE_SHOP = {"edge-unknown-genre", "retail-edge-offer-unknown-product",
+                       "retail-edge-offer-unknown-category-zh", "retail-edge-film-genre-on-retail"}
 
 
 def _write(tmp_path: Path, data: object, name: str = "suite.yaml") -> Path:
@@ -38,16 +40,36 @@ def test_full_suite_covers_languages_channels_budgets_and_edge_cases():
     planned = [c for c in suite.cases if c.expect == "plan"]
     for case in planned:  # every regular brief is valid as written
         parse_brief(case.brief, source=case.id)
-    refused = [c for c in suite.cases if c.expect == "refusal" and c.id != "edge-unknown-genre"]
-    for case in refused:  # the unknown genre is refused against the shop's vocabulary, later
-        with pytest.raises(BriefError):
+    refused = [c for c in suite.cases if c.expect == "refusal"]
+    for case in refused:  # valid as written but not for its shop (genre, offer), or invalid as written
+        if case.id in REFUSED_BY_THE_SHOP:
             parse_brief(case.brief, source=case.id)
+        else:
+            with pytest.raises(BriefError):
+                parse_brief(case.brief, source=case.id)
+    assert {c.id for c in refused} >= REFUSED_BY_THE_SHOP
     assert suite.config is not None and load_config(suite.config).backend == "embedded"
+
+
+def test_full_suite_plans_on_both_shops_with_retail_seasons_offers_and_categories():
+    suite = load_suite(EVAL / "suites" / "full.yaml")
+    assert {c.brief.get("shop") for c in suite.cases} == {"movielens", "retail"}  # every brief names its shop
+    retail = [parse_brief(c.brief, source=c.id) for c in suite.cases if c.brief["shop"] == "retail"]
+    assert {b.language for b in retail} == {"en", "zh"}
+    assert {"Christmas", "Candles", "Mugs"} <= {g for b in retail for g in b.audience_filter.genres}
+    assert any("lapsed" in b.audience_filter.lifecycle for b in retail)
+    offers = [b.offer for b in retail if b.offer is not None]
+    assert any(o.percent_off for o in offers) and any(o.amount_off for o in offers)
+    assert any(o.product_ids for o in offers) and any(o.categories for o in offers)
 
 
 def test_smoke_suite_defaults_to_the_scripted_stand_in():
     suite = load_suite(EVAL / "suites" / "smoke.yaml")
-    assert 4 <= len(suite.cases) <= 6
+    assert 4 <= len(suite.cases) <= 8
+    retail = [parse_brief(c.brief, source=c.id) for c in suite.cases if c.brief.get("shop") == "retail"]
+    assert {c.brief.get("shop") for c in suite.cases} == {"movielens", "retail"}
+    assert {b.language for b in retail} == {"en", "zh"} and any(b.offer for b in retail if b.language == "en")
+    assert all(b.max_segments <= 2 and b.variants_per_channel == 1 and b.max_revisions == 1 for b in retail)
     config = load_config(suite.config)
     assert config.backend == "scripted-template" and not config.is_model
     assert "SCRIPTED STAND-IN" in config.label
