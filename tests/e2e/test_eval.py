@@ -1,4 +1,4 @@
-"""End to end: one smoke brief planned by the real embedded model and scored by `campaign eval`."""
+"""End to end: a smoke brief of each shop planned by the real embedded model and scored by `campaign eval`."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ app.command("eval")(eval_command)
 app.command("version")(lambda: None)
 
 
-def test_smoke_brief_on_the_embedded_model(llm_url, tmp_path):
+@pytest.mark.parametrize(("case_id", "shop"), [("push-documentary-en", "movielens"),
+                                               ("retail-xmas10-email-en", "retail")])
+def test_smoke_brief_on_the_embedded_model(llm_url, tmp_path, case_id, shop):
     del llm_url  # the session's server; the eval command reuses it
     result = CliRunner().invoke(app, ["eval", str(EVAL / "suites" / "smoke.yaml"), "--config",
-                                      str(EVAL / "configs" / "embedded.yaml"), "--case", "push-documentary-en",
+                                      str(EVAL / "configs" / "embedded.yaml"), "--case", case_id,
                                       "--out", str(tmp_path)])
     assert result.exit_code in (0, 1), result.output  # 1: a gate failed, which the results must show
     run = json.loads((tmp_path / "results.json").read_text())["runs"][0]
@@ -30,6 +32,7 @@ def test_smoke_brief_on_the_embedded_model(llm_url, tmp_path):
     assert (result.exit_code == 1) == (not all(g["passed"] for g in run["gates"]))
     case = run["cases"][0]
     assert case["outcome"] == "plan" and case["llm_calls"] >= 1 and case["tokens"] > 0
+    assert json.loads(Path(case["plan_file"]).read_text())["shop"] == shop
     scores = {s["scorer"]: s for s in case["scores"]}
     assert scores["outcome"]["status"] == "pass" and scores["schema"]["status"] == "pass"
     assert all(s["status"] in {"pass", "fail", "n/a"} and s["evidence"] for s in scores.values())
