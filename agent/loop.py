@@ -216,10 +216,15 @@ class Planner:
     @staticmethod
     def _score_products(run: _Run, segments: list[Segment]) -> dict[str, list[ScoredProduct]]:
         brief = run.brief
+        # A film rated is seen; a product bought is often bought again (many retail customers are wholesalers
+        # restocking the same lines), so a shop of purchases keeps what the segment already buys.
+        exclude_seen = run.tools.shop.has_ratings
         with run.trace.step("score products", f"recommend ({run.tools.recommend.method})",
-                            {"k": POOL_SIZE, "genres": brief.audience_filter.genres}) as step:
+                            {"k": POOL_SIZE, "genres": brief.audience_filter.genres,
+                             "exclude_seen": exclude_seen}) as step:
             pools = {s.segment_id: run.tools.recommend.score(RecommendRequest(
-                customer_ids=s.customer_ids, k=POOL_SIZE, genres=brief.audience_filter.genres)).products
+                customer_ids=s.customer_ids, k=POOL_SIZE, genres=brief.audience_filter.genres,
+                exclude_seen=exclude_seen)).products
                 for s in segments}
             step.outputs = {sid: [{"product_id": p.product_id, "title": p.title, "score": round(p.score, 4),
                                    "reason": p.reason} for p in pool] for sid, pool in pools.items()}

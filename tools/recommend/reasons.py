@@ -29,9 +29,9 @@ def label(catalog: pd.DataFrame, item: int) -> str:
     return title if pd.isna(year) else f"{title} ({int(year)})"
 
 
-def popularity_reason(count: float) -> str:
-    """Return the reason of a product ranked by popularity."""
-    return f"popular with all customers (rated by {int(count)} of them)"
+def popularity_reason(count: float, purchases: bool = False) -> str:
+    """Return the reason of a product ranked by popularity (``purchases``: a shop of purchases, not ratings)."""
+    return f"popular with all customers ({'bought' if purchases else 'rated'} by {int(count)} of them)"
 
 
 def _stars_phrase(stars: np.ndarray, from_liked: bool) -> str:
@@ -49,8 +49,9 @@ def collaborative_reasons(
     items: np.ndarray,
     group: np.ndarray,
     single: bool,
+    purchases: bool = False,
 ) -> list[str | None]:
-    """Name, per item, the rated product that contributed most to the group score (None: no contributor).
+    """Name, per item, the rated (or bought) product that contributed most to the group score (None: none).
 
     Args:
         model: The fitted model; only a :class:`NeighbourExplainer` can name contributors.
@@ -61,11 +62,12 @@ def collaborative_reasons(
         items: Recommended item indexes (all inside the model's items).
         group: The group score of each recommended item.
         single: One customer ("you") rather than a segment.
+        purchases: ``ratings`` holds purchase counts: reasons say who bought what, how often.
     """
     if not (known.size and items.size and isinstance(model, NeighbourExplainer)):
         return [None] * len(items)
     weight = np.divide(1.0, span, out=np.zeros(span.size), where=span > 0)
-    liked = (ratings >= LIKED_RATING).astype(np.float64)
+    liked = (ratings >= (np.inf if purchases else LIKED_RATING)).astype(np.float64)
     by_liked = model.item_contributions(known, weight, sp.csr_matrix(liked), items)
     by_rated = model.item_contributions(known, weight, sp.csr_matrix((ratings > 0).astype(np.float64)), items)
     use_liked = by_liked.max(axis=0) > 0
@@ -78,6 +80,10 @@ def collaborative_reasons(
             reasons.append(None)
             continue
         who = "you" if single else f"{stars.size} of these customers"
+        if purchases:
+            often = f" {stars[0]:g} times" if single and stars[0] > 1 else ""
+            reasons.append(f"because {who} bought {label(catalog, int(j))}{often}")
+            continue
         reasons.append(f"because {who} rated {label(catalog, int(j))} {_stars_phrase(stars, bool(from_liked))}")
     return reasons
 
@@ -122,7 +128,8 @@ def taste_reasons(
 
 
 def placement_reason(
-    catalog: pd.DataFrame, neighbours: np.ndarray, weights: np.ndarray, ratings: sp.csr_matrix | None, single: bool
+    catalog: pd.DataFrame, neighbours: np.ndarray, weights: np.ndarray, ratings: sp.csr_matrix | None, single: bool,
+    purchases: bool = False,
 ) -> str:
     """Explain a new product by the closest catalog product the customers liked (else the closest one).
 
@@ -132,8 +139,9 @@ def placement_reason(
         weights: Their placement weights.
         ratings: Stars of the known customers for the catalog (None: no known customer).
         single: One customer rather than a segment.
+        purchases: ``ratings`` holds purchase counts, not stars (the reason then names the closest product).
     """
-    if ratings is not None and ratings.shape[0]:
+    if ratings is not None and ratings.shape[0] and not purchases:
         stars = ratings[:, neighbours].toarray()
         liked = (stars >= LIKED_RATING).sum(axis=0)
         if liked.max() > 0:

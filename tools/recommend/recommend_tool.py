@@ -249,8 +249,9 @@ class RecommendTool:
         n_base = len(self.matrix.product_ids)
         base, added = items[items < n_base], items[items >= n_base]
         ratings = self.matrix.ratings[explained]
+        purchases = self.matrix.purchases
         found = dict(zip(base, collaborative_reasons(
-            self.model, self.catalog.iloc[:n_base], ratings, explained, span, base, group[base], single
+            self.model, self.catalog.iloc[:n_base], ratings, explained, span, base, group[base], single, purchases
         ), strict=True))  # fmt: skip
         if cold_signal:
             missing = np.array([i for i in base if found[i] is None], dtype=int)
@@ -267,7 +268,7 @@ class RecommendTool:
         for i in added:
             p = self.placements[i - n_base]
             found[i] = placement_reason(
-                self.catalog, p.neighbours, p.weights, ratings if explained.size else None, single
+                self.catalog, p.neighbours, p.weights, ratings if explained.size else None, single, purchases
             )
         counts = np.concatenate([self.popularity.counts_, np.zeros(len(self.placements))])
-        return [found.get(i) or popularity_reason(counts[i]) for i in items]
+        return [found.get(i) or popularity_reason(counts[i], purchases) for i in items]
