@@ -189,14 +189,18 @@ def check_against_shop(
 
 
 def check_offer(offer: Offer, products: pd.DataFrame, source: str = "brief") -> None:
-    """Check that every product and category an offer names is one the shop sells.
+    """Check that the shop has prices and sells every product and category an offer names.
 
     An offer on products the shop does not sell applies to nothing, so copy could never state it; the brief is
     refused rather than planned without its offer.
 
     Raises:
-        BriefError: one line naming ``offer.product_ids`` or ``offer.categories`` and the unknown values.
+        BriefError: one line naming ``offer`` (a shop without prices), ``offer.product_ids`` or
+            ``offer.categories`` and the unknown values.
     """
+    if "price" not in products.columns or not products["price"].notna().any():
+        raise BriefError(f"{source}: field 'offer': this shop's catalog has no prices, so no offer can be stated "
+                         f"(offer {offer.code}); plan on a shop with prices or drop the offer")
     sold = set(products["product_id"].astype(str))
     unknown = [p for p in offer.product_ids if p not in sold]
     if unknown:

@@ -70,7 +70,7 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = 
     out_dir = out or Path("out") / brief_path.stem
     with console.status(f"loading shop {name!r}, portraits, recommender and effect model …"):
         tools = build_tools(settings, OpenAIBackend.from_settings(settings), console, name)
-    brief = check_against_shop(brief, tools.profiles.store.vocabulary(), str(brief_path))
+    brief = check_against_shop(brief, tools.profiles.store.vocabulary(), str(brief_path), tools.shop.products)
     with console.status("waiting for the LLM server …"), ensure_llm_server(settings) as url:
         console.print(f"LLM: {settings.llm_model} at {url}", highlight=False)
         status = console.status("planning …")

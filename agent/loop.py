@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from agent.brief import Brief
+from agent.brief import Brief, check_offer
 from agent.candidates import POOL_SIZE, distinct_tolerance, is_rating_metric, rank_by_effect, shortlist
 from agent.launch import design_launch
 from agent.offers import campaign_offers, product_facts
@@ -156,6 +156,8 @@ class Planner:
         """Produce a campaign plan for ``brief``; its trace has at most :func:`expected_steps` steps."""
         started = time.perf_counter()
         tools = self.tools.for_shop(brief.shop)
+        if brief.offer is not None:  # callers check it first; a brief queued for a shop not loaded then is checked here
+            check_offer(brief.offer, tools.shop.products)
         plan = CampaignPlan(
             plan_id=uuid.uuid4().hex[:12], created_at=datetime.now(UTC), brief=brief, shop=tools.shop.name,
             currency=tools.shop.currency, llm_model=tools.copy.model.name,

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from agent.brief import Brief
+from agent.brief import Brief, BriefError, check_offer
 from agent.llm import ChatModel
 from agent.loop import Planner, ToolSource
 from agent.settings import Settings
@@ -137,6 +137,12 @@ def create_app(
                 vocabulary = shop_tools.profiles.store.vocabulary()
                 brief = brief.model_copy(update={"shop": shop_tools.shop.name})
                 brief = brief.model_copy(update={"audience_filter": brief.audience_filter.checked(vocabulary)})
+                if brief.offer is not None:
+                    check_offer(brief.offer, shop_tools.shop.products)
+        except BriefError as exc:  # the offer: "brief: field 'offer.product_ids': …"
+            field, _, message = str(exc).removeprefix("brief: field '").partition("': ")
+            loc = ("body", *field.split("."))
+            raise RequestValidationError([{"type": "value_error", "loc": loc, "msg": message}]) from None
         except ShopDataError as exc:
             raise RequestValidationError([{"type": "value_error", "loc": ("body", "shop"), "msg": str(exc)}]) from None
         except ValidationError as exc:

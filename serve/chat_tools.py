@@ -170,7 +170,7 @@ def build_chat_tools(tools: PlannerTools, submit: Submit) -> list[BaseTool]:
         brief = parse_brief({"name": name, "shop": tools.shop.name, "goal": goal, "audience": audience,
                              "channels": channels, "send_budget": send_budget, "language": language,
                              "audience_filter": {"lifecycle": lifecycle, "genres": genres}}, source="plan")
-        job = submit(check_against_shop(brief, tools.profiles.store.vocabulary(), source="plan"))
+        job = submit(check_against_shop(brief, tools.profiles.store.vocabulary(), "plan", tools.shop.products))
         return {"plan_id": job.id, "status": job.status, "name": brief.name}
 
     specs: list[tuple[Callable[..., dict[str, Any]], type[BaseModel]]] = [

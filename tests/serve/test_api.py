@@ -239,3 +239,21 @@ def test_keys_commands_create_list_and_revoke(settings, tmp_path, monkeypatch):
     assert unknown.exit_code == 1 and "no active key" in unknown.output
     empty = runner.invoke(cli.keys_app, ["create", "--name", "  "])
     assert empty.exit_code == 2 and "1 to 120 characters" in empty.output
+
+
+def test_an_offer_or_shop_the_server_cannot_plan_is_a_422_at_its_field(settings, api_tools, tmp_path):
+    db = tmp_path / "api.db"
+    headers = new_key(db, "crm-client")
+    with TestClient(make_app(settings, api_tools, db)) as client:
+        brief = {**SMALL_BRIEF, "offer": {"code": "XMAS10", "percent_off": 10}}
+        response = client.post("/v1/plans", json=brief, headers=headers)
+        assert response.status_code == 422
+        detail = response.json()["detail"]
+        assert detail[0]["loc"] == ["body", "offer"] and "no prices" in detail[0]["msg"]
+        response = client.post("/v1/plans", json={**SMALL_BRIEF, "shop": "nosuchshop"}, headers=headers)
+        assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "shop"]
+        assert "unknown shop 'nosuchshop'" in response.json()["detail"][0]["msg"]
+        shops = client.get("/v1/shops", headers=headers).json()["shops"]
+        assert {s["name"] for s in shops} >= {"retail", "movielens"}
+        own = next(s for s in shops if s["default"])
+        assert own["name"] == api_tools.shop.name and own["ready"] and own["customers"] == len(api_tools.shop.customers)
