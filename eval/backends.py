@@ -26,7 +26,7 @@ def _template_reply(request: ChatRequest) -> ChatReply:
 
 
 def _field(pattern: str, text: str) -> str | None:
-    match = re.search(pattern, text)
+    match = re.search(pattern, text, re.MULTILINE)
     return match.group(1).strip() if match else None
 
 
@@ -47,11 +47,15 @@ def _limit(request: ChatRequest, field: str, default: int) -> int:
 def facts_copy(request: ChatRequest) -> ChatReply:
     """Write a message from the facts the copy prompt states (en or zh), within the reply schema's limits.
 
-    Reads the "Title:", "Year:" and "Genres:" lines (片名、年份、类型 in Chinese) of the user prompt; the
-    length limits come from the JSON schema sent with the request, not from the prompt's wording.
+    Reads the "Title:", "Year:" and "Genres:" lines (片名、年份、类型 in Chinese) of the user prompt, or for a
+    shop with prices the "- Name:", "- Price:" and "- Offer:" lines (商品名、价格、优惠); the length limits come
+    from the JSON schema sent with the request, not from the prompt's wording.
     """
     prompt = next((m.content or "" for m in request.messages if m.role == "user"), "")
     zh = bool(CJK.search(prompt))
+    name = _field(r"^- (?:Name|商品名)[:：] ?(.+)$", prompt)
+    if name is not None:
+        return _product_copy(request, prompt, name, zh)
     if zh:
         title = _field(r"片名：(.+?)(?:（|\n|$)", prompt)
         year = _field(r"年份：(\d{4})", prompt)
@@ -115,3 +119,27 @@ def prompt_fingerprint(config: EvalConfig) -> str:
             raise PromptError(f"no prompt template named {name!r} in {folder}")
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
+
+
+def _product_copy(request: ChatRequest, prompt: str, name: str, zh: bool) -> ChatReply:
+    """Write a message about a priced product: its name, its price, and the first offer's code and price after it."""
+    price = _field(r"^- (?:Price|价格)[:：] ?(\S+)$", prompt)
+    if zh:
+        code = _field(r"^- 优惠：优惠码 (\S+?)，", prompt)
+        after = _field(r"^- 优惠：.*?折后 (\S+?)[，\n]", prompt + "\n")
+    else:
+        code = _field(r"^- Offer: code (\S+?),", prompt)
+        after = _field(r"^- Offer: code .*?, (\S+) after it", prompt)
+    headline_max, body_max = _limit(request, "headline", 30), _limit(request, "body", 100)
+    cta_max = _limit(request, "cta", 20)
+    if zh:
+        deal = f"，使用优惠码 {code} 仅需 {after}" if code and after else ""
+        headline = _fit([f"为您精选：{name}", name, "为您精选"], headline_max)
+        body = _fit([f"{name} 售价 {price}{deal}。", f"{name} 售价 {price}。", name], body_max)
+        cta = _fit(["立即选购", "选购"], cta_max)
+    else:
+        deal = f", or {after} with code {code}" if code and after else ""
+        headline = _fit([f"Picked for you: {name}", name, "Picked for you"], headline_max)
+        body = _fit([f"{name}, now {price}{deal}.", f"{name}, now {price}.", name], body_max)
+        cta = _fit(["Shop now", "Shop"], cta_max)
+    return reply_json({"headline": headline, "body": body, "cta": cta}, tokens=0)
