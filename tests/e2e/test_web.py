@@ -67,6 +67,14 @@ def server(settings, api_tools, tmp_path) -> Iterator[tuple[str, str]]:
         yield base, key
 
 
+def open_page(playwright):
+    """Launch Debian's chromium headless and open one large page waiting up to :data:`WAIT_MS` for anything."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT_MS)
+    return browser, page
+
+
 def login(page, base: str, key: str) -> None:
     page.goto(base + "/")
     page.fill("#key-input", key)
@@ -78,9 +86,7 @@ def test_marketer_chats_sees_tool_calls_follows_a_plan_and_approves_it(server, t
     base, key = server
     expect = playwright_api.expect
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(WAIT_MS)
+        browser, page = open_page(p)
         page.goto(base + "/")
 
         page.fill("#key-input", "cak_not-a-real-key")
@@ -133,9 +139,7 @@ def test_marketer_cancels_a_queued_and_a_running_plan(settings, api_tools, tmp_p
         running = httpx.post(f"{base}/v1/plans", json={**SMALL_BRIEF, "name": "Running plan"}, headers=key).json()
         assert started.wait(WAIT_MS / 1000)  # the only worker holds the first plan in its first step
         queued = httpx.post(f"{base}/v1/plans", json={**SMALL_BRIEF, "name": "Queued plan"}, headers=key).json()
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(WAIT_MS)
+        browser, page = open_page(p)
         login(page, base, key["Authorization"].split()[1])
 
         page.click(f'#plan-list li[data-id="{queued["id"]}"]')
@@ -257,9 +261,7 @@ def test_marketer_writes_a_brief_sees_the_apis_errors_at_their_fields_and_gets_t
     base, key = server
     expect = playwright_api.expect
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(WAIT_MS)
+        browser, page = open_page(p)
         login(page, base, key)
         fill_brief(page, api_tools.shop.name, "XMAS10", "150", genres="sci fi")
 
@@ -302,9 +304,7 @@ def test_retail_plan_from_the_form_shows_prices_in_pounds_and_the_offer(retail_s
     base, key, _ = retail_server
     expect = playwright_api.expect
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(WAIT_MS)
+        browser, page = open_page(p)
         login(page, base, key)
         fill_brief(page, "retail", "", "10", lifecycle="active")
 
