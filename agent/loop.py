@@ -363,6 +363,8 @@ class Planner:
                 active = [v for v in plan.active_variants() if v.segment_id == seg.segment_id and v.channel == channel]
                 used = {v.product_id for v in plan.variants if v.segment_id == seg.segment_id and v.channel == channel}
                 used |= run.skipped(seg.segment_id, channel)
+                # Another segment's active product stays theirs: revision keeps segments on different products.
+                used |= {v.product_id for v in plan.active_variants() if v.segment_id != seg.segment_id}
                 unused = sorted((p for p in seg.products if p.product_id not in used),
                                 key=lambda p: -_effect_of(seg, p.product_id).point)
                 # An unwritten message is assumed average (headline index 1.0): its rate is the product's base rate.

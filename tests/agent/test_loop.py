@@ -132,6 +132,10 @@ def test_revision_uses_predictions_until_nothing_beats_the_variants(plan):
         if r.action == "replace":
             old, new = plan.variant(r.removed_variant), plan.variant(r.added_variant)
             assert not old.active and new.rate()[0] > old.rate()[0]
+            # never a product another segment was sending then (a variant once replaced never comes back)
+            theirs = {v.product_id for v in plan.variants
+                      if v.segment_id != new.segment_id and v.active and v.round_added < r.round}
+            assert new.product_id not in theirs
             # still sent, unless a later round replaced or rejected it in turn
             later = [x for x in plan.revisions if x.round > r.round and x.removed_variant == new.variant_id]
             assert new.active != bool(later)
