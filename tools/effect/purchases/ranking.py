@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "NextMonthRanker",
@@ -45,6 +46,7 @@ STOCK_CODE = r"^\d{5}"
 POPULAR_DAYS = 30
 HALF_LIVES = (14.0, 60.0, 180.0)
 TRAIN_CUTS = 3
+BOOSTING_ROUNDS = 100
 LABEL_DAYS = 30
 MAX_OWN = 150
 N_POPULAR = 60
@@ -352,16 +354,24 @@ class NextMonthRanker:
     trained on ``TRAIN_CUTS`` earlier cuts 30 days apart (features before each, labels from the 30 days after).
     """
 
-    def __init__(self, categories: pd.Series | None = None, train_cuts: int = TRAIN_CUTS, seed: int = 0) -> None:
+    def __init__(
+        self,
+        categories: pd.Series | None = None,
+        train_cuts: int = TRAIN_CUTS,
+        rounds: int = BOOSTING_ROUNDS,
+        seed: int = 0,
+    ) -> None:
         """Set up an unfitted ranker.
 
         Args:
             categories: Optional product id → category (e.g. ``Shop.products``), for the category-affinity feature.
             train_cuts: How many earlier 30-day windows to learn from.
+            rounds: Boosting rounds.
             seed: Seed of the gradient boosting.
         """
         self.categories = categories
         self.train_cuts = train_cuts
+        self.rounds = rounds
         self.seed = seed
         self.cut: pd.Timestamp | None = None
         self._state: _CutFeatures | None = None
@@ -394,9 +404,13 @@ class NextMonthRanker:
         tables = [self._training_table(lines, end - j * LABEL_DAYS * DAY) for j in range(self.train_cuts)]
         features = pd.concat([t[0] for t in tables], ignore_index=True)
         labels = np.concatenate([t[1] for t in tables])
-        self._model = HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.08, max_leaf_nodes=31, min_samples_leaf=100, random_state=self.seed
-        ).fit(features, labels)
+        model = HistGradientBoostingClassifier(
+            max_iter=self.rounds, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=100,
+            early_stopping=False, random_state=self.seed,
+        )
+        # One OpenMP thread: on a shared machine, busy-waiting threads made the fit ten times slower.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            self._model = model.fit(features, labels)
         self._state = _cut_features(lines, end, self.categories)
         self.cut = pd.Timestamp(cut)
         return self
@@ -421,7 +435,8 @@ class NextMonthRanker:
             raise ValueError("customer_ids and product_ids must have the same length")
         rows = state.customers.get_indexer(pd.Index(customer_ids, dtype=object))
         cols = state.products.get_indexer(pd.Index(product_ids, dtype=object))
-        return np.asarray(model.predict_proba(_features(state, rows, cols))[:, 1])
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return np.asarray(model.predict_proba(_features(state, rows, cols))[:, 1])
 
     def recommend(self, customer_ids: list[str], k: int = 10) -> dict[str, list[str]]:
         """Return each customer's ``k`` products most likely bought in the 30 days after the cut.
@@ -441,7 +456,9 @@ class NextMonthRanker:
         if known.size == 0:
             return result
         rows, cols = _candidates(state, known)
-        scored = pd.DataFrame({"r": rows, "c": cols, "s": model.predict_proba(_features(state, rows, cols))[:, 1]})
+        with threadpool_limits(limits=1, user_api="openmp"):
+            probability = model.predict_proba(_features(state, rows, cols))[:, 1]
+        scored = pd.DataFrame({"r": rows, "c": cols, "s": probability})
         top = scored.sort_values(["r", "s", "c"], ascending=[True, False, True]).groupby("r").head(k)
         ranked = top.groupby("r")["c"].agg(list)
         for customer, position in zip(customer_ids, positions, strict=True):
