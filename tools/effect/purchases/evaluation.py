@@ -1,0 +1,161 @@
+"""Evaluate the purchase models on a later period: a file of the same format, or a month carved from the dev data.
+
+Metrics (:data:`METRIC_KEYS`): ``customers`` known before the period, ``buyers`` among them, ``auc_buy`` of the
+calibrated P(buy in 30 days), ``recall_at_10``/``ndcg_at_10``/``hit_at_10`` of the product ranking over the
+customers who bought in the period (the products they bought against our top 10), and ``revenue_mae``: mean
+absolute error of the expected period revenue per customer over every known customer, zeros included. Customers
+not seen before the period are ignored throughout.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from agent.settings import Settings
+from tools.effect.calibration import calibration_error
+from tools.effect.purchases.history import DAY, DEV_END, VALIDATION_CUT, read_later_file, shop_history
+from tools.effect.purchases.propensity import PurchaseModel, customer_features, next_period
+from tools.effect.purchases.ranking import NextMonthRanker, personal_frequency, popularity, ranking_metrics
+from tools.shop.retail import load_retail_shop
+from tools.shop.schema import ShopDataError
+
+METRIC_KEYS = ("customers", "buyers", "auc_buy", "recall_at_10", "ndcg_at_10", "hit_at_10", "revenue_mae")
+K = 10
+
+
+def _truth(period: pd.DataFrame, known: pd.Index) -> dict[str, set[str]]:
+    """Return the products each known customer bought in the period."""
+    bought = period[period["customer_id"].isin(known)]
+    return {str(c): set(p) for c, p in bought.groupby("customer_id")["product_id"]}
+
+
+def _rank(orders: pd.DataFrame, cut: int, customers: list[str], categories: pd.Series) -> dict[str, list[str]]:
+    """Return our top-``K`` products per customer from the next-month ranker fitted on orders before ``cut``."""
+    ranker = NextMonthRanker(categories=categories).fit(orders, pd.Timestamp(cut, unit="s"))
+    return ranker.recommend(customers, K)
+
+
+def score_period(orders: pd.DataFrame, categories: pd.Series, cut: int, period: pd.DataFrame,
+                 with_baselines: bool = False) -> dict[str, Any]:
+    """Train on the shop's lines before ``cut`` and score the period's lines for customers known before it.
+
+    Args:
+        orders: The retail shop's orders (only lines before ``cut`` are used for training).
+        categories: product_id → category.
+        cut: Start of the period (unix s).
+        period: Purchase lines of the period (:data:`~tools.effect.purchases.history.LINE_COLUMNS`).
+        with_baselines: Also measure the personal-frequency and popularity rankings and frequency-alone AUC.
+
+    Returns:
+        :data:`METRIC_KEYS`, plus ``details`` (calibration, ECE, timing) and ``baselines`` if asked.
+    """
+    started = time.perf_counter()
+    history = shop_history(orders, cut)
+    model = PurchaseModel.fit(history, cut, categories)
+    scores = model.predict(history)
+    known = scores.index
+    outcome = next_period(period, cut, known, days=10_000)  # the whole period, however long
+    y, revenue = outcome["buy"].to_numpy(), outcome["revenue"].to_numpy()
+    trained = time.perf_counter()
+    truth = _truth(period, known)
+    buyers = sorted(truth)
+    ranking = ranking_metrics(_rank(orders, cut, buyers, categories), truth, K)
+    ranked = time.perf_counter()
+    two_classes = 0 < y.sum() < len(y)
+    result: dict[str, Any] = {
+        "customers": len(known),
+        "buyers": int(y.sum()),
+        "auc_buy": float(roc_auc_score(y, scores["p_buy"])) if two_classes else float("nan"),
+        "recall_at_10": ranking["recall_at_10"],
+        "ndcg_at_10": ranking["ndcg_at_10"],
+        "hit_at_10": ranking["hit_at_10"],
+        "revenue_mae": float(np.mean(np.abs(revenue - scores["expected_revenue"].to_numpy()))),
+    }
+    details: dict[str, Any] = {
+        "model": model.card()["calibration"],
+        "ece_raw": calibration_error(y, scores["p_raw"].to_numpy(), strategy="quantile"),
+        "ece_calibrated": calibration_error(y, scores["p_buy"].to_numpy(), strategy="quantile"),
+        "auc_raw": float(roc_auc_score(y, scores["p_raw"])) if two_classes else float("nan"),
+        "interval_90_covers_bin_rate": _interval_coverage(y, scores),
+        "mean_interval_width": float((scores["p_high"] - scores["p_low"]).mean()),
+        "revenue_mae_predict_zero": float(np.mean(revenue)),
+        "seconds_purchase_model": round(trained - started, 1),
+        "seconds_ranking": round(ranked - trained, 1),
+    }
+    result["details"] = details
+    if with_baselines:
+        cut_ts = pd.Timestamp(cut, unit="s")
+        frequency = customer_features(history, cut)["invoices"].reindex(known)
+        result["baselines"] = {
+            "personal_frequency": ranking_metrics(personal_frequency(orders, cut_ts, buyers, K), truth, K),
+            "popularity": ranking_metrics({c: popularity(orders, cut_ts, K) for c in buyers}, truth, K),
+            "purchase_frequency_auc_buy": float(roc_auc_score(y, frequency)) if two_classes else float("nan"),
+        }
+    return result
+
+
+def _interval_coverage(y: np.ndarray, scores: pd.DataFrame, n_bins: int = 10) -> float:
+    """Share of equal-mass bins of P(buy) whose observed buy rate lies inside the bin's mean 90% interval."""
+    order = np.argsort(scores["p_buy"].to_numpy(), kind="stable")
+    inside = []
+    for chunk in np.array_split(order, n_bins):
+        rate = y[chunk].mean()
+        inside.append(scores["p_low"].to_numpy()[chunk].mean() <= rate <= scores["p_high"].to_numpy()[chunk].mean())
+    return float(np.mean(inside))
+
+
+def evaluate_later_file(path: Path, settings: Settings) -> dict[str, Any]:
+    """Score a later-period file in the format of ``online_retail_dev.parquet`` with models trained on all dev data.
+
+    The models are trained on the retail shop's history up to :data:`DEV_END` (2011-11-09), or up to the file's
+    first line if the file starts earlier (so its lines are never in training); the file is cleaned
+    by :func:`~tools.effect.purchases.history.clean_later_lines`; customers not in the dev history are ignored.
+
+    Args:
+        path: The later file (parquet, or CSV with the same columns).
+        settings: Project settings (data folder, pseudonym key).
+
+    Returns:
+        Exactly :data:`METRIC_KEYS`.
+
+    Raises:
+        ShopDataError: The file is missing, unreadable or lacks a column.
+    """
+    period = read_later_file(path, settings)
+    if period.empty:
+        raise ShopDataError(f"{path.name}: no purchase line left after cleaning (customer id, quantity and price > 0, "
+                            "not cancelled, five-digit stock code)", file=path.name)
+    shop = load_retail_shop(settings)
+    cut = min(DEV_END, int(period["timestamp"].min()))  # a file overlapping the dev data: train only before it
+    result = score_period(shop.orders, shop.products.set_index("product_id")["category"], cut, period)
+    return {key: result[key] for key in METRIC_KEYS}
+
+
+def bench_shop(settings: Settings, cut: int = VALIDATION_CUT, days: int = 31) -> dict[str, Any]:
+    """Measure the models on the validation month carved from the dev data, beside the baselines.
+
+    Trains only on lines before ``cut`` (2011-10-09) and scores ``[cut, cut + days)`` (to the end of 2011-11-08).
+
+    Args:
+        settings: Project settings.
+        cut: Start of the validation month.
+        days: Its length.
+
+    Returns:
+        :data:`METRIC_KEYS`, ``baselines`` (personal frequency, popularity, frequency-alone AUC), ``details``
+        and ``seconds``.
+    """
+    started = time.perf_counter()
+    shop = load_retail_shop(settings)
+    lines = shop_history(shop.orders)
+    period = lines[(lines["timestamp"] >= cut) & (lines["timestamp"] < cut + days * DAY)]
+    result = score_period(shop.orders, shop.products.set_index("product_id")["category"], cut, period,
+                          with_baselines=True)
+    return {"validation": f"{pd.Timestamp(cut, unit='s').date()}..+{days}d (carved from dev data)", **result,
+            "seconds": round(time.perf_counter() - started, 1)}
