@@ -45,7 +45,7 @@ DAY = 86_400
 STOCK_CODE = r"^\d{5}"
 POPULAR_DAYS = 30
 HALF_LIVES = (14.0, 60.0, 180.0)
-TRAIN_CUTS = 3
+TRAIN_CUTS = 2
 BOOSTING_ROUNDS = 100
 LABEL_DAYS = 30
 MAX_OWN = 150
@@ -187,7 +187,10 @@ def ranking_metrics(recs: dict[str, list[str]], truth: dict[str, set[str]], k: i
     relevant = np.array([len(truth[c]) for c in users])
     ideal = np.concatenate([[0.0], np.cumsum(discount)])[np.minimum(relevant, k)]
     n_hits = hits.sum(axis=1)
-    mean = (lambda values: float(values.mean()) if len(users) else 0.0)  # noqa: E731
+
+    def mean(values: np.ndarray) -> float:
+        return float(values.mean()) if len(users) else 0.0
+
     return {
         f"recall_at_{k}": mean(n_hits / np.maximum(relevant, 1)),
         f"ndcg_at_{k}": mean((hits @ discount) / np.where(ideal > 0, ideal, 1.0)),
@@ -342,7 +345,10 @@ def _candidates(state: _CutFeatures, rows: np.ndarray) -> tuple[np.ndarray, np.n
     neighbours = np.argpartition(-state.co_purchase[rows], N_NEIGHBOURS, axis=1)[:, :N_NEIGHBOURS]
     nb_r, nb_c = np.repeat(np.arange(rows.size), N_NEIGHBOURS), neighbours.ravel()
     pairs = pd.DataFrame(
-        {"r": np.concatenate([own["r"].to_numpy(), pop_r, nb_r]), "c": np.concatenate([own["c"].to_numpy(), pop_c, nb_c])}
+        {
+            "r": np.concatenate([own["r"].to_numpy(), pop_r, nb_r]),
+            "c": np.concatenate([own["c"].to_numpy(), pop_c, nb_c]),
+        }
     ).drop_duplicates()
     return rows[pairs["r"].to_numpy()], pairs["c"].to_numpy()
 

@@ -85,6 +85,7 @@ def test_baselines_follow_the_issue_definitions(tiny_orders: pd.DataFrame) -> No
 
 def _subset(shop: Shop, customers: int) -> pd.DataFrame:
     """The retail shop's order lines of its first ``customers`` registered customers (a real-data subset)."""
+    assert shop.orders is not None
     keep = shop.orders["customer_id"].dropna().drop_duplicates().iloc[:customers]
     return shop.orders[shop.orders["customer_id"].isin(set(keep))].reset_index(drop=True)
 
@@ -108,6 +109,7 @@ def test_no_leakage_lines_after_the_cut_change_nothing(retail_shop: Shop) -> Non
 
 def test_ranker_beats_personal_frequency_on_the_validation_month(retail_shop: Shop) -> None:
     orders = retail_shop.orders
+    assert orders is not None
     truth = next_month_truth(orders, VALIDATION_CUT)
     customers = sorted(truth)
     baseline = ranking_metrics(personal_frequency(orders, VALIDATION_CUT, customers, 10), truth, 10)
