@@ -199,7 +199,26 @@ def effect_uplift(
     run_command(action)
 
 
+@effect_app.command("purchases")
+def effect_purchases(
+    later: Annotated[Path, typer.Argument(help="A later-period file in the format of online_retail_dev.parquet.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON object.")] = False,
+) -> None:
+    """Score the retail shop's purchase models on a later file (customers known before it; others ignored)."""
+
+    def action() -> None:
+        from tools.effect.purchases import evaluate_later_file
+
+        r = evaluate_later_file(later, get_settings())
+        emit(r, json_out, f"{r['customers']} known customers, {r['buyers']} buyers: auc_buy {r['auc_buy']:.3f}, "
+                          f"ndcg@10 {r['ndcg_at_10']:.3f}, hit@10 {r['hit_at_10']:.3f}, "
+                          f"revenue MAE {r['revenue_mae']:.2f}")
+
+    run_command(action)
+
+
 @bench_app.command("effect")
+@bench_app.command("shop")
 @bench_app.command("recommend")
 @bench_app.command("profiles")
 def bench(

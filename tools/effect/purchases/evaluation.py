@@ -10,6 +10,7 @@ not seen before the period are ignored throughout.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,12 @@ def _rank(orders: pd.DataFrame, cut: int, customers: list[str], categories: pd.S
     return ranker.recommend(customers, K)
 
 
+Ranker = Callable[[pd.DataFrame, int, list[str], pd.Series], dict[str, list[str]]]
+"""(orders, cut, customers, categories) → top-``K`` products per customer, from orders before the cut."""
+
+
 def score_period(orders: pd.DataFrame, categories: pd.Series, cut: int, period: pd.DataFrame,
-                 with_baselines: bool = False) -> dict[str, Any]:
+                 with_baselines: bool = False, rank: Ranker | None = None) -> dict[str, Any]:
     """Train on the shop's lines before ``cut`` and score the period's lines for customers known before it.
 
     Args:
@@ -51,6 +56,7 @@ def score_period(orders: pd.DataFrame, categories: pd.Series, cut: int, period: 
         cut: Start of the period (unix s).
         period: Purchase lines of the period (:data:`~tools.effect.purchases.history.LINE_COLUMNS`).
         with_baselines: Also measure the personal-frequency and popularity rankings and frequency-alone AUC.
+        rank: The product ranking to measure (default: the next-month ranker, :class:`NextMonthRanker`).
 
     Returns:
         :data:`METRIC_KEYS`, plus ``details`` (calibration, ECE, timing) and ``baselines`` if asked.
@@ -65,7 +71,7 @@ def score_period(orders: pd.DataFrame, categories: pd.Series, cut: int, period: 
     trained = time.perf_counter()
     truth = _truth(period, known)
     buyers = sorted(truth)
-    ranking = ranking_metrics(_rank(orders, cut, buyers, categories), truth, K)
+    ranking = ranking_metrics((rank or _rank)(orders, cut, buyers, categories), truth, K)
     ranked = time.perf_counter()
     two_classes = 0 < y.sum() < len(y)
     result: dict[str, Any] = {
@@ -110,7 +116,7 @@ def _interval_coverage(y: np.ndarray, scores: pd.DataFrame, n_bins: int = 10) ->
     return float(np.mean(inside))
 
 
-def evaluate_later_file(path: Path, settings: Settings) -> dict[str, Any]:
+def evaluate_later_file(path: Path, settings: Settings, rank: Ranker | None = None) -> dict[str, Any]:
     """Score a later-period file in the format of ``online_retail_dev.parquet`` with models trained on all dev data.
 
     The models are trained on the retail shop's history up to :data:`DEV_END` (2011-11-09), or up to the file's
@@ -120,6 +126,7 @@ def evaluate_later_file(path: Path, settings: Settings) -> dict[str, Any]:
     Args:
         path: The later file (parquet, or CSV with the same columns).
         settings: Project settings (data folder, pseudonym key).
+        rank: The product ranking (default: the next-month ranker).
 
     Returns:
         Exactly :data:`METRIC_KEYS`.
@@ -133,7 +140,7 @@ def evaluate_later_file(path: Path, settings: Settings) -> dict[str, Any]:
                             "not cancelled, five-digit stock code)", file=path.name)
     shop = load_retail_shop(settings)
     cut = min(DEV_END, int(period["timestamp"].min()))  # a file overlapping the dev data: train only before it
-    result = score_period(shop.orders, shop.products.set_index("product_id")["category"], cut, period)
+    result = score_period(shop.orders, shop.products.set_index("product_id")["category"], cut, period, rank=rank)
     return {key: result[key] for key in METRIC_KEYS}
 
 

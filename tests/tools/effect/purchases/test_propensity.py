@@ -1,0 +1,60 @@
+"""Purchase propensity: features use only lines before the cut; calibration improves held-out ECE."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tools.effect.calibration import calibration_error
+from tools.effect.purchases.history import DAY, VALIDATION_CUT, shop_history
+from tools.effect.purchases.propensity import PurchaseModel, customer_features, next_period
+from tools.shop import Shop
+
+
+@pytest.fixture(scope="module")
+def lines(retail_shop: Shop) -> pd.DataFrame:
+    return shop_history(retail_shop.orders)
+
+
+@pytest.fixture(scope="module")
+def categories(retail_shop: Shop) -> pd.Series:
+    return retail_shop.products.set_index("product_id")["category"]
+
+
+def test_features_at_a_cut_ignore_every_line_after_it(lines: pd.DataFrame, categories: pd.Series) -> None:
+    before = customer_features(lines, VALIDATION_CUT, categories)
+    after = lines["timestamp"] >= VALIDATION_CUT
+    changed = lines.copy()
+    changed.loc[after, "revenue"] *= 7.0
+    changed.loc[after, "timestamp"] -= 3600  # still after the cut unless within the first hour
+    changed = changed[~after | (changed["timestamp"] >= VALIDATION_CUT)]
+    extra = changed[changed["timestamp"] >= VALIDATION_CUT].head(50).assign(customer_id="c_new_after_cut")
+    changed = pd.concat([changed, extra])
+    pd.testing.assert_frame_equal(before, customer_features(changed, VALIDATION_CUT, categories))
+    assert "c_new_after_cut" not in before.index
+    assert len(before) == lines.loc[lines["timestamp"] < VALIDATION_CUT, "customer_id"].nunique()
+
+
+def test_next_period_labels_hand_computed() -> None:
+    t0 = 1_000 * DAY
+    lines = pd.DataFrame({"customer_id": ["a", "a", "b", "c"], "timestamp": [t0 - 1, t0 + 5, t0 + 31 * DAY, t0],
+                          "revenue": [100.0, 10.0, 20.0, 2.5]})
+    labels = next_period(lines, t0, pd.Index(["a", "b", "c", "d"]))
+    assert labels["buy"].tolist() == [1, 0, 1, 0]
+    assert labels["revenue"].tolist() == [10.0, 0.0, 2.5, 0.0]
+
+
+def test_calibration_improves_held_out_ece_and_model_beats_frequency(lines: pd.DataFrame,
+                                                                     categories: pd.Series) -> None:
+    model = PurchaseModel.fit(lines, VALIDATION_CUT, categories)
+    scores = model.predict(lines)
+    truth = next_period(lines, VALIDATION_CUT, scores.index)
+    y = truth["buy"].to_numpy()
+    raw = calibration_error(y, scores["p_raw"].to_numpy(), strategy="quantile")
+    calibrated = calibration_error(y, scores["p_buy"].to_numpy(), strategy="quantile")
+    assert calibrated < raw
+    assert ((scores["p_low"] <= scores["p_buy"] + 1e-9) & (scores["p_buy"] <= scores["p_high"] + 1e-9)).all()
+    from sklearn.metrics import roc_auc_score
+
+    frequency = customer_features(lines, VALIDATION_CUT)["invoices"].reindex(scores.index)
+    assert roc_auc_score(y, scores["p_buy"]) > roc_auc_score(y, frequency)
+    assert np.isfinite(scores["expected_revenue"]).all() and (scores["expected_revenue"] >= 0).all()
