@@ -30,6 +30,21 @@ METRIC_KEYS = ("customers", "buyers", "auc_buy", "recall_at_10", "ndcg_at_10", "
 K = 10
 
 
+def purchase_metrics(bought: np.ndarray, p_buy: np.ndarray, revenue: np.ndarray,
+                     expected_revenue: np.ndarray) -> dict[str, float]:
+    """Return ``auc_buy`` (ROC AUC of P(buy); NaN with one class) and ``revenue_mae`` (zeros included).
+
+    Args:
+        bought: 1 if the customer bought in the period, else 0.
+        p_buy: Predicted probability of buying.
+        revenue: Actual period revenue (0 for non-buyers).
+        expected_revenue: Predicted period revenue.
+    """
+    y = np.asarray(bought)
+    auc = float(roc_auc_score(y, p_buy)) if 0 < y.sum() < len(y) else float("nan")
+    return {"auc_buy": auc, "revenue_mae": float(np.mean(np.abs(np.asarray(revenue) - np.asarray(expected_revenue))))}
+
+
 def _truth(period: pd.DataFrame, known: pd.Index) -> dict[str, set[str]]:
     """Return the products each known customer bought in the period."""
     bought = period[period["customer_id"].isin(known)]
@@ -74,14 +89,15 @@ def score_period(orders: pd.DataFrame, categories: pd.Series, cut: int, period: 
     ranking = ranking_metrics((rank or _rank)(orders, cut, buyers, categories), truth, K)
     ranked = time.perf_counter()
     two_classes = 0 < y.sum() < len(y)
+    metrics = purchase_metrics(y, scores["p_buy"].to_numpy(), revenue, scores["expected_revenue"].to_numpy())
     result: dict[str, Any] = {
         "customers": len(known),
         "buyers": int(y.sum()),
-        "auc_buy": float(roc_auc_score(y, scores["p_buy"])) if two_classes else float("nan"),
+        "auc_buy": metrics["auc_buy"],
         "recall_at_10": ranking["recall_at_10"],
         "ndcg_at_10": ranking["ndcg_at_10"],
         "hit_at_10": ranking["hit_at_10"],
-        "revenue_mae": float(np.mean(np.abs(revenue - scores["expected_revenue"].to_numpy()))),
+        "revenue_mae": metrics["revenue_mae"],
     }
     details: dict[str, Any] = {
         "model": model.card()["calibration"],
