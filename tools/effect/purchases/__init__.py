@@ -4,7 +4,13 @@ No campaign exposures exist in the retail data: these models predict organic pur
 of a message. See :mod:`tools.effect.purchases.propensity` for what is predicted, from what, and how.
 """
 
-from tools.effect.purchases.evaluation import METRIC_KEYS, bench_shop, evaluate_later_file, purchase_metrics, score_period
+from tools.effect.purchases.evaluation import (
+    METRIC_KEYS,
+    bench_shop,
+    evaluate_later_file,
+    purchase_metrics,
+    score_period,
+)
 from tools.effect.purchases.history import (
     DEV_END,
     LINE_COLUMNS,
