@@ -3,7 +3,8 @@
 Predicted effect: the click model of a segment liking a product, its calibration, the effect tool, and one
 effect per copy variant; for a shop of purchases, the observed 30-day purchase rate of a product's category
 (``CategoryPurchaseRate``: history, not a model); with the Upworthy headline model (``headlines``), the
-Hillstrom uplift model (``uplift``) and Open Bandit CTR and off-policy evaluation (``bandit``).
+Hillstrom uplift model (``uplift``), next-30-day purchase propensity, revenue and product ranking on a shop of
+orders (``purchases``) and Open Bandit CTR and off-policy evaluation (``bandit``).
 """
 
 from tools.effect.bandit import train_obd_ctr
@@ -11,6 +12,7 @@ from tools.effect.category_rate import CategoryPurchaseRate
 from tools.effect.click_model import ClickModel
 from tools.effect.effect_tool import EffectEstimate, EffectRequest, EffectResult, EffectTool
 from tools.effect.headlines import DEFAULT_FINE_TUNE, headline_ctr_model, score_pairs_file
+from tools.effect.purchases import PurchaseModel, bench_shop, evaluate_later_file
 from tools.effect.uplift import evaluate_uplift_file, train_uplift
 from tools.effect.variant_effect import VariantEffect, combination, predict_effect
 
@@ -22,8 +24,11 @@ __all__ = [
     "EffectRequest",
     "EffectResult",
     "EffectTool",
+    "PurchaseModel",
     "VariantEffect",
+    "bench_shop",
     "combination",
+    "evaluate_later_file",
     "evaluate_uplift_file",
     "headline_ctr_model",
     "predict_effect",

@@ -23,8 +23,7 @@ from tools.effect.calibration import calibration_error
 from tools.effect.purchases.history import DAY, DEV_END, VALIDATION_CUT, read_later_file, shop_history
 from tools.effect.purchases.propensity import PurchaseModel, customer_features, next_period
 from tools.effect.purchases.ranking import NextMonthRanker, personal_frequency, popularity, ranking_metrics
-from tools.shop.retail import load_retail_shop
-from tools.shop.schema import ShopDataError
+from tools.shop import ShopDataError, load_retail_shop
 
 METRIC_KEYS = ("customers", "buyers", "auc_buy", "recall_at_10", "ndcg_at_10", "hit_at_10", "revenue_mae")
 K = 10
