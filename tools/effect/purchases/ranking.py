@@ -356,8 +356,11 @@ def _candidates(state: _CutFeatures, rows: np.ndarray) -> tuple[np.ndarray, np.n
 class NextMonthRanker:
     """Rank a shop's products by each customer's probability of buying them in the 30 days after a cut.
 
-    Fitted with :meth:`fit` on the order lines and the cut; only lines before the cut are read. The model is
-    trained on ``TRAIN_CUTS`` earlier cuts 30 days apart (features before each, labels from the 30 days after).
+    Fitted with :meth:`fit` on the order lines and the cut; only lines before the cut are read. Two models are
+    trained on ``TRAIN_CUTS`` earlier cuts 30 days apart (features before each, labels from the 30 days after):
+    :meth:`score` gives P(buys the product) over all known customers; :meth:`recommend` ranks with a second
+    model fitted only on the customers who bought one of their candidates in the label window (P(product | buys)),
+    which ranks a buyer's products better (validation month nDCG@10 0.318 against 0.310 with the first model).
     """
 
     def __init__(
@@ -382,9 +385,13 @@ class NextMonthRanker:
         self.cut: pd.Timestamp | None = None
         self._state: _CutFeatures | None = None
         self._model: HistGradientBoostingClassifier | None = None
+        self._ranking_model: HistGradientBoostingClassifier | None = None
 
-    def _training_table(self, lines: pd.DataFrame, end: int) -> tuple[pd.DataFrame, np.ndarray]:
-        """Return candidate features at ``end - LABEL_DAYS`` days and labels from the window up to ``end``."""
+    def _training_table(self, lines: pd.DataFrame, end: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Return candidate features at ``end - LABEL_DAYS`` days and labels from the window up to ``end``.
+
+        The third array says whether the pair's customer bought at least one of its candidates in the window.
+        """
         start = end - LABEL_DAYS * DAY
         state = _cut_features(lines[lines["timestamp"] < start], start, self.categories)
         rows, cols = _candidates(state, np.arange(len(state.customers)))
@@ -392,7 +399,14 @@ class NextMonthRanker:
         bought = set(zip(state.customers.get_indexer(window["customer_id"]),
                          state.products.get_indexer(window["product_id"]), strict=True))
         labels = np.fromiter(((r, c) in bought for r, c in zip(rows, cols, strict=True)), dtype=bool, count=rows.size)
-        return _features(state, rows, cols), labels
+        buyer = pd.Series(labels).groupby(rows).transform("any").to_numpy(bool)
+        return _features(state, rows, cols), labels, buyer
+
+    def _boosting(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=self.rounds, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=100,
+            early_stopping=False, random_state=self.seed,
+        )
 
     def fit(self, orders: pd.DataFrame, cut: pd.Timestamp) -> NextMonthRanker:
         """Learn from the lines before ``cut`` and keep the features as of ``cut`` for ranking.
@@ -410,13 +424,11 @@ class NextMonthRanker:
         tables = [self._training_table(lines, end - j * LABEL_DAYS * DAY) for j in range(self.train_cuts)]
         features = pd.concat([t[0] for t in tables], ignore_index=True)
         labels = np.concatenate([t[1] for t in tables])
-        model = HistGradientBoostingClassifier(
-            max_iter=self.rounds, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=100,
-            early_stopping=False, random_state=self.seed,
-        )
+        buyer = np.concatenate([t[2] for t in tables])
         # One OpenMP thread: on a shared machine, busy-waiting threads made the fit ten times slower.
         with threadpool_limits(limits=1, user_api="openmp"):
-            self._model = model.fit(features, labels)
+            self._model = self._boosting().fit(features, labels)
+            self._ranking_model = self._boosting().fit(features[buyer], labels[buyer])
         self._state = _cut_features(lines, end, self.categories)
         self.cut = pd.Timestamp(cut)
         return self
@@ -454,7 +466,9 @@ class NextMonthRanker:
         Returns:
             Customer id → product ids, best first.
         """
-        state, model = self._fitted()
+        state, _model = self._fitted()
+        model = self._ranking_model
+        assert model is not None  # fitted together with _model
         positions = state.customers.get_indexer(pd.Index(customer_ids, dtype=object))
         known = np.unique(positions[positions >= 0])
         popular = state.products[state.popular[:k]].tolist()

@@ -119,5 +119,5 @@ def test_ranker_beats_personal_frequency_on_the_validation_month(retail_shop: Sh
     # The issue measured personal frequency at nDCG@10 0.280, hit@10 0.764 (its cleaning differs slightly).
     assert baseline["ndcg_at_10"] == pytest.approx(0.280, abs=0.01)
     assert baseline["hit_at_10"] == pytest.approx(0.764, abs=0.01)
-    assert ours["ndcg_at_10"] >= 1.05 * baseline["ndcg_at_10"]
+    assert ours["ndcg_at_10"] >= 1.1 * baseline["ndcg_at_10"]  # measured 0.318 against 0.285
     assert ours["hit_at_10"] >= baseline["hit_at_10"]
