@@ -207,7 +207,7 @@ def effect_purchases(
     """Score the retail shop's purchase models on a later file (customers known before it; others ignored)."""
 
     def action() -> None:
-        from tools.effect.purchases import evaluate_later_file
+        from tools.effect import evaluate_later_file
 
         r = evaluate_later_file(later, get_settings())
         emit(r, json_out, f"{r['customers']} known customers, {r['buyers']} buyers: auc_buy {r['auc_buy']:.3f}, "

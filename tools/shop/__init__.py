@@ -9,14 +9,16 @@ from tools.shop.directory import ShopInfo, check_shop_name, list_shops, load_sho
 from tools.shop.library import SHOP_NAME_PATTERN, erase_from_shops, ingest_shop_files
 from tools.shop.product_naming import CatalogCoverage, Coverage
 from tools.shop.retail import RETAIL_SHOP_NAME, load_retail_shop, retail_catalog_coverage, retail_cleaning_report
+from tools.shop.retail_cleaning import RAW_COLUMNS
 from tools.shop.schema import LIKED_RATING, Offer, OrderLine, Product, ShopDataError
-from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop
+from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop, pseudonymise
 
 __all__ = [
     "LIKED_RATING",
     "OBD_CAMPAIGNS",
     "OBD_POLICIES",
     "OUTSIDE_US",
+    "RAW_COLUMNS",
     "RETAIL_SHOP_NAME",
     "SHOP_NAME_PATTERN",
     "CatalogCoverage",
@@ -36,6 +38,7 @@ __all__ = [
     "load_demo_shop",
     "load_retail_shop",
     "load_shop",
+    "pseudonymise",
     "retail_catalog_coverage",
     "retail_cleaning_report",
     "shop_cleaning_report",

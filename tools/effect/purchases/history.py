@@ -13,9 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from agent.settings import Settings
-from tools.shop.retail_cleaning import RAW_COLUMNS
-from tools.shop.schema import ShopDataError
-from tools.shop.shop_data import pseudonymise
+from tools.shop import RAW_COLUMNS, ShopDataError, pseudonymise
 
 LINE_COLUMNS = ("customer_id", "product_id", "order_id", "timestamp", "quantity", "unit_price", "revenue")
 DAY = 86_400
