@@ -5,8 +5,9 @@ of buying anything in the 30 days from the cut, and the expected revenue in thos
 exposures in this data: this is organic purchase propensity, not the effect of a message.
 
 From what: features computed from purchase lines strictly before the cut (:func:`customer_features`): recency,
-invoice counts in several windows, money, tenure, inter-purchase intervals, trend, activity in the same season a
-year earlier and the top-category mix.
+invoice counts in several windows, money, tenure, inter-purchase intervals, days since the last purchase day
+against the customer's own median and last gap (hazard-like), invoices in each of the last three 31-day months and
+their trend, the share of months active, activity in the same season a year earlier and the top-category mix.
 
 How: examples are stacked from monthly cuts before the cut (each labelled by the 30 days after its own cut, all
 inside the history). The most recent month is held out: the boosted-tree classifier is trained on the older
@@ -32,6 +33,7 @@ from tools.effect.calibration import calibration_error
 from tools.effect.purchases.history import DAY
 
 HORIZON_DAYS = 30
+MONTH_DAYS = 31
 WINDOWS = (7, 14, 30, 60, 90, 180, 365)
 N_TRAIN_CUTS = 8
 N_BOOTSTRAP = 100
@@ -77,6 +79,17 @@ def customer_features(lines: pd.DataFrame, cut: int, categories: pd.Series | Non
     feats["gap_std"] = gap.std()
     feats["gap_last"] = gaps.groupby("customer_id")["gap"].last()
     feats["overdue"] = feats["recency"] / feats["gap_mean"]
+    # Hazard-like: days since the last invoice against the customer's own median and last gap between invoices.
+    feats["gap_median"] = gap.median()
+    feats["overdue_median"] = feats["recency"] / feats["gap_median"]
+    feats["overdue_last"] = feats["recency"] / feats["gap_last"]
+    # Invoices in each of the last three 31-day months (the validation month is 31 days) and their trend.
+    month = (invoices["age"] // MONTH_DAYS).astype(int)
+    for k in range(3):
+        feats[f"inv_month_{k}"] = invoices[month == k].groupby("customer_id").size().reindex(feats.index, fill_value=0)
+    feats["month_trend"] = feats["inv_month_0"] - feats["inv_month_2"]
+    active_months = invoices.assign(m=month).drop_duplicates(["customer_id", "m"]).groupby("customer_id").size()
+    feats["active_month_share"] = active_months / np.ceil(np.maximum(feats["tenure"], 1.0) / MONTH_DAYS)
     feats["rate"] = feats["invoices"] / np.maximum(feats["tenure"], HORIZON_DAYS)
     feats["trend"] = (feats["inv_90d"] + 1) / (feats["inv_180d"] - feats["inv_90d"] + 1)
     season = invoices[(invoices["age"] > 365 - HORIZON_DAYS) & (invoices["age"] <= 365 + HORIZON_DAYS)]
