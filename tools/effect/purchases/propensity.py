@@ -8,6 +8,8 @@ From what: features computed from purchase lines strictly before the cut (:func:
 invoice counts in several windows, money, tenure, inter-purchase intervals, days since the last purchase day
 against the customer's own median and last gap (hazard-like), invoices in each of the last three 31-day months and
 their trend, the share of months active, activity in the same season a year earlier and the top-category mix.
+With ``with_ranker`` (default) also aggregates of the next-month product ranker's per-product probabilities
+(:func:`ranker_features`), from a ranker fitted only before each cut.
 
 How: examples are stacked from monthly cuts before the cut (each labelled by the 30 days after its own cut, all
 inside the history). The most recent month is held out: the boosted-tree classifier is trained on the older
@@ -31,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from tools.effect.calibration import calibration_error
 from tools.effect.purchases.history import DAY
+from tools.effect.purchases.ranking import NextMonthRanker, _candidates, _features
 
 HORIZON_DAYS = 30
 MONTH_DAYS = 31
@@ -38,6 +41,48 @@ WINDOWS = (7, 14, 30, 60, 90, 180, 365)
 N_TRAIN_CUTS = 8
 N_BOOTSTRAP = 100
 TOP_CATEGORIES = 12
+WITH_RANKER = True
+RANKER_TRAIN_CUTS = 1
+RANKER_ROUNDS = 60
+RANKER_TOP = 10
+
+
+def ranker_features(lines: pd.DataFrame, cut: int, categories: pd.Series | None = None) -> pd.DataFrame:
+    """Return per-customer aggregates of the next-month product ranker's P(buy product), fitted before ``cut``.
+
+    A :class:`~tools.effect.purchases.ranking.NextMonthRanker` (``RANKER_TRAIN_CUTS`` window, ``RANKER_ROUNDS``
+    rounds: smaller than the ranking default, to keep one fit per training cut affordable) is fitted on the lines
+    before ``cut`` and scores each customer's candidate products (own, popular, co-purchased). Aggregates:
+    ``rk_any`` = 1 − Π(1 − p) over the candidates, ``rk_sum``, ``rk_max``, ``rk_top`` (sum of the top
+    ``RANKER_TOP``) and ``rk_due`` (candidates with p > 0.05). The repeat-plus-collaborative signal as features.
+
+    Args:
+        lines: Purchase lines; those at or after the cut are ignored (the ranker reads only lines before it).
+        cut: Unix time of the cut.
+        categories: Optional product_id → category (the ranker's category-affinity feature).
+
+    Returns:
+        Indexed by customer_id (customers the ranker knows).
+    """
+    past = lines[lines["timestamp"] < cut].assign(cancelled=False)
+    ranker = NextMonthRanker(categories=categories, train_cuts=RANKER_TRAIN_CUTS, rounds=RANKER_ROUNDS)
+    ranker.fit(past, pd.Timestamp(cut, unit="s"))
+    state, model = ranker._fitted()
+    rows, cols = _candidates(state, np.arange(len(state.customers)))
+    with threadpool_limits(limits=1, user_api="openmp"):
+        p = model.predict_proba(_features(state, rows, cols))[:, 1]
+    pairs = pd.DataFrame({"r": rows, "p": p, "log_miss": np.log1p(-np.minimum(p, 1 - 1e-9))})
+    pairs = pairs.sort_values(["r", "p"], ascending=[True, False])
+    by = pairs.groupby("r")
+    out = pd.DataFrame({
+        "rk_any": 1.0 - np.exp(by["log_miss"].sum()),
+        "rk_sum": by["p"].sum(),
+        "rk_max": by["p"].max(),
+        "rk_top": by.head(RANKER_TOP).groupby("r")["p"].sum(),
+        "rk_due": (pairs["p"] > 0.05).groupby(pairs["r"]).sum().astype(float),
+    })
+    out.index = pd.Index(state.customers[out.index.to_numpy()], name="customer_id")
+    return out
 
 
 def customer_features(lines: pd.DataFrame, cut: int, categories: pd.Series | None = None) -> pd.DataFrame:
@@ -119,11 +164,23 @@ def next_period(lines: pd.DataFrame, cut: int, customers: pd.Index, days: int = 
     return pd.DataFrame({"buy": (revenue > 0).astype(int), "revenue": revenue}, index=customers)
 
 
-def stacked_examples(lines: pd.DataFrame, cuts: list[int], categories: pd.Series | None) -> pd.DataFrame:
-    """Return features and labels of every cut stacked (column ``cut`` says which); labels must lie in history."""
+def model_features(lines: pd.DataFrame, cut: int, categories: pd.Series | None, with_ranker: bool) -> pd.DataFrame:
+    """Return :func:`customer_features`, joined with :func:`ranker_features` if ``with_ranker``."""
+    feats = customer_features(lines, cut, categories)
+    if with_ranker:
+        feats = feats.join(ranker_features(lines, cut, categories)).astype("float64")
+    return feats
+
+
+def stacked_examples(lines: pd.DataFrame, cuts: list[int], categories: pd.Series | None,
+                     with_ranker: bool = False) -> pd.DataFrame:
+    """Return features and labels of every cut stacked (column ``cut`` says which); labels must lie in history.
+
+    With ``with_ranker`` the ranker features of each cut come from a ranker fitted only before that cut.
+    """
     frames = []
     for c in cuts:
-        feats = customer_features(lines, c, categories)
+        feats = model_features(lines, c, categories, with_ranker)
         frames.append(feats.join(next_period(lines, c, feats.index)).assign(cut=c))
     return pd.concat(frames)
 
@@ -146,10 +203,11 @@ class PurchaseModel:
     columns: list[str]
     categories: pd.Series | None
     calibration: dict[str, float] = field(default_factory=dict)
+    with_ranker: bool = False
 
     @classmethod
     def fit(cls, lines: pd.DataFrame, cut: int, categories: pd.Series | None = None,
-            n_cuts: int = N_TRAIN_CUTS, seed: int = 0) -> PurchaseModel:
+            n_cuts: int = N_TRAIN_CUTS, seed: int = 0, with_ranker: bool = WITH_RANKER) -> PurchaseModel:
         """Train on monthly cuts before ``cut``; calibrate on the most recent one.
 
         Args:
@@ -158,6 +216,7 @@ class PurchaseModel:
             categories: Optional product_id → category (category-mix features).
             n_cuts: Monthly cuts used for training (the latest of them is the calibration month).
             seed: Random seed (trees and bootstrap).
+            with_ranker: Add :func:`ranker_features` (one ranker fitted before each training cut and the cut).
         """
         history = lines[lines["timestamp"] < cut]
         start = int(history["timestamp"].min())
@@ -165,10 +224,12 @@ class PurchaseModel:
         cuts = [c for c in cuts if c - start >= 60 * DAY]
         if len(cuts) < 2:
             raise ValueError("need at least three months of history before the cut")
-        data = stacked_examples(history, cuts, categories)
+        data = stacked_examples(history, cuts, categories, with_ranker)
         columns = [c for c in data.columns if c not in ("buy", "revenue", "cut")]
         with threadpool_limits(1):  # OpenMP threads on a shared, loaded machine made a 1 s fit take minutes
-            return cls._fit(data, cuts, columns, cut, categories, seed)
+            model = cls._fit(data, cuts, columns, cut, categories, seed)
+        model.with_ranker = with_ranker
+        return model
 
     @classmethod
     def _fit(cls, data: pd.DataFrame, cuts: list[int], columns: list[str], cut: int,
@@ -214,7 +275,8 @@ class PurchaseModel:
             Indexed by customer_id: ``p_raw`` (uncalibrated), ``p_buy``, ``p_low``/``p_high`` (90% bootstrap
             interval of the calibrated probability), ``revenue_if_buy`` and ``expected_revenue``.
         """
-        feats = customer_features(lines, self.cut, self.categories).reindex(columns=self.columns, fill_value=0.0)
+        feats = model_features(lines, self.cut, self.categories, self.with_ranker)
+        feats = feats.reindex(columns=self.columns, fill_value=0.0)
         with threadpool_limits(1):
             raw = self.classifier.predict_proba(feats)[:, 1]
             if_buy = np.exp(self.regressor.predict(feats)) * self.smearing

@@ -6,7 +6,7 @@ import pytest
 
 from tools.effect.calibration import calibration_error
 from tools.effect.purchases.history import DAY, VALIDATION_CUT, shop_history
-from tools.effect.purchases.propensity import PurchaseModel, customer_features, next_period
+from tools.effect.purchases.propensity import PurchaseModel, customer_features, next_period, ranker_features
 from tools.shop import Shop
 
 
@@ -58,3 +58,14 @@ def test_calibration_improves_held_out_ece_and_model_beats_frequency(lines: pd.D
     frequency = customer_features(lines, VALIDATION_CUT)["invoices"].reindex(scores.index)
     assert roc_auc_score(y, scores["p_buy"]) > roc_auc_score(y, frequency)
     assert np.isfinite(scores["expected_revenue"]).all() and (scores["expected_revenue"] >= 0).all()
+
+
+def test_ranker_features_at_a_cut_ignore_every_line_after_it(lines: pd.DataFrame, categories: pd.Series) -> None:
+    cut = VALIDATION_CUT - 120 * DAY  # a smaller history keeps the ranker fit short
+    before = ranker_features(lines, cut, categories)
+    after = lines["timestamp"] >= cut
+    changed = pd.concat([lines[~after], lines[after].head(2000).assign(customer_id="c_new_after_cut")])
+    pd.testing.assert_frame_equal(before, ranker_features(changed, cut, categories))
+    assert "c_new_after_cut" not in before.index
+    assert ((before["rk_any"] >= before["rk_max"] - 1e-12) & (before["rk_max"] <= 1.0)).all()
+    assert (before["rk_top"] <= before["rk_sum"] + 1e-12).all()
