@@ -32,6 +32,8 @@ import scipy.sparse as sp
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
+from tools.effect.purchases.history import DAY, shop_history
+
 __all__ = [
     "NextMonthRanker",
     "next_month_truth",
@@ -41,8 +43,6 @@ __all__ = [
     "ranking_metrics",
 ]
 
-DAY = 86_400
-STOCK_CODE = r"^\d{5}"
 POPULAR_DAYS = 30
 HALF_LIVES = (14.0, 60.0, 180.0)
 TRAIN_CUTS = 2
@@ -62,16 +62,11 @@ def _utc_seconds(cut: pd.Timestamp) -> int:
 
 
 def clean_lines(orders: pd.DataFrame) -> pd.DataFrame:
-    """Return the registered, uncancelled lines with quantity and price > 0 and a five-digit stock code."""
-    keep = (
-        orders["customer_id"].notna()
-        & ~orders["cancelled"].astype(bool)
-        & (orders["quantity"] > 0)
-        & (orders["unit_price"] > 0)
-        & orders["product_id"].astype(str).str.match(STOCK_CODE)
-    )
-    lines = orders.loc[keep, ["order_id", "customer_id", "product_id", "timestamp"]]
-    return lines.astype({"order_id": str, "customer_id": str, "product_id": str, "timestamp": "int64"})
+    """Return the registered, uncancelled lines with quantity and price > 0 and a five-digit stock code.
+
+    The rules are :func:`tools.effect.purchases.history.shop_history`'s; the ranker keeps four of its columns.
+    """
+    return shop_history(orders)[["order_id", "customer_id", "product_id", "timestamp"]]
 
 
 def purchase_history(orders: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
