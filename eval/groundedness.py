@@ -17,10 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from agent.brief import Brief
 from agent.offers import campaign_offers
@@ -28,7 +24,7 @@ from agent.plan import CampaignPlan, CopyVariant
 from eval.scoring import MAX_EVIDENCE, ScoreResult, message_text, not_applicable, variant_label
 from eval.suite import ScoreThreshold
 from tools.copywriting import ProductFacts, display_title, grounding_problems
-from tools.shop import Offer, Product, Shop
+from tools.shop import Offer, Shop, product_model
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
 _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
@@ -42,13 +38,6 @@ def _bare(title: str) -> str:
     return re.sub(r"\s*\(.*\)$", "", display_title(title)).strip()
 
 
-def _value(cell: Any) -> Any:
-    """Return a table cell as plain Python: lists for arrays, None for missing values."""
-    if isinstance(cell, list | tuple | np.ndarray):
-        return [str(x) for x in cell]
-    return None if pd.isna(cell) else cell
-
-
 class Catalog:
     """A shop's products, for fact lookup and for spotting other products' titles in copy.
 
@@ -59,9 +48,7 @@ class Catalog:
 
     def __init__(self, shop: Shop) -> None:
         self.shop = shop
-        columns = [c for c in Product.model_fields if c in shop.products.columns]
-        products = (Product.model_validate({k: _value(v) for k, v in row.items()})
-                    for row in shop.products[columns].astype({"product_id": str}).to_dict("records"))
+        products = map(product_model, shop.products.to_dict("records"))
         self._products = {p.product_id: p for p in products}
         genres = {g.casefold() for p in self._products.values() for g in p.genres}
         self._by_name: dict[str, set[str]] = {}

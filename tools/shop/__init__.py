@@ -11,7 +11,7 @@ from tools.shop.product_naming import CatalogCoverage, Coverage
 from tools.shop.retail import RETAIL_SHOP_NAME, load_retail_shop, retail_catalog_coverage, retail_cleaning_report
 from tools.shop.retail_cleaning import RAW_COLUMNS
 from tools.shop.schema import LIKED_RATING, Offer, OrderLine, Product, ShopDataError
-from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop, pseudonymise
+from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop, product_model, pseudonymise
 
 __all__ = [
     "LIKED_RATING",
@@ -38,6 +38,7 @@ __all__ = [
     "load_demo_shop",
     "load_retail_shop",
     "load_shop",
+    "product_model",
     "pseudonymise",
     "retail_catalog_coverage",
     "retail_cleaning_report",

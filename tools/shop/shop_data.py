@@ -16,9 +16,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
@@ -51,6 +54,7 @@ __all__ = [
     "events_from_orders",
     "load_demo_shop",
     "load_shop_files",
+    "product_model",
     "pseudonymise",
     "read_offers",
     "validate_table",
@@ -118,10 +122,31 @@ class Shop:
         """Tell whether the events are ratings (MovieLens): the click model's ``p_like`` needs them."""
         return bool(self.interactions["rating"].notna().any())
 
+    def product(self, product_id: str) -> Product | None:
+        """Return one catalog row as a :class:`~tools.shop.schema.Product`, None when the catalog has no such id."""
+        rows = self.products.loc[self.products["product_id"].astype(str) == str(product_id)]
+        return product_model(rows.iloc[0].to_dict()) if len(rows) else None
+
     @property
     def today(self) -> pd.Timestamp:
         """The shop's "today": the time of its last event (UTC), which a plan's dates count from."""
         return pd.Timestamp(int(self.interactions["timestamp"].max()), unit="s", tz="UTC")
+
+
+def _plain(cell: Any) -> Any:
+    """Return a table cell as plain Python: lists of text for arrays, None for a missing value."""
+    if isinstance(cell, list | tuple | np.ndarray):
+        return [str(x) for x in cell]
+    return None if pd.isna(cell) else cell
+
+
+def product_model(record: Mapping[str, Any]) -> Product:
+    """Return a products-table row (a mapping of column to cell) as a :class:`~tools.shop.schema.Product`.
+
+    Columns outside the model are ignored; arrays become lists and missing cells None.
+    """
+    fields = {k: _plain(record[k]) for k in Product.model_fields if k in record}
+    return Product.model_validate({**fields, "product_id": str(fields["product_id"])})
 
 
 def pseudonymise(raw_id: str, key: str) -> str:
