@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from agent.plan import CampaignPlan
-from tools.copywriting import format_price
+from tools.copywriting import format_price, offer_discount_text
 from tools.shop import Offer
 
 
@@ -22,8 +22,7 @@ def _cell(value: object, limit: int = 160) -> str:
 
 def _offer(offer: Offer, currency: str | None) -> str:
     """Describe an offer in one line, e.g. "XMAS10, 10% off, until 2011-12-24"."""
-    off = f"{offer.percent_off:g}% off" if offer.percent_off is not None else (
-        f"{format_price(offer.amount_off or 0.0, currency)} off")
+    off = offer_discount_text(offer, currency, "en")
     window = "".join([f", from {offer.valid_from}" if offer.valid_from else "",
                       f", until {offer.valid_to}" if offer.valid_to else ""])
     scope = ", ".join([*offer.categories, *offer.product_ids]) or "every product"

@@ -23,7 +23,7 @@ from agent.offers import campaign_offers
 from agent.plan import CampaignPlan, CopyVariant
 from eval.scoring import MAX_EVIDENCE, ScoreResult, message_text, not_applicable, variant_label
 from eval.suite import ScoreThreshold
-from tools.copywriting import ProductFacts, display_title, grounding_problems
+from tools.copywriting import ProductFacts, display_title, grounding_problems, offer_discount_text
 from tools.shop import Offer, Shop, product_model
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
@@ -122,7 +122,8 @@ def recorded_problems(variant: CopyVariant, facts: ProductFacts) -> list[str]:
         elif facts.price is not None and (variant.price_after_offer is None or abs(
                 variant.price_after_offer - offer.price_after(facts.price)) >= _SAME_AMOUNT):
             problems.append(f"plan records {variant.price_after_offer} after {offer.code}, the catalog price "
-                            f"{facts.price} less {offer.discount_text()} is {offer.price_after(facts.price)}")
+                            f"{facts.price} less {offer_discount_text(offer, facts.currency, 'en')} is "
+                            f"{offer.price_after(facts.price)}")
     return problems
 
 
@@ -152,7 +153,7 @@ def score_grounding(plan: CampaignPlan, catalog: Catalog, threshold: ScoreThresh
     evidence = [f"{len(active) - len(failures)}/{len(active)} messages state only catalog facts"]
     if offers:
         evidence.append("offers the copy may state: " + ", ".join(
-            f"{o.code} ({o.discount_text()})" for o in offers))
+            f"{o.code} ({offer_discount_text(o, plan.currency, 'en')})" for o in offers))
     evidence += [f"FAILED: {line}" for line in failures[:MAX_EVIDENCE]]
     return ScoreResult(
         scorer="grounding", status="pass" if score >= threshold.min_score else "fail", score=round(score, 4),

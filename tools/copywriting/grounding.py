@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field
 
 from tools.copywriting.attribute_words import APPEARANCE_TERMS, appearance_kind, appearance_terms, split_attribute
-from tools.copywriting.prices import find_amounts, find_codes, find_discounts, format_price
+from tools.copywriting.prices import find_amounts, find_codes, find_discounts, format_price, offer_discount_text
 from tools.shop import Offer, Product
 
 # Genre names that are unambiguous in prose. "Action", "Drama", "War" and "Musical" are left out: they occur
@@ -259,8 +259,7 @@ def _allowed_text(facts: ProductFacts) -> str:
 
 
 def _offer_list(facts: ProductFacts) -> str:
-    return ", ".join(f"{o.code} ({o.discount_text()})" if o.percent_off is not None
-                     else f"{o.code} ({format_price(o.amount_off or 0.0, facts.currency)} off)" for o in facts.offers)
+    return ", ".join(f"{o.code} ({offer_discount_text(o, facts.currency, 'en')})" for o in facts.offers)
 
 
 def _money_problems(text: str, facts: ProductFacts) -> tuple[list[str], str]:

@@ -129,12 +129,6 @@ class Offer(BaseModel):
             return round(price * (1 - self.percent_off / 100), 2)
         return round(max(price - (self.amount_off or 0.0), 0.0), 2)
 
-    def discount_text(self, currency_symbol: str = "£") -> str:
-        """Return the discount in words, e.g. "10% off" or "£5.00 off"."""
-        if self.percent_off is not None:
-            return f"{self.percent_off:g}% off"
-        return f"{currency_symbol}{self.amount_off:.2f} off"
-
 
 class Interaction(BaseModel):
     """One rating of a product by a customer (the rating-only form of :class:`Event`)."""
