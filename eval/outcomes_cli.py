@@ -1,0 +1,120 @@
+"""``campaign outcomes``: analyse the outcomes of an experiment (stand-alone: any file with an arm column).
+
+Mounted in ``agent/cli.py`` with ``app.add_typer(outcomes_app, name="outcomes")``. ``campaign outcomes analyse
+--file FILE ...`` reads a CSV, Parquet or JSON-lines file and compares every arm with the control
+(:func:`tools.outcomes.analyse_file`). A plan's stored outcomes (``campaign outcomes analyse PLAN_ID``) are not
+stored yet: giving a PLAN_ID says so. Exit codes: 0 on success, 2 for bad input (a missing file or column, a
+missing control, an outcome that is not 0/1, an unreadable row), 1 for anything else — always one line on stderr,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tools.outcomes import ExperimentAnalysis, ExperimentRequest, OutcomeDataError, analyse_file
+
+console = Console(stderr=True)
+
+outcomes_app = typer.Typer(help="Measure a campaign's or any experiment's outcomes against its control.",
+                           no_args_is_help=True)
+
+
+def _one_line_errors(action: Callable[[], None]) -> None:
+    """Run ``action``; bad input is one line and exit 2, anything else one line and exit 1."""
+    try:
+        action()
+    except OutcomeDataError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _table(result: ExperimentAnalysis, out: Console) -> None:
+    """Print the arms against the control as a Rich table, then the winner and the power notes."""
+    revenue = result.revenue is not None
+    table = Table(title=f"{result.outcome}: {result.rows:,} rows, control {result.control.arm!r} "
+                        f"(n {result.control.n:,}, rate {result.control.rate:.2%})")
+    for column in ("arm", "n", "rate", "lift", "95% CI", "test", "p (Holm)", "MDE"):
+        table.add_column(column, justify="left" if column in ("arm", "test") else "right")
+    if revenue:
+        table.add_column("revenue/customer", justify="right")
+        table.add_column("revenue lift (95% CI)", justify="right")
+    for a in result.arms:
+        cells = [a.arm, f"{a.n:,}", f"{a.rate:.2%}", f"{a.lift:+.4f}", f"[{a.ci_low:+.4f}, {a.ci_high:+.4f}]", a.test,
+                 f"{a.p_value:.3g}", f"{a.mde:.4f}"]
+        if revenue:
+            cells += [f"{a.revenue_per_customer:.2f}",
+                      f"{a.revenue_lift:+.2f} [{a.revenue_ci_low:+.2f}, {a.revenue_ci_high:+.2f}]"]
+        table.add_row(*cells)
+    out.print(table)
+    out.print(f"winner: {result.winner or 'none (no arm significantly better than the control after Holm)'}",
+              highlight=False)
+    out.print(f"lift interval: {result.ci_method}; MDE: minimum detectable lift at 80% power, alpha {result.alpha}",
+              highlight=False)
+    for note in result.power_notes:
+        out.print(f"power: {note}", highlight=False)
+    for seg in result.segments:
+        lifts = ", ".join(f"{a.arm} {a.lift:+.4f} [{a.ci_low:+.4f}, {a.ci_high:+.4f}] p={a.p_value:.3g}"
+                          for a in seg.arms)
+        out.print(f"segment {seg.segment!r} ({seg.rows:,} rows): {lifts}; winner {seg.winner or 'none'}",
+                  highlight=False)
+
+
+@outcomes_app.command("analyse")
+def analyse(
+    plan_id: Annotated[str | None, typer.Argument(
+        help="A plan's id: not available yet (plan outcomes are not stored yet); use --file.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="The experiment: CSV, Parquet or JSON lines.")] = None,
+    arm_column: Annotated[str, typer.Option("--arm-column", help="Column naming each row's arm.")] = "arm",
+    control: Annotated[str, typer.Option("--control", help="The control arm's value (e.g. holdout).")] = "holdout",
+    outcome: Annotated[str, typer.Option("--outcome", help="A 0/1 outcome column (visited, converted, …); "
+                                         "required.", show_default=False)] = "",
+    revenue: Annotated[str | None, typer.Option("--revenue", help="Revenue per customer: its mean per arm, a "
+                                                "bootstrap CI of the lift and Welch's t-test.")] = None,
+    segment: Annotated[str | None, typer.Option("--segment", help="Repeat the analysis within each value of "
+                                                "this column.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the revenue bootstrap.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print {rows, arms: [{arm, n, rate, lift, ci_low, ci_high, "
+                                           "p_value}], winner}; the control is not listed; p_value is "
+                                           "Holm-adjusted across the arms.")] = False,
+) -> None:
+    """Compare every arm with the control: rate, lift with a 95% CI, Holm-adjusted p-value, winner.
+
+    lift = the arm's rate - the control's, with Newcombe's 95% interval.
+
+    p_value: two-sided (z-test; Fisher's exact test when an expected count is below 5), Holm-adjusted across arms.
+
+    winner: the arm with the largest lift among those significantly better than the control after Holm, or null.
+    """
+
+    def action() -> None:
+        if plan_id is not None:
+            raise OutcomeDataError(f"plan {plan_id}: plan outcomes are not stored yet; use --file")
+        if file is None:
+            raise OutcomeDataError("give the experiment with --file FILE")
+        if not outcome:
+            raise OutcomeDataError("give the 0/1 outcome column with --outcome COL")
+        request = ExperimentRequest(arm_column=arm_column, control=control, outcome=outcome, revenue=revenue,
+                                    segment=segment, seed=seed)
+        result = analyse_file(file, request)
+        if json_out:
+            sys.stdout.write(json.dumps(result.summary(), indent=2) + "\n")
+        else:
+            out = Console()
+            _table(result, out if out.is_terminal else Console(width=160))
+
+    _one_line_errors(action)
