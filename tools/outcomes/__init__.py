@@ -33,18 +33,28 @@ from tools.outcomes.analysis import (
     read_table,
 )
 from tools.outcomes.estimators import bootstrap_mean_difference, newcombe_interval, wilson_interval
-from tools.outcomes.power import TestSizing, minimum_detectable_lift, size_test
+from tools.outcomes.power import (
+    ArmPower,
+    CellSizing,
+    LaunchPower,
+    TestSizing,
+    minimum_detectable_lift,
+    size_test,
+)
 from tools.outcomes.testing import TestResult, holm, proportion_test, welch_test
 
 __all__ = [
     "CI_METHOD",
     "ArmOutcomes",
+    "ArmPower",
     "ArmResult",
     "ArmsAnalysis",
+    "CellSizing",
     "ControlSummary",
     "ExperimentAnalysis",
     "ExperimentRequest",
     "FixedPolicy",
+    "LaunchPower",
     "OutcomeDataError",
     "Policy",
     "PolicyValue",

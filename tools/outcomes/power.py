@@ -100,3 +100,57 @@ def size_test(
                       holdout=half, per_arm=audience - half,
                       mde=minimum_detectable_lift(audience - half, half, base_rate, alpha=alpha, power=power),
                       audience_needed=needed)
+
+
+class ArmPower(BaseModel):
+    """What one variant's comparison with its segment's holdout can detect, as the launch is designed."""
+
+    segment_id: str
+    channel: str
+    variant_id: str
+    sends: int
+    holdout: int
+    base_rate: float = Field(description="Predicted rate of the segment without a send (the holdout's rate).")
+    mde: float = Field(description="Minimum detectable lift (absolute, in the rate) for these sends and holdout.")
+    predicted_lift: float | None = Field(None, description="Predicted rate with the send minus base_rate.")
+    detectable: bool | None = Field(None, description="predicted_lift >= mde (None without a predicted lift).")
+
+
+class CellSizing(BaseModel):
+    """The split of one segment × channel that detects its target lift, from :func:`size_test`."""
+
+    segment_id: str
+    channel: str
+    variants: int = Field(description="Variants the plan has for the cell.")
+    sizing: TestSizing
+
+    def sentence(self) -> str:
+        """Say what the sizing found, with a suggestion when the target cannot be reached."""
+        s = self.sizing
+        where = f"{self.segment_id}/{self.channel}"
+        if s.feasible:
+            fewer = f" (not {self.variants}: more arms could not detect it)" if s.arms < self.variants else ""
+            return (f"{where}: to detect a lift of {s.target_lift:.4f} at a baseline of {s.base_rate:.2%}, hold out "
+                    f"{s.holdout} of {s.audience} customers ({s.holdout / s.audience:.0%}) and test {s.arms} "
+                    f"variant(s){fewer}; MDE {s.mde:.4f}.")
+        need = f"about {s.audience_needed:,} customers" if s.audience_needed else "a predicted lift above 0"
+        return (f"{where}: {s.audience} customers cannot detect a lift of {s.target_lift:.4f} at a baseline of "
+                f"{s.base_rate:.2%} (best split: MDE {s.mde:.4f}, even with one variant); it needs {need}. "
+                "Test fewer variants, or run the campaign longer (more customers or more waves) before judging it.")
+
+
+class LaunchPower(BaseModel):
+    """Whether the launch can measure something: per variant the minimum detectable lift, and the sizing.
+
+    MDE: normal approximation of a two-sided two-proportion test at ``alpha`` with ``power``, variance at the
+    predicted baseline rate (see :func:`minimum_detectable_lift`).
+    """
+
+    alpha: float = 0.05
+    power: float = 0.8
+    target_lift: float | None = Field(None, description="The lift the design was asked to detect (None: the "
+                                      "predicted lift of each cell is the target of the sizing).")
+    applied: bool = Field(False, description="Whether the holdout and arms follow the sizing.")
+    arms: list[ArmPower] = Field(default_factory=list)
+    sizing: list[CellSizing] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
