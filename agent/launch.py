@@ -1,11 +1,16 @@
-"""Launch design: a randomised holdout per segment and an even split of sends across variants."""
+"""Launch design: a randomised holdout per segment, an even split of sends across variants, what it can measure.
+
+What it can measure: the minimum detectable lift of each variant against its holdout, and the sizing of the
+holdout and the number of variants for a target lift.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from agent.brief import Brief
-from agent.plan import Allocation, CampaignPlan, LaunchDesign
+from agent.plan import Allocation, CampaignPlan, CopyVariant, LaunchDesign
+from tools.outcomes import ArmPower, CellSizing, LaunchPower, minimum_detectable_lift, size_test
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -42,7 +47,93 @@ def apportion(budget: int, weight: dict[int, float], capacity: dict[int, int]) -
     return sends
 
 
-def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
+def _rates(variant: CopyVariant) -> tuple[float, float | None] | None:
+    """The predicted rate of the variant's segment without a send, and the predicted lift of the send.
+
+    On a shop of orders the effect carries its send value (organic buyers and the buyers a send adds, from the
+    shop's purchase model and the uplift prior): the baseline is organic buyers per customer and the lift is the
+    added buyers per customer. Otherwise the effect model predicts only the response per send: that rate is the
+    baseline of the variance and no lift is predicted. None when neither is a rate (money per send, no value).
+    """
+    value = getattr(variant.effect, "value", None)
+    if value is not None and value.customers > 0:
+        return value.organic_orders.point / value.customers, value.incremental_orders.point / value.customers
+    if getattr(variant.effect, "unit", "probability") != "probability":
+        return None
+    return variant.rate()[0], None
+
+
+def _cells(brief: Brief, plan: CampaignPlan) -> list[tuple[str, int, str, list[CopyVariant]]]:
+    """(segment id, segment size, channel, active variants) of every cell with variants."""
+    active = plan.active_variants()
+    cells = [(seg.segment_id, seg.size, ch, [v for v in active if v.segment_id == seg.segment_id and v.channel == ch])
+             for seg in plan.segments for ch in brief.channels]
+    return [c for c in cells if c[3]]
+
+
+def size_cells(brief: Brief, plan: CampaignPlan, target_lift: float | None = None) -> list[CellSizing]:
+    """Size the holdout and the number of variants of every segment × channel to detect a lift.
+
+    Args:
+        brief: The brief (channels).
+        plan: The plan with segments and active variants.
+        target_lift: Absolute lift to detect; None: each cell's predicted lift (the mean over its variants),
+            and cells without a predicted lift are skipped. The baseline of a cell is that of its variant whose
+            baseline rate has the largest variance, so every variant's own MDE is at most the sizing's.
+
+    Returns:
+        One sizing per cell (see :func:`tools.outcomes.size_test`: every treated customer sent, equal arms).
+    """
+    out = []
+    for segment_id, size, channel, variants in _cells(brief, plan):
+        rates = [r for r in map(_rates, variants) if r is not None]
+        lifts = [lift for _, lift in rates if lift is not None]
+        target = target_lift if target_lift is not None else (float(np.mean(lifts)) if lifts else None)
+        if not rates or target is None or size < 2:
+            continue
+        base = max((b for b, _ in rates), key=lambda b: b * (1 - b))  # the largest variance: conservative
+        out.append(CellSizing(segment_id=segment_id, channel=channel, variants=len(variants),
+                              sizing=size_test(size, base, target, len(variants))))
+    return out
+
+
+def _power(brief: Brief, plan: CampaignPlan, allocations: list[Allocation], held: dict[str, int],
+           sizing: list[CellSizing], target_lift: float | None) -> LaunchPower:
+    """The minimum detectable lift of each sent variant against its segment's holdout, with the sizing notes."""
+    by_id = {v.variant_id: v for v in plan.active_variants()}
+    arms = []
+    for a in allocations:
+        rates = _rates(by_id[a.variant_id]) if a.variant_id in by_id else None
+        if a.sends == 0 or rates is None:
+            continue
+        base, lift = rates
+        mde = minimum_detectable_lift(a.sends, held[a.segment_id], base)
+        arms.append(ArmPower(segment_id=a.segment_id, channel=a.channel, variant_id=a.variant_id, sends=a.sends,
+                             holdout=held[a.segment_id], base_rate=base, mde=mde, predicted_lift=lift,
+                             detectable=None if lift is None else lift >= mde))
+    notes = []
+    finite = [x.mde for x in arms if np.isfinite(x.mde)]
+    if finite:
+        notes.append(f"Measurable lift: against its segment's holdout, a variant's lift is detected with 80% power "
+                     f"(two-sided, alpha 0.05) from {min(finite):.4f} to {max(finite):.4f} (absolute, at the "
+                     f"predicted baseline rates)"
+                     + (f"; the predicted lift of {sum(x.detectable is False for x in arms)} of {len(arms)} "
+                        f"variants is below it." if any(x.predicted_lift is not None for x in arms) else "."))
+    if any(not np.isfinite(x.mde) for x in arms):
+        notes.append("A segment without holdout customers cannot measure the lift of its variants.")
+    prefix = "" if target_lift is not None else "Suggested (not applied; the brief's holdout fraction is kept): "
+    notes += [prefix + c.sentence() for c in sizing]
+    return LaunchPower(target_lift=target_lift, applied=target_lift is not None, arms=arms, sizing=sizing, notes=notes)
+
+
+def _arm_sends(variants: list[CopyVariant], sends: int, arms: int) -> list[int]:
+    """Split ``sends`` evenly over the ``arms`` variants with the highest predicted rate; the others get none."""
+    chosen = sorted(range(len(variants)), key=lambda i: -variants[i].rate()[0])[:arms]
+    shares = iter(_split(sends, len(chosen)))
+    return [next(shares) if i in chosen else 0 for i in range(len(variants))]
+
+
+def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: float | None = None) -> LaunchDesign:
     """Design the launch test for the plan's active variants.
 
     Each segment keeps ``brief.holdout_fraction`` of its customers (drawn at random) untreated, so the
@@ -51,10 +142,18 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
     proportion to cell size × the best predicted rate in the cell. Within a cell, sends are split evenly
     across the variants, so the launch test can tell them apart.
 
+    The design states what it can measure (``power``): each sent variant's minimum detectable lift against its
+    segment's holdout at the predicted baseline rate, and per segment × channel the holdout and number of variants
+    that would detect the target lift (``target_lift``, else the predicted lift), or that none can, with a
+    suggestion. With ``target_lift`` given, that sizing is applied: a segment's holdout grows to the largest the
+    cells that can reach the target need (never below ``brief.holdout_fraction``), and a cell sends only its best
+    variants, as many as the sizing allows; without it, the brief's holdout and all variants are kept.
+
     Args:
         brief: The brief (budget, channels, holdout fraction).
         plan: The plan with segments and active variants.
         seed: Seed of the holdout draw.
+        target_lift: Absolute lift (in the response rate) the test should detect; given, the sizing is applied.
 
     Returns:
         The launch design with per-variant sends and predicted positives (sends × predicted rate).
@@ -63,8 +162,11 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
     notes: list[str] = []
     treated: dict[str, int] = {}
     holdout: dict[str, list[str]] = {}
+    sizing = size_cells(brief, plan, target_lift)
+    apply = {(c.segment_id, c.channel): c.sizing for c in sizing if target_lift is not None and c.sizing.feasible}
     for seg in plan.segments:
-        held = round(seg.size * brief.holdout_fraction)
+        held = max([round(seg.size * brief.holdout_fraction)]
+                   + [s.holdout for (sid, _), s in apply.items() if sid == seg.segment_id])
         holdout[seg.segment_id] = sorted(rng.choice(seg.customer_ids, size=held, replace=False).tolist())
         treated[seg.segment_id] = seg.size - held
     holdout_total = sum(len(ids) for ids in holdout.values())
@@ -88,18 +190,29 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int) -> LaunchDesign:
                      "(largest remainders get the sends left over, so the whole budget is used).")
     allocations = []
     for seg, channel, variants in cells:
-        for variant, n in zip(variants, _split(sends[id(variants)], len(variants)), strict=True):
+        arms = apply[(seg.segment_id, channel)].arms if (seg.segment_id, channel) in apply else len(variants)
+        for variant, n in zip(variants, _arm_sends(variants, sends[id(variants)], arms), strict=True):
             point, low, high = variant.rate()
             allocations.append(Allocation(
                 segment_id=seg.segment_id, channel=channel, variant_id=variant.variant_id, sends=n,
                 expected_positive=round(n * point, 2), expected_low=round(n * low, 2), expected_high=round(n * high, 2),
             ))
-    notes.append(
-        f"Holdout: {brief.holdout_fraction:.0%} of each segment ({holdout_total} customers) receive nothing; "
-        f"compare them with treated customers to measure uplift. Sends are split evenly across variants."
-    )
+    if apply:
+        notes.append(f"Holdout: sized to detect a lift of {target_lift:.4f} ({holdout_total} customers, at least "
+                     f"{brief.holdout_fraction:.0%} of each segment) receive nothing; compare them with treated "
+                     "customers to measure uplift. Sends are split evenly across the variants each cell can test.")
+    else:
+        notes.append(
+            f"Holdout: {brief.holdout_fraction:.0%} of each segment ({holdout_total} customers) receive nothing; "
+            f"compare them with treated customers to measure uplift. Sends are split evenly across variants."
+        )
+    held_count = {sid: len(ids) for sid, ids in holdout.items()}
+    power = _power(brief, plan, allocations, held_count, sizing, target_lift)
+    notes += power.notes
+    reachable = sum(s.size for s in plan.segments)
+    fraction = round(holdout_total / reachable, 4) if apply and reachable else brief.holdout_fraction
     return LaunchDesign(
         send_budget=brief.send_budget, reachable_customers=sum(s.size for s in plan.segments),
-        holdout_customers=holdout_total, holdout_ids=holdout, holdout_fraction=brief.holdout_fraction,
-        planned_sends=sum(a.sends for a in allocations), allocations=allocations, notes=notes,
+        holdout_customers=holdout_total, holdout_ids=holdout, holdout_fraction=fraction,
+        planned_sends=sum(a.sends for a in allocations), allocations=allocations, notes=notes, power=power,
     )

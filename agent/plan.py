@@ -11,6 +11,7 @@ from agent.brief import Brief
 from agent.trace import TraceStep
 from tools.copywriting import Channel, Language
 from tools.effect import EffectEstimate, VariantEffect
+from tools.outcomes import LaunchPower
 from tools.recommend import ScoredProduct
 
 
@@ -106,6 +107,8 @@ class LaunchDesign(BaseModel):
     planned_sends: int
     allocations: list[Allocation]
     notes: list[str] = Field(default_factory=list)
+    power: LaunchPower | None = Field(None, description="What the launch can measure: each variant's minimum "
+                                      "detectable lift against its holdout, and the sizing for a target lift.")
 
 
 WarningKind = Literal["empty_audience", "skipped_message", "unsent_variants", "legacy"]

@@ -1,8 +1,19 @@
-"""Launch design: splitting a send budget that is smaller than what the audience can receive."""
+"""Launch design: splitting a send budget that is smaller than what the audience can receive, and what the launch
+can measure (minimum detectable lift, sizing for a target lift)."""
 
 from __future__ import annotations
 
-from agent.launch import apportion
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from agent.brief import Brief
+from agent.launch import apportion, design_launch
+from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Segment
+from tools.effect import EffectEstimate
+
+Z = 1.959963984540054 + 0.8416212335729143  # z[0.975] + z[0.8]
 
 
 def test_a_budget_of_one_over_two_cells_sends_one_to_the_heavier_cell() -> None:
@@ -23,3 +34,61 @@ def test_capacity_caps_a_cell_and_its_share_goes_elsewhere() -> None:
 
 def test_zero_weights_split_evenly() -> None:
     assert apportion(3, {1: 0.0, 2: 0.0}, {1: 5, 2: 5}) in ({1: 2, 2: 1}, {1: 1, 2: 2})
+
+
+# What the launch can measure: a plan of one segment, one channel and hand-set predicted rates per send.
+
+def _plan(size: int, rates: list[float], holdout_fraction: float = 0.1, budget: int = 1_000_000) -> CampaignPlan:
+    brief = Brief(name="power", goal="measure a lift", audience="everyone", channels=["email"], send_budget=budget,
+                  variants_per_channel=len(rates), holdout_fraction=holdout_fraction)
+    segment = Segment(segment_id="s1", name="all", description="all", size=size,
+                      customer_ids=[f"c{i}" for i in range(size)], top_genres=[], lifecycle_mix={})
+    variants = [
+        CopyVariant(variant_id=f"v{i}", segment_id="s1", channel="email", language="en", product_id="p",
+                    product_title="P", headline="h", body="b", cta="c", source="template",
+                    effect=EffectEstimate(product_id="p", metric="p_like", point=r, low=r * 0.8, high=r * 1.2,
+                                          n_customers=size, factors=[]))
+        for i, r in enumerate(rates)
+    ]
+    return CampaignPlan(plan_id="p", created_at=datetime(2026, 1, 1, tzinfo=UTC), brief=brief, llm_model="m",
+                        audience=AudienceSummary(query="q", filter_used={}, size=size), segments=[segment],
+                        variants=variants)
+
+
+def test_the_design_states_each_variants_minimum_detectable_lift_and_keeps_the_briefs_holdout() -> None:
+    plan = _plan(1000, [0.10, 0.12])
+    launch = design_launch(plan.brief, plan, seed=0)
+    assert launch.holdout_customers == 100 and launch.holdout_fraction == 0.1
+    assert launch.power is not None and not launch.power.applied
+    arms = {a.variant_id: a for a in launch.power.arms}
+    assert arms["v0"].sends == 450 and arms["v0"].holdout == 100
+    # the variance at the predicted rate: (1.96 + 0.84) × sqrt(0.1 × 0.9 × (1/450 + 1/100))
+    assert arms["v0"].mde == pytest.approx(Z * math.sqrt(0.09 * (1 / 450 + 1 / 100)))
+    assert arms["v0"].predicted_lift is None and arms["v0"].detectable is None
+    assert any(n.startswith("Measurable lift:") for n in launch.notes)
+
+
+def test_a_target_lift_sizes_the_holdout_and_keeps_the_variants_that_can_reach_it() -> None:
+    plan = _plan(3000, [0.10, 0.11, 0.12])
+    launch = design_launch(plan.brief, plan, seed=0, target_lift=0.035)
+    assert launch.power is not None and launch.power.applied
+    (cell,) = launch.power.sizing
+    assert cell.sizing.feasible and cell.sizing.arms == 1  # three or two arms cannot detect 0.035 in 3,000
+    assert launch.holdout_customers == cell.sizing.holdout > 300
+    sends = {a.variant_id: a.sends for a in launch.allocations}
+    assert sends == {"v0": 0, "v1": 0, "v2": 3000 - launch.holdout_customers}  # the best predicted variant
+    (arm,) = launch.power.arms
+    assert arm.mde <= 0.035
+    assert launch.holdout_fraction == round(launch.holdout_customers / 3000, 4)
+
+
+def test_a_target_the_audience_cannot_reach_is_said_with_a_suggestion() -> None:
+    plan = _plan(200, [0.10, 0.12])
+    launch = design_launch(plan.brief, plan, seed=0, target_lift=0.02)
+    assert launch.power is not None
+    (cell,) = launch.power.sizing
+    assert not cell.sizing.feasible
+    assert launch.holdout_customers == 20  # nothing is applied: the brief's holdout and both variants
+    assert [a.sends for a in launch.allocations] == [90, 90]
+    note = next(n for n in launch.notes if "cannot detect a lift of 0.0200" in n)
+    assert "Test fewer variants, or run the campaign longer" in note
