@@ -139,16 +139,11 @@ class ProfilesTool:
             audience or AudienceFilter(), vocabulary if vocabulary is not None else self.store.vocabulary()
         )
         where = checked.to_where()
-        index = self.store.index()
-        found = index.search(vector, where, limit, self.store.propose)
+        found = self.store.index().search_hits(vector, where, limit, self.store.propose)  # rows read under its lock
         hits = [
-            PortraitHit(
-                customer_id=index.ids[row],
-                score=float(np.clip(score, 0.0, 1.0)),
-                text=index.documents[row],
-                metadata=index.metadata(row),
-            )
-            for row, score in found
+            PortraitHit(customer_id=h.customer_id, score=float(np.clip(h.score, 0.0, 1.0)), text=h.document,
+                        metadata=h.metadata)
+            for h in found
         ]
         if hits:
             capped = " (limit reached: raise the limit for more)" if len(hits) == limit else ""

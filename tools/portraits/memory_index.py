@@ -13,11 +13,17 @@ Chroma stays the store of record (documents, metadata, vectors; embedded or serv
 
 The mirror is stamped with the collection's revision; :class:`~tools.portraits.store.PortraitStore`
 applies its own writes to it and reloads it when another process changed the collection.
+
+Thread safety: the API's workers search one mirror at the same time while writes (opt-outs, erasures) arrive.
+Every public method holds the mirror's lock, so a reader never sees a half-applied write; :meth:`PortraitIndex.load`
+returns a complete mirror (its pages applied) or raises :class:`MirrorLoadError`, never a partial or empty one.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +38,27 @@ _OVERFETCH = 2.0
 
 #: Proposes ``n`` candidate ids for a query vector (Chroma's HNSW, no filter).
 Proposer = Callable[[np.ndarray, int], list[str]]
+
+
+class MirrorLoadError(RuntimeError):
+    """The mirror could not read the whole collection (an error, or fewer portraits than the collection counts)."""
+
+
+@dataclass(frozen=True)
+class MirrorHit:
+    """One customer found in the mirror.
+
+    Attributes:
+        customer_id: Pseudonymised id.
+        score: Cosine similarity with the query.
+        document: The portrait text.
+        metadata: The portrait's metadata (unknown values left out).
+    """
+
+    customer_id: str
+    score: float
+    document: str
+    metadata: dict[str, Any]
 
 
 class PortraitIndex:
@@ -52,6 +79,7 @@ class PortraitIndex:
         self._row: dict[str, int] = {}
         self._pending: list[tuple[list[str], np.ndarray, list[str], list[dict[str, Any]]]] = []
         self._columns: dict[str, tuple[str, Any]] = {}
+        self._lock = threading.RLock()
 
     @classmethod
     def load(
@@ -66,91 +94,135 @@ class PortraitIndex:
             console: Rich console for a progress bar; None is silent.
 
         Returns:
-            The mirror.
+            The mirror, every page applied (nobody else holds it yet, so no reader sees it half filled).
+
+        Raises:
+            MirrorLoadError: Reading failed, or fewer portraits were read than the collection counts (e.g. a
+                store still recovering after a crash); a caller must not keep an empty mirror in its place.
         """
         index = cls(dim, revision)
-        total = collection.count()
-        with Progress(console=console, disable=console is None, transient=True) as progress:
-            task = progress.add_task("Loading portraits", total=total)
-            for offset in range(0, total, _PAGE):
-                page = collection.get(include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset)
-                vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1)
-                metas = [dict(m or {}) for m in page["metadatas"] or []]
-                index.upsert(page["ids"], vectors, [d or "" for d in page["documents"] or []], metas)
-                progress.advance(task, len(page["ids"]))
+        try:
+            total = collection.count()
+            with Progress(console=console, disable=console is None, transient=True) as progress:
+                task = progress.add_task("Loading portraits", total=total)
+                for offset in range(0, total, _PAGE):
+                    page = collection.get(include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset)
+                    vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), dim)
+                    metas = [dict(m or {}) for m in page["metadatas"] or []]
+                    index.upsert(page["ids"], vectors, [d or "" for d in page["documents"] or []], metas)
+                    progress.advance(task, len(page["ids"]))
+            read = len(index)
+        except Exception as exc:
+            raise MirrorLoadError(f"the portrait mirror cannot read the store: {type(exc).__name__}: {exc}") from exc
+        if read < total:
+            raise MirrorLoadError(f"the portrait mirror read {read} of the {total} portraits the store counts")
         return index
 
     def __len__(self) -> int:
-        self._settle()
-        return len(self.ids)
+        with self._lock:
+            self._settle()
+            return len(self.ids)
 
     def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str], metas: list[dict[str, Any]]) -> None:
         """Add or replace portraits (applied lazily, in one go, before the next read)."""
-        self._pending.append((list(ids), np.asarray(vectors, dtype=np.float32), list(documents), list(metas)))
+        with self._lock:
+            self._pending.append((list(ids), np.asarray(vectors, dtype=np.float32), list(documents), list(metas)))
 
     def _settle(self) -> None:
+        """Apply pending writes; the caller holds the lock.
+
+        The new contents are built aside and swapped in at the end, so a failure leaves the mirror as it was and
+        the writes still pending (never a half-applied or emptied mirror).
+        """
         if not self._pending:
             return
-        batches, self._pending = self._pending, []
+        batches = self._pending
         ids = [i for batch in batches for i in batch[0]]
         last = {cid: n for n, cid in enumerate(ids)}  # a later write of the same id wins
         keep = [n for n, cid in enumerate(ids) if last[cid] == n]
         vectors = np.concatenate([batch[1] for batch in batches])[keep]
         documents = [d for batch in batches for d in batch[2]]
         metas = [m for batch in batches for m in batch[3]]
-        replaced = [cid for cid in (ids[n] for n in keep) if cid in self._row]
-        if replaced:
-            self.remove(replaced)
-        start = len(self.ids)
-        self.ids += [ids[n] for n in keep]
-        self.documents += [documents[n] for n in keep]
-        self.vectors = np.concatenate([self.vectors, vectors]) if start else vectors
+        base_ids, base_documents, base_vectors, base_meta = self._without(
+            {self._row[cid] for cid in (ids[n] for n in keep) if cid in self._row})
+        start = len(base_ids)
         kept = [metas[n] for n in keep]
         keys = list(dict.fromkeys(k for m in kept for k in m))
         added = pd.DataFrame(
             {k: pd.Series([m.get(k) for m in kept], dtype=object) for k in keys}, index=range(start, start + len(keep))
         )
-        self.meta = pd.concat([self.meta, added]).astype(object) if start else added
-        self._row.update({cid: start + n for n, cid in enumerate(ids[n] for n in keep)})
+        self._assign(
+            base_ids + [ids[n] for n in keep],
+            base_documents + [documents[n] for n in keep],
+            np.concatenate([base_vectors, vectors]) if start else vectors,
+            pd.concat([base_meta, added]).astype(object) if start else added,
+        )
+        self._pending = []
+
+    def _without(self, rows: set[int]) -> tuple[list[str], list[str], np.ndarray, pd.DataFrame]:
+        """Return copies of ids, documents, vectors and metadata without ``rows`` (the mirror is not changed)."""
+        if not rows:
+            return list(self.ids), list(self.documents), self.vectors, self.meta
+        keep = np.array([n for n in range(len(self.ids)) if n not in rows], dtype=np.int64)
+        return ([self.ids[n] for n in keep], [self.documents[n] for n in keep], self.vectors[keep],
+                self.meta.iloc[keep].reset_index(drop=True))
+
+    def _assign(self, ids: list[str], documents: list[str], vectors: np.ndarray, meta: pd.DataFrame) -> None:
+        self.ids, self.documents, self.vectors, self.meta = ids, documents, vectors, meta
+        self._row = {cid: n for n, cid in enumerate(ids)}
         self._columns.clear()
 
     def update_metadata(self, ids: list[str], metas: list[dict[str, Any]]) -> None:
         """Merge metadata keys into existing portraits (unknown ids are ignored)."""
-        self._settle()
-        for cid, meta in zip(ids, metas, strict=True):
-            row = self._row.get(cid)
-            if row is None:
-                continue
-            for key, value in meta.items():
-                if key not in self.meta.columns:
-                    self.meta[key] = pd.Series([None] * len(self.meta), index=self.meta.index, dtype=object)
-                self.meta.at[row, key] = value
-        self._columns.clear()
+        with self._lock:
+            self._settle()
+            meta = self.meta.copy()
+            for cid, values in zip(ids, metas, strict=True):
+                row = self._row.get(cid)
+                if row is None:
+                    continue
+                for key, value in values.items():
+                    if key not in meta.columns:
+                        meta[key] = pd.Series([None] * len(meta), index=meta.index, dtype=object)
+                    meta.at[row, key] = value
+            self.meta = meta
+            self._columns.clear()
 
     def remove(self, ids: list[str]) -> int:
         """Delete portraits (vectors, documents and metadata); return how many were present."""
-        self._settle()
-        rows = sorted(self._row[cid] for cid in set(ids) if cid in self._row)
-        if not rows:
-            return 0
-        gone = set(rows)
-        keep = np.array([n for n in range(len(self.ids)) if n not in gone], dtype=np.int64)
-        self.ids = [self.ids[n] for n in keep]
-        self.documents = [self.documents[n] for n in keep]
-        self.vectors = self.vectors[keep]
-        self.meta = self.meta.iloc[keep].reset_index(drop=True)
-        self._row = {cid: n for n, cid in enumerate(self.ids)}
-        self._columns.clear()
-        return len(rows)
+        with self._lock:
+            self._settle()
+            rows = {self._row[cid] for cid in set(ids) if cid in self._row}
+            if rows:
+                self._assign(*self._without(rows))
+            return len(rows)
 
     def row(self, customer_id: str) -> int | None:
         """Return the row of a customer, or None."""
-        self._settle()
-        return self._row.get(customer_id)
+        with self._lock:
+            self._settle()
+            return self._row.get(customer_id)
+
+    def hits(self, rows: list[tuple[int, float]]) -> list[MirrorHit]:
+        """Return the customer, document and metadata of rows found by :meth:`search`, read under the lock.
+
+        Prefer :meth:`search_hits`: rows shift when portraits are removed, so rows read later may name others.
+        """
+        with self._lock:
+            return [MirrorHit(self.ids[r], s, self.documents[r], self.metadata(r)) for r, s in rows]
+
+    def search_hits(
+        self, vector: np.ndarray, where: dict[str, Any] | None, limit: int, propose: Proposer | None = None
+    ) -> list[MirrorHit]:
+        """Like :meth:`search`, with each row's customer, document and metadata read in the same locked section."""
+        with self._lock:
+            return self.hits(self.search(vector, where, limit, propose))
 
     def metadata(self, row: int) -> dict[str, Any]:
         """Return the metadata of one row (keys whose value is unknown are left out)."""
-        values = self.meta.iloc[row].to_dict()
+        with self._lock:
+            self._settle()
+            values = self.meta.iloc[row].to_dict()
         return {k: _plain(v) for k, v in values.items() if v is not None and not (isinstance(v, float) and v != v)}
 
     def _column(self, key: str) -> tuple[str, Any]:
@@ -196,13 +268,17 @@ class PortraitIndex:
         Returns:
             Boolean array over rows.
         """
-        self._settle()
+        with self._lock:
+            self._settle()
+            return self._mask(where)
+
+    def _mask(self, where: dict[str, Any] | None) -> np.ndarray:
         if not where:
             return np.ones(len(self.ids), dtype=bool)
         parts = []
         for key, condition in where.items():
             if key in ("$and", "$or"):
-                masks = [self.mask(clause) for clause in condition]
+                masks = [self._mask(clause) for clause in condition]
                 parts.append(np.logical_and.reduce(masks) if key == "$and" else np.logical_or.reduce(masks))
             elif isinstance(condition, dict):
                 parts += [self._compare(key, op, value) for op, value in condition.items()]
@@ -222,8 +298,14 @@ class PortraitIndex:
             propose: HNSW candidate proposer, used when more than :data:`EXACT_MAX` rows match.
 
         Returns:
-            Rows and similarities.
+            Rows and similarities (rows are valid until the next write: see :meth:`search_hits`).
         """
+        with self._lock:
+            return self._search(vector, where, limit, propose)
+
+    def _search(
+        self, vector: np.ndarray, where: dict[str, Any] | None, limit: int, propose: Proposer | None
+    ) -> list[tuple[int, float]]:
         mask = self.mask(where)
         matching = int(mask.sum())
         if matching == 0:

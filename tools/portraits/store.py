@@ -17,6 +17,7 @@ collection's ``revision``; every write here changes the revision and updates the
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -34,7 +35,7 @@ from agent.settings import Settings
 from tools.embedding import EMBEDDING_DIM, MiniLMEmbeddingFunction
 from tools.portraits.building import build_portraits, shop_genres
 from tools.portraits.ingest import embed_and_upsert, embed_texts, embed_unique, plan_changes
-from tools.portraits.memory_index import PortraitIndex
+from tools.portraits.memory_index import MirrorLoadError, PortraitIndex
 from tools.portraits.portrait import Portrait, PortraitConfig
 from tools.portraits.rfm import SPEND_BANDS
 from tools.portraits.segments import DEFAULT_SEGMENTS, SegmentModel
@@ -186,6 +187,8 @@ class PortraitStore:
         )
         self._erasures = client.get_or_create_collection(ERASURES, embedding_function=None)
         self._index: PortraitIndex | None = None
+        self._index_lock = threading.Lock()
+        self._index_error: str | None = None
 
     @classmethod
     def from_settings(
@@ -253,17 +256,49 @@ class PortraitStore:
     def index(self, console: Console | None = None) -> PortraitIndex:
         """Return the in-memory mirror, (re)loading it when the collection changed elsewhere.
 
+        Thread-safe: threads that find no current mirror wait for one load, and see the mirror only once it is
+        complete. A load that fails is not kept: the previous mirror (if any) stays, the error is remembered for
+        :meth:`mirror_status`, and the next call tries again.
+
         Args:
             console: Rich console for a progress bar while loading; None is silent.
 
         Returns:
             The mirror, in step with the collection.
+
+        Raises:
+            MirrorLoadError: The mirror cannot read the collection.
         """
         revision = self.revision()
-        if self._index is not None and self._index.revision == revision:
-            return self._index
-        self._index = PortraitIndex.load(self.collection, EMBEDDING_DIM, revision, console)
-        return self._index
+        current = self._index
+        if current is not None and current.revision == revision:
+            return current
+        with self._index_lock:
+            current = self._index
+            if current is not None and current.revision == revision:
+                return current  # another thread loaded it while this one waited
+            try:
+                loaded = PortraitIndex.load(self.collection, EMBEDDING_DIM, revision, console)
+            except MirrorLoadError as exc:
+                self._index_error = str(exc)
+                raise
+            self._index, self._index_error = loaded, None
+            return loaded
+
+    def mirror_status(self) -> dict[str, Any]:
+        """Tell whether the mirror can serve searches: loads it when needed and compares it with the collection.
+
+        Returns:
+            ``{"ok": True, "portraits": n}``, or ``{"ok": False, "error": why}`` when the mirror cannot read the
+            store or holds another number of portraits than the collection counts.
+        """
+        try:
+            size, count = len(self.index()), self.count()
+        except Exception as exc:
+            return {"ok": False, "error": self._index_error or f"{type(exc).__name__}: {exc}"}
+        if size != count:
+            return {"ok": False, "error": f"the portrait mirror holds {size} portraits, the store {count}"}
+        return {"ok": True, "portraits": size}
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed texts with the store's model (normalised float32 rows; a few texts on one thread)."""

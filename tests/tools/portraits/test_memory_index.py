@@ -1,0 +1,88 @@
+"""The in-memory portrait mirror under concurrent use, and a mirror that cannot read its store (issue 18).
+
+Uses the real MovieLens portrait store of the session (``store`` fixture); fresh :class:`PortraitStore` objects on
+the same Chroma collection start with no mirror, as a restarted server does.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agent.settings import Settings
+from tests.tools.portraits.flaky_store import FlakyCollection
+from tools.embedding import EMBEDDING_DIM
+from tools.portraits import PortraitStore
+from tools.portraits.memory_index import MirrorLoadError, PortraitIndex
+
+THREADS = 12
+WHERE: dict[str, Any] = {"$and": [{"opted_out": False}, {"lifecycle": {"$in": ["lapsed", "at_risk"]}}]}
+
+
+def _query(store: PortraitStore) -> np.ndarray:
+    return store.embed(["science fiction fans who loved space adventures"])[0]
+
+
+def _together(work: Any, threads: int = THREADS) -> list[Any]:
+    """Run ``work()`` on ``threads`` threads released at the same moment; return every result."""
+    barrier = threading.Barrier(threads)
+
+    def start() -> Any:
+        barrier.wait()
+        return work()
+
+    with ThreadPoolExecutor(threads) as pool:
+        return [f.result() for f in [pool.submit(start) for _ in range(threads)]]
+
+
+def test_threads_searching_a_fresh_mirror_all_get_the_full_result(settings: Settings, store: PortraitStore) -> None:
+    query = _query(store)
+    expected = store.index().search(query, WHERE, 300, store.propose)
+    assert len(expected) == 300 and len(store.index()) == store.count()
+    for _ in range(3):  # each round: a new store object, whose mirror the threads' first searches load
+        fresh = PortraitStore.from_settings(settings)
+
+        def search(fresh: PortraitStore = fresh) -> tuple[int, list[tuple[int, float]]]:
+            index = fresh.index()
+            return len(index), index.search(query, WHERE, 300, fresh.propose)
+
+        results = _together(search)
+        assert [size for size, _ in results] == [store.count()] * THREADS
+        assert [[row for row, _ in found] for _, found in results] == [[row for row, _ in expected]] * THREADS
+
+
+def test_threads_reading_an_unsettled_mirror_see_every_portrait(store: PortraitStore) -> None:
+    source = store.index()
+    rows = np.arange(len(source))
+    query = _query(store)
+    expected = source.search(query, WHERE, 100)
+    for _ in range(3):
+        index = PortraitIndex(EMBEDDING_DIM, source.revision)
+        for part in np.array_split(rows, 7):  # writes wait to be applied at the next read
+            index.upsert([source.ids[r] for r in part], source.vectors[part], [source.documents[r] for r in part],
+                         [source.metadata(int(r)) for r in part])
+        results = _together(lambda index=index: (len(index), index.search(query, WHERE, 100)))
+        assert [size for size, _ in results] == [len(source)] * THREADS
+        assert all([r for r, _ in found] == [r for r, _ in expected] for _, found in results)
+
+
+@pytest.mark.parametrize(("mode", "why"), [("fail", "cannot read the store: OSError: database disk image is malformed"),
+                                           ("empty", "read 0 of the")])
+def test_a_mirror_that_cannot_read_the_store_is_not_cached(
+    settings: Settings, store: PortraitStore, mode: str, why: str
+) -> None:
+    fresh = PortraitStore.from_settings(settings)
+    flaky = FlakyCollection(fresh.collection, mode)
+    fresh.collection = flaky  # type: ignore[assignment]
+    with pytest.raises(MirrorLoadError, match=why):
+        fresh.index()
+    assert fresh.mirror_status()["ok"] is False and why in fresh.mirror_status()["error"]
+    with pytest.raises(MirrorLoadError):  # still broken: tried again, not an empty mirror served
+        fresh.index()
+    flaky.broken = False
+    assert len(fresh.index()) == store.count()
+    assert fresh.mirror_status() == {"ok": True, "portraits": store.count()}
