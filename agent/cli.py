@@ -25,6 +25,7 @@ from agent.brief import BriefError, check_against_shop, load_brief
 from agent.cli_output import CliError, console, emit, run_command
 from agent.settings import get_settings
 from eval.cli import eval_command
+from eval.outcomes_cli import outcomes_app
 from serve.cli import chat_command, keys_app, serve_command
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ app.command("serve")(serve_command)
 app.command("chat")(chat_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
+app.add_typer(outcomes_app, name="outcomes")
 
 
 def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = None) -> None:
@@ -221,6 +223,7 @@ def effect_purchases(
 @bench_app.command("shop")
 @bench_app.command("recommend")
 @bench_app.command("profiles")
+@bench_app.command("allocation")
 def bench(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = True,
