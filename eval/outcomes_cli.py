@@ -67,6 +67,9 @@ def _table(result: ExperimentAnalysis, out: Console) -> None:
               highlight=False)
     for note in result.power_notes:
         out.print(f"power: {note}", highlight=False)
+    if result.skipped_segments:
+        out.print(f"segments without the control or another arm (not compared): {result.skipped_segments}",
+                  highlight=False)
     for seg in result.segments:
         lifts = ", ".join(f"{a.arm} {a.lift:+.4f} [{a.ci_low:+.4f}, {a.ci_high:+.4f}] p={a.p_value:.3g}"
                           for a in seg.arms)

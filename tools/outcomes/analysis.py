@@ -101,6 +101,8 @@ class ExperimentAnalysis(ArmsAnalysis):
     ci_method: str = CI_METHOD
     revenue_ci_method: str | None = None
     segments: list[SegmentAnalysis] = Field(default_factory=list)
+    skipped_segments: list[str] = Field(default_factory=list, description="Segment values without the control or "
+                                        "without another arm: nothing to compare there.")
 
     def summary(self) -> dict[str, object]:
         """The stand-alone JSON: rows, arms (arm, n, rate, lift, CI, Holm-adjusted p-value) and the winner."""
@@ -274,15 +276,18 @@ def analyse_experiment(data: pd.DataFrame, request: ExperimentRequest, source: s
     table = validate(data, request, source)
     whole = _analyse_arms(table, request)
     segments: list[SegmentAnalysis] = []
+    skipped: list[str] = []
     if request.segment is not None:
         for value, part in table.groupby("segment", sort=True):
             has_control = (part["arm"] == request.control).any()
             if not has_control or (part["arm"] != request.control).sum() == 0:
+                skipped.append(str(value))
                 continue
             segments.append(SegmentAnalysis(segment=str(value), **_analyse_arms(part, request).model_dump()))
     return ExperimentAnalysis(
         **whole.model_dump(), outcome=request.outcome, revenue=request.revenue, alpha=request.alpha,
         revenue_ci_method=REVENUE_CI_METHOD if request.revenue else None, segments=segments,
+        skipped_segments=skipped,
     )
 
 

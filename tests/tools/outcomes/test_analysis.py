@@ -81,14 +81,16 @@ def test_revenue_per_customer_and_its_lift() -> None:
 
 def test_segments_are_analysed_on_their_own_rows() -> None:
     data = pd.concat([_table({"ctl": (30, 100), "A": (50, 100)}, "north"),
-                      _table({"ctl": (10, 50), "A": (11, 50)}, "south")], ignore_index=True)
+                      _table({"ctl": (10, 50), "A": (11, 50)}, "south"),
+                      _table({"A": (1, 5)}, "west")], ignore_index=True)
     result = analyse_experiment(data, REQUEST.model_copy(update={"segment": "seg"}))
     by_segment = {s.segment: s for s in result.segments}
     assert by_segment["north"].arms[0].lift == pytest.approx(0.2)
     assert by_segment["north"].winner == "A"
     assert by_segment["south"].arms[0].lift == pytest.approx(0.02)
     assert by_segment["south"].winner is None
-    assert result.arms[0].lift == pytest.approx(61 / 150 - 40 / 150)
+    assert result.skipped_segments == ["west"]  # no control there
+    assert result.arms[0].lift == pytest.approx(62 / 155 - 40 / 150)
 
 
 @pytest.mark.parametrize(("change", "message"), [
