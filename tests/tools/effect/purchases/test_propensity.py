@@ -6,7 +6,13 @@ import pytest
 
 from tools.effect.calibration import calibration_error
 from tools.effect.purchases.history import DAY, VALIDATION_CUT, shop_history
-from tools.effect.purchases.propensity import PurchaseModel, customer_features, next_period, ranker_features
+from tools.effect.purchases.propensity import (
+    PurchaseModel,
+    _product_trend,
+    customer_features,
+    next_period,
+    ranker_features,
+)
 from tools.shop import Shop
 
 
@@ -41,6 +47,22 @@ def test_next_period_labels_hand_computed() -> None:
     labels = next_period(lines, t0, pd.Index(["a", "b", "c", "d"]))
     assert labels["buy"].tolist() == [1, 0, 1, 0]
     assert labels["revenue"].tolist() == [10.0, 0.0, 2.5, 0.0]
+
+
+def test_product_trend_hand_computed() -> None:
+    cut = 1_000 * DAY
+    # Product X: 3 invoices in the last 30 days (o2 has it twice: one invoice), 2 in the 60 days before (1 a month).
+    # Product Y: none in the last 30 days, 4 in the 60 days before (2 a month).
+    rows = [("a", "X", "o1", 5), ("b", "X", "o2", 10), ("b", "X", "o2", 10), ("b", "X", "o3", 20),
+            ("c", "X", "o4", 40), ("c", "X", "o5", 70),
+            ("a", "Y", "o6", 35), ("c", "Y", "o7", 45), ("c", "Y", "o8", 60), ("c", "Y", "o9", 80)]
+    past = pd.DataFrame(rows, columns=["customer_id", "product_id", "order_id", "age"])
+    past["timestamp"] = cut - past.pop("age") * DAY
+    trend = _product_trend(past, cut)
+    x, y = np.log((3 + 1) / (1 + 1)), np.log((0 + 1) / (2 + 1))
+    assert trend.loc["a"].tolist() == pytest.approx([(x + y) / 2, x, 0.5])
+    assert trend.loc["b"].tolist() == pytest.approx([x, x, 1.0])
+    assert trend.loc["c"].tolist() == pytest.approx([(x + y) / 2, x, 0.5])
 
 
 def test_calibration_improves_held_out_ece_and_model_beats_frequency(lines: pd.DataFrame,
