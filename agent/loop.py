@@ -7,12 +7,12 @@ or ``brief.max_revisions`` rounds have run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ from agent.candidates import POOL_SIZE, distinct_tolerance, is_rating_metric, ra
 from agent.launch import design_launch
 from agent.offers import campaign_offers, product_facts
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, PlanWarning, Revision, RunTotals, Segment
+from agent.plan_guard import PlanGuard, guarded_copy_tool, run_guarded
 from agent.segments import form_segments
 from agent.trace import StepListener, TraceRecorder, TraceStep
 from tools.audience import AudienceQuery, ProfilesTool
@@ -118,6 +119,7 @@ class _Run:
     plan: CampaignPlan
     trace: TraceRecorder
     tools: PlannerTools
+    guard: PlanGuard = dataclasses.field(default_factory=PlanGuard)
 
     def skip(self, step: TraceStep, segment_id: str, channel: Channel, product_id: str, why: str) -> None:
         """Record that no message about ``product_id`` fits ``channel`` for the segment (a note and a warning)."""
@@ -155,7 +157,9 @@ class Planner:
     def run(self, brief: Brief) -> CampaignPlan:
         """Produce a campaign plan for ``brief``; its trace has at most :func:`expected_steps` steps."""
         started = time.perf_counter()
+        guard = PlanGuard.current() or PlanGuard()  # the API's job cancels it or sets an LLM time budget
         tools = self.tools.for_shop(brief.shop)
+        tools = dataclasses.replace(tools, copy=guarded_copy_tool(tools.copy, guard))
         if brief.offer is not None:  # callers check it first; a brief queued for a shop not loaded then is checked here
             check_offer(brief.offer, tools.shop.products)
         plan = CampaignPlan(
@@ -164,7 +168,7 @@ class Planner:
             audience=AudienceSummary(query=brief.audience, filter_used={}, size=0),
             effect_model_card=tools.effect.model_card,
         )
-        run = _Run(brief, plan, TraceRecorder(self.on_event), tools)
+        run = _Run(brief, plan, TraceRecorder(self.on_event), tools, guard)
         trace = run.trace
         hits = self._retrieve(run)
         if hits:
@@ -269,8 +273,9 @@ class Planner:
             product=facts[p.product_id], channel=channel, language=brief.language, disclaimer=brief.disclaimer,
             banned_phrases=brief.banned_phrases,
         ) for seg, channel, p in jobs]
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            results = list(pool.map(functools.partial(self._write_one, run.tools.copy), requests))
+        # Returns as soon as the run is cancelled or out of LLM budget: calls in flight are not waited for.
+        results = run_guarded(functools.partial(self._write_one, run.tools.copy), requests, self.concurrency,
+                              run.guard)
         variants: list[CopyVariant] = []
         for (seg, channel, product), result in zip(jobs, results, strict=True):
             if isinstance(result, CopyUnavailableError):

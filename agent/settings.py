@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(180.0, description="Timeout of one LLM request in seconds.")
     llm_validation_retries: int = Field(2, ge=0, le=5, description="Re-asks after an invalid reply.")
     llm_concurrency: int = Field(8, ge=1, le=64, description="Parallel LLM requests in the plan loop.")
+    llm_plan_budget_s: float = Field(
+        600.0, gt=0,
+        description="LLM time one plan of `campaign serve` may spend (wall time with a call in flight); past it, "
+        "the plan fails with a reason saying so, even while a call hangs.",
+    )
     llm_temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature for copy.")
     llm_port: int = Field(8011, description="Port of the embedded vLLM server.")
     llm_host: str = Field("127.0.0.1", description="Host the embedded vLLM server binds to.")

@@ -5,9 +5,11 @@ blocking LLM calls, hence threads) and records every step event and the outcome 
 At most ``queue_size`` jobs wait; one more raises :class:`QueueFullError` (the API answers 429).
 
 :meth:`JobManager.cancel` ends a queued job at once (it never runs). A running job is cancelled
-cooperatively: the planner's step callback raises :class:`PlanCancelledError` at the next step start or
-end, the worker catches it and the job ends ``cancelled`` with the step it stopped at; the partial plan is
-dropped (so is a whole one, when the cancel arrives after the last step).
+cooperatively through its :class:`~agent.plan_guard.PlanGuard`: the planner stops at its next LLM call or step
+start or end (the copy pool does not wait for calls in flight, so a hanging LLM does not hold the cancel), the
+worker catches :class:`PlanCancelledError` and the job ends ``cancelled`` with where it stopped; the partial plan
+is dropped (so is a whole one, when the cancel arrives after the last step). The same guard bounds the LLM time
+of each plan (``llm_budget_s``): past it the job fails with :class:`~agent.plan_guard.LLMBudgetExceededError`.
 
 On start, jobs a previous process left ``running`` are failed with the reason ``"interrupted by a server
 restart"`` (or cancelled, if a cancel had been asked for) and jobs left ``queued`` are queued again, so
@@ -19,6 +21,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
@@ -26,8 +29,12 @@ from typing import Protocol
 from agent.brief import Brief
 from agent.loop import expected_steps
 from agent.plan import CampaignPlan
+from agent.plan_guard import PlanCancelledError, PlanGuard
 from agent.trace import StepEvent, StepListener, TraceStep
 from serve.store import RESTART_REASON, TERMINAL, JobRecord, Store
+
+__all__ = ["JobFinishedError", "JobManager", "PlanCancelledError", "PlanRunner", "PlannerFactory", "QueueFullError",
+           "UnknownJobError"]
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +63,6 @@ class JobFinishedError(RuntimeError):
     """The job already ended (done, failed or cancelled), so it cannot be cancelled."""
 
 
-class PlanCancelledError(Exception):
-    """Raised from the step callback of a job asked to stop; the worker ends the job ``cancelled``.
-
-    Args:
-        where: Where the planner stopped, e.g. ``"before step 3 (score products)"``.
-    """
-
-    def __init__(self, where: str) -> None:
-        super().__init__(where)
-        self.where = where
-
-
 class JobManager:
     """Runs plan jobs in worker threads.
 
@@ -76,10 +71,16 @@ class JobManager:
         planner_factory: Builds a planner reporting to the given step listener.
         workers: Worker threads (plans computed at the same time).
         queue_size: Jobs allowed to wait for a worker.
+        llm_budget_s: LLM time each plan may spend (see :class:`~agent.plan_guard.PlanGuard`); None: no limit.
+        clock: Monotonic seconds the budget is measured with (tests pass a simulated clock).
     """
 
-    def __init__(self, store: Store, planner_factory: PlannerFactory, workers: int = 2, queue_size: int = 16) -> None:
+    def __init__(self, store: Store, planner_factory: PlannerFactory, workers: int = 2, queue_size: int = 16,
+                 llm_budget_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.llm_budget_s = llm_budget_s
+        self.clock = clock
+        self._guards: dict[str, PlanGuard] = {}  # running job id -> its guard
         self.planner_factory = planner_factory
         self.workers = workers
         self.queue_size = queue_size
@@ -169,6 +170,9 @@ class JobManager:
             elif job_id not in self._cancel:
                 self._cancel[job_id] = by
                 self.store.request_cancel(job_id, by)
+                guard = self._guards.get(job_id)
+                if guard is not None:  # no further LLM call starts; the copy pool stops waiting
+                    guard.cancel(by)
             now = self.store.job(job_id) or job
         self._notify(job_id)
         return now, now.status == "cancelled"
@@ -222,18 +226,22 @@ class JobManager:
             if job is None or job.status != "queued":
                 return
             self.store.set_status(job_id, "running")
+            guard = self._guards[job_id] = PlanGuard(self.llm_budget_s, self.clock)
         self._notify(job_id)
 
         def on_step(event: StepEvent, step: TraceStep) -> None:
             if event == "start":  # checked first, so a step that will not run leaves no start event
-                self._stop_if_cancelled(job_id, f"before step {step.index} ({step.step})")
+                guard.at(f"before step {step.index} ({step.step})")
+                guard.check()
             self.store.add_step_event(job_id, f"step_{event}", step.model_dump(mode="json"))
             self._notify(job_id)
+            guard.at(f"{'during' if event == 'start' else 'after'} step {step.index} ({step.step})")
             if event == "end":
-                self._stop_if_cancelled(job_id, f"after step {step.index} ({step.step})")
+                guard.check()
 
         try:
-            plan = self.planner_factory(on_step).run(Brief.model_validate(job.brief))
+            with guard.active():  # the planner's LLM calls and copy pool answer to this job's guard
+                plan = self.planner_factory(on_step).run(Brief.model_validate(job.brief))
         except PlanCancelledError as exc:
             self._finish_cancelled(job_id, exc.where)
         except Exception as exc:  # the job fails with a reason; the server goes on
@@ -247,11 +255,10 @@ class JobManager:
                     self._finish_cancelled(job_id, "after the last step")
                 else:
                     self.store.set_status(job_id, "done", plan=plan.model_dump_json(), steps_done=len(plan.trace))
+        finally:
+            with self._cv:
+                self._guards.pop(job_id, None)
         self._notify(job_id)
-
-    def _stop_if_cancelled(self, job_id: str, where: str) -> None:
-        if job_id in self._cancel:
-            raise PlanCancelledError(where)
 
     def _finish_cancelled(self, job_id: str, where: str) -> None:
         with self._cv:
