@@ -12,21 +12,37 @@ from agent.loop import PlannerTools, SegmentEffect
 from agent.settings import Settings
 from tools.audience import ProfilesTool
 from tools.copywriting import CopyTool
-from tools.effect import CategoryPurchaseRate, ClickModel, EffectTool, headline_ctr_model, predict_effect
+from tools.effect import (
+    CategoryPurchaseRate,
+    ClickModel,
+    EffectTool,
+    PurchaseEffect,
+    headline_ctr_model,
+    predict_effect,
+)
 from tools.portraits import open_portrait_store
 from tools.recommend import RecommendTool
 from tools.shop import Shop, load_shop
 
 
 def effect_tool(shop: Shop, settings: Settings) -> SegmentEffect:
-    """Return the shop's effect tool: the click model on a shop of ratings, else observed category purchase rates.
+    """Return the shop's effect tool: the click model on ratings, expected incremental revenue on priced orders.
 
-    The click model predicts ``p_like`` from ratings (MovieLens). A shop of purchases gets each segment's observed
-    30-day purchase rate of the product's category (:class:`tools.effect.CategoryPurchaseRate`), labelled as history,
-    until purchase models trained on its logs exist.
+    The click model predicts ``p_like`` from ratings (MovieLens). A shop with priced order lines (retail, or an
+    imported shop with ``--orders``) gets :class:`tools.effect.PurchaseEffect`: expected incremental revenue per
+    send from its purchase model and the Hillstrom uplift prior. A shop with purchase events but no priced orders
+    gets each segment's observed 30-day category purchase rate (:class:`tools.effect.CategoryPurchaseRate`), as
+    does a priced shop with too short a history for a purchase model (its model card says why).
     """
     if shop.has_ratings:
         return EffectTool(shop, ClickModel.load_or_train(shop, settings))
+    if shop.orders is not None and not shop.orders.empty and shop.has_prices:
+        try:
+            return PurchaseEffect.load_or_train(shop, settings)
+        except ValueError as exc:  # too short a history to learn from: the observed rate, saying why
+            fallback = CategoryPurchaseRate(shop)
+            fallback.model_card["why_not_a_purchase_model"] = str(exc)
+            return fallback
     return CategoryPurchaseRate(shop)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from tools.copywriting import format_price
 from tools.effect import EffectEstimate
 from tools.recommend import ScoredProduct
 
@@ -69,6 +70,10 @@ class Candidate(BaseModel):
         if ratings:
             rated = f" ({seen} of {self.effect.n_customers} customers already rated it: counted 0)" if seen else ""
             what = f"predicted p_like {self.effect.point:.3f}{rated}"
+        elif self.effect.value is not None:
+            value = self.effect.value
+            what = (f"expected incremental revenue {format_price(self.effect.point, value.currency)} per send "
+                    f"({value.organic_orders.point:.1f} of {value.customers:,} customers expected to buy it anyway)")
         else:
             bought = f"; {seen} of {self.effect.n_customers} have bought it before" if seen else ""
             what = f"observed 30-day category purchase rate {self.effect.point:.2%}{bought}"

@@ -129,13 +129,14 @@ def train(
     force: Annotated[bool, typer.Option(help="Retrain every effect model (click, uplift, headlines, Open Bandit "
                                         "CTR). --no-force only builds the models the plan loop needs when they "
                                         "are missing or their data changed (the click and headline models and "
-                                        "the default shop's recommender weights).")] = True,
+                                        "the default shop's recommender weights and purchase model).")] = True,
 ) -> None:
     """Train the effect models on the real datasets and print their model cards (JSON)."""
 
     def action() -> None:
         import json
 
+        from agent.assemble import effect_tool
         from agent.progress import progress_bar
         from agent.training import train_all
         from tools.effect import ClickModel, headline_ctr_model
@@ -148,10 +149,14 @@ def train(
         else:
             with console.status("checking the click model …"):
                 cards = {"click_model": ClickModel.load_or_train(load_demo_shop(settings), settings).card}
+            shop = load_shop(settings)
             with console.status(f"checking the recommender of shop {settings.default_shop!r} …"):
-                recommender = RecommendTool.fit(load_shop(settings), settings).model
+                recommender = RecommendTool.fit(shop, settings).model
                 cards["recommender"] = {"shop": settings.default_shop, "method": recommender.name,
                                         "validation": getattr(recommender, "validation_", None)}
+            with console.status(f"checking the effect model of shop {settings.default_shop!r} (a purchase model "
+                                "takes about a minute the first time) …"):
+                cards["shop_effect"] = effect_tool(shop, settings).model_card
             with progress_bar(console, "headline model (trained if missing)") as progress:
                 cards["headlines"] = headline_ctr_model(settings, progress=progress).card
         sys.stdout.write(json.dumps(cards, indent=2, default=str) + "\n")

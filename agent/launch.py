@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.brief import Brief
-from agent.plan import Allocation, CampaignPlan, CopyVariant, LaunchDesign
+from agent.plan import Allocation, CampaignPlan, CampaignValue, CopyVariant, LaunchDesign
 from tools.outcomes import ArmPower, CellSizing, LaunchPower, minimum_detectable_lift, size_test
 
 
@@ -193,9 +193,11 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: floa
         arms = apply[(seg.segment_id, channel)].arms if (seg.segment_id, channel) in apply else len(variants)
         for variant, n in zip(variants, _arm_sends(variants, sends[id(variants)], arms), strict=True):
             point, low, high = variant.rate()
+            value = variant.effect.value.scaled(n) if variant.effect.value is not None else None
             allocations.append(Allocation(
                 segment_id=seg.segment_id, channel=channel, variant_id=variant.variant_id, sends=n,
                 expected_positive=round(n * point, 2), expected_low=round(n * low, 2), expected_high=round(n * high, 2),
+                value=value,
             ))
     if apply:
         notes.append(f"Holdout: sized to detect a lift of {target_lift:.4f} ({holdout_total} customers, at least "
@@ -215,4 +217,5 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: floa
         send_budget=brief.send_budget, reachable_customers=sum(s.size for s in plan.segments),
         holdout_customers=holdout_total, holdout_ids=holdout, holdout_fraction=fraction,
         planned_sends=sum(a.sends for a in allocations), allocations=allocations, notes=notes, power=power,
+        value=CampaignValue.total([a.value for a in allocations if a.value is not None and a.sends]),
     )

@@ -167,6 +167,7 @@ class Planner:
             currency=tools.shop.currency, llm_model=tools.copy.model.name,
             audience=AudienceSummary(query=brief.audience, filter_used={}, size=0),
             effect_model_card=tools.effect.model_card,
+            assumptions=[a for a in [tools.effect.model_card.get("assumption")] if isinstance(a, str)],
         )
         run = _Run(brief, plan, TraceRecorder(self.on_event), tools, guard)
         trace = run.trace

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from agent.brief import Brief
 from agent.trace import TraceStep
 from tools.copywriting import Channel, Language
-from tools.effect import EffectEstimate, VariantEffect
+from tools.effect import Amount, EffectEstimate, SendValue, VariantEffect
 from tools.outcomes import LaunchPower
 from tools.recommend import ScoredProduct
 
@@ -91,9 +91,43 @@ class Allocation(BaseModel):
     channel: Channel
     variant_id: str
     sends: int
-    expected_positive: float = Field(description="sends × predicted rate (point).")
+    expected_positive: float = Field(description="sends × predicted response per send (point): positives, or on a "
+                                     "shop of orders the expected incremental revenue.")
     expected_low: float
     expected_high: float
+    value: SendValue | None = Field(None, description="On a shop of orders: expected orders and revenue of these "
+                                    "sends, with and without them (the variant's segment value, scaled to the sends).")
+
+
+class CampaignValue(BaseModel):
+    """What the launch is expected to bring in 30 days, beside the organic baseline of the same customers.
+
+    Sums of the allocations' :class:`~tools.effect.SendValue`; the bounds of a sum are the sums of the bounds, so
+    each interval is conservative (at least 90%).
+    """
+
+    sends: int
+    currency: str
+    organic_orders: Amount = Field(description="Orders of the promoted products the sent customers place anyway.")
+    with_send_orders: Amount
+    incremental_orders: Amount
+    organic_revenue: Amount
+    with_send_revenue: Amount
+    incremental_revenue: Amount
+    lift_source: str
+    assumption: str
+
+    @classmethod
+    def total(cls, values: list[SendValue]) -> CampaignValue | None:
+        """Return the sum of ``values`` (None when there are none)."""
+        if not values:
+            return None
+        names = ("organic_orders", "with_send_orders", "incremental_orders", "organic_revenue", "with_send_revenue",
+                 "incremental_revenue")
+        sums = {n: sum((getattr(v, n) for v in values[1:]), getattr(values[0], n)) for n in names}
+        first = values[0]
+        return cls(sends=sum(v.customers for v in values), currency=first.currency, lift_source=first.lift_source,
+                   assumption=first.assumption, **sums)
 
 
 class LaunchDesign(BaseModel):
@@ -109,6 +143,8 @@ class LaunchDesign(BaseModel):
     notes: list[str] = Field(default_factory=list)
     power: LaunchPower | None = Field(None, description="What the launch can measure: each variant's minimum "
                                       "detectable lift against its holdout, and the sizing for a target lift.")
+    value: CampaignValue | None = Field(None, description="On a shop of orders: expected orders and revenue of "
+                                        "the sends, beside the organic baseline (no send).")
 
 
 WarningKind = Literal["empty_audience", "skipped_message", "unsent_variants", "legacy"]
@@ -167,6 +203,8 @@ class CampaignPlan(BaseModel):
     launch: LaunchDesign | None = None
     warnings: list[PlanWarning] = Field(default_factory=list)
     effect_model_card: dict[str, Any] = Field(default_factory=dict)
+    assumptions: list[str] = Field(default_factory=list, description="What the predictions assume, in words (e.g. "
+                                   "the uplift prior borrowed from another experiment).")
     totals: RunTotals | None = None
     trace: list[TraceStep] = Field(default_factory=list)
 

@@ -5,13 +5,40 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.plan import CampaignPlan
+from agent.plan import CampaignPlan, CampaignValue
 from tools.copywriting import format_price, offer_discount_text
+from tools.effect import Amount, SendValue
 from tools.shop import Offer
 
 
 def _interval(point: float, low: float, high: float, digits: int = 3) -> str:
     return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _money(amount: Amount, currency: str | None) -> str:
+    """Write an amount of money with its interval, e.g. "£12.40 [£8.10, £16.90]"."""
+    return f"{format_price(amount.point, currency)} [{format_price(amount.low, currency)}, " \
+           f"{format_price(amount.high, currency)}]"
+
+
+def _estimate(point: float, low: float, high: float, money: bool, currency: str | None) -> str:
+    """Write a per-send estimate: money when the shop's effect tool predicts revenue, else a rate."""
+    return _money(Amount(point=point, low=low, high=high), currency) if money else _interval(point, low, high)
+
+
+def _orders(amount: Amount) -> str:
+    return f"{amount.point:,.1f} [{amount.low:,.1f}, {amount.high:,.1f}]"
+
+
+def _value_lines(value: SendValue | CampaignValue, currency: str | None, customers: str) -> list[str]:
+    """Expected orders and revenue with the send, beside the organic baseline and the difference."""
+    return [
+        "| | orders [90%] | revenue [90%] |", "|---|---|---|",
+        f"| organic baseline (no send), {customers} | {_orders(value.organic_orders)} | "
+        f"{_money(value.organic_revenue, currency)} |",
+        f"| with the send | {_orders(value.with_send_orders)} | {_money(value.with_send_revenue, currency)} |",
+        f"| incremental | {_orders(value.incremental_orders)} | {_money(value.incremental_revenue, currency)} |",
+    ]
 
 
 def _cell(value: object, limit: int = 160) -> str:
@@ -41,19 +68,28 @@ def render_markdown(plan: CampaignPlan) -> str:
            ""]
     if plan.warnings:
         out += ["## Warnings", "", *[f"- {w.message}" for w in plan.warnings], ""]
+    if plan.assumptions:
+        out += ["## Assumptions", "", *[f"- {a}" for a in plan.assumptions], ""]
+    if plan.launch and plan.launch.value:
+        total = plan.launch.value
+        out += ["## Expected value (next 30 days)", "",
+                *_value_lines(total, plan.currency, f"{total.sends:,} sent customers"), "",
+                f"Uplift prior: {total.lift_source}. The bounds of each total are sums of the variants' bounds "
+                "(conservative).", ""]
     a = plan.audience
     out += ["## Audience", "", f"{a.size} customers matched the query “{a.query}”.",
             f"Filter applied: `{_cell(a.where or {}, 400)}`. {a.message}".rstrip(), ""]
     first = plan.variants[0] if plan.variants else None
     metric = (first.predicted or first.effect).metric if first else ""
+    money = first is not None and first.effect.unit == "currency"
     if plan.segments:
         out += ["## Segments", "",
-                "| id | name | size | candidate products (recommender score; predicted rate [90% interval]) |",
+                "| id | name | size | candidate products (recommender score; predicted per send [90% interval]) |",
                 "|---|---|---|---|"]
         for s in plan.segments:
             effects = {e.product_id: e for e in s.product_effects}
             cands = "; ".join(
-                f"{p.title} ({p.score:.2f}; {_interval(e.point, e.low, e.high)})"
+                f"{p.title} ({p.score:.2f}; {_estimate(e.point, e.low, e.high, e.unit == 'currency', plan.currency)})"
                 for p in s.products if (e := effects.get(p.product_id)) is not None)
             out.append(f"| {s.segment_id} | {_cell(s.name)} | {s.size} | {_cell(cands, 600)} |")
         out.append("")
@@ -64,17 +100,22 @@ def render_markdown(plan: CampaignPlan) -> str:
             out += [f"How: {first.predicted.combination}.", ""]
         for v in active:
             est = v.predicted or v.effect
-            parts = (f" (base rate {v.predicted.p_like:.3f} × headline index {v.predicted.headline_index:.2f})"
-                     if v.predicted else "")
+            base = format_price(v.predicted.p_like, plan.currency) if money and v.predicted else \
+                f"{v.predicted.p_like:.3f}" if v.predicted else ""
+            parts = (f" (base {base} × headline index {v.predicted.headline_index:.2f})" if v.predicted else "")
             price = f" · {format_price(v.product_price, plan.currency)}" if v.product_price is not None else ""
             if v.offer_code and v.price_after_offer is not None:
                 price += f" ({v.offer_code}: {format_price(v.price_after_offer, plan.currency)})"
             out += [f"### {v.variant_id} · {v.segment_id} · {v.channel} · {v.product_title}{price}",
-                    f"*Predicted:* {_interval(est.point, est.low, est.high)}{parts} · *source:* {v.source}"
+                    f"*Predicted{' incremental revenue per send' if money else ''}:* "
+                    f"{_estimate(est.point, est.low, est.high, money, plan.currency)}{parts} · *source:* {v.source}"
                     f"{' (LLM drafts rejected: ' + str(len(v.llm_errors)) + ')' if v.llm_errors else ''}", "",
                     f"> **{v.headline}**  ", f"> {v.body}  ", f"> *{v.cta}*"]
             if v.disclaimer:
                 out.append(f"> <small>{v.disclaimer}</small>")
+            if v.effect.value is not None:
+                out += ["", *_value_lines(v.effect.value, plan.currency, f"all {v.effect.value.customers:,} "
+                                          "customers of the segment")]
             out += ["", "Why: " + "; ".join(est.factors), ""]
             if v.predicted is not None and v.predicted.evidence:
                 out += ["Evidence (observed in Upworthy A/B tests): " + "; ".join(v.predicted.evidence), ""]
@@ -90,10 +131,15 @@ def render_markdown(plan: CampaignPlan) -> str:
         out += ["## Launch design", "", f"Planned sends: {lt.planned_sends:,} of a budget of {lt.send_budget:,}; "
                 f"holdout {lt.holdout_customers} of {lt.reachable_customers} customers.", "",
                 *[f"- {n}" for n in lt.notes], "",
-                "| segment | channel | variant | sends | predicted positives [90%] |",
-                "|---|---|---|---|---|"]
+                "| segment | channel | variant | sends | "
+                + ("incremental revenue [90%] | orders with send (organic) |" if money else
+                   "predicted positives [90%] |"),
+                "|---|---|---|---|---|" + ("---|" if money else "")]
         out += [f"| {x.segment_id} | {x.channel} | {x.variant_id} | {x.sends:,} | "
-                f"{_interval(x.expected_positive, x.expected_low, x.expected_high, digits=1)} |"
+                + (f"{_estimate(x.expected_positive, x.expected_low, x.expected_high, True, plan.currency)} | "
+                   f"{x.value.with_send_orders.point:,.1f} ({x.value.organic_orders.point:,.1f}) |"
+                   if money and x.value else
+                   f"{_interval(x.expected_positive, x.expected_low, x.expected_high, digits=1)} |")
                 for x in lt.allocations]
         out.append("")
     if plan.effect_model_card:

@@ -2,7 +2,8 @@
 
 Each model is saved under ``settings.models_dir`` with a ``model_card.json`` (data, split, held-out metrics,
 date): ``effect/`` (click model on the shop's derived feedback), ``uplift/`` (Hillstrom T-learner),
-``headlines/`` (Upworthy within-test model) and ``obd_ctr/`` (Open Bandit CTR models, reliability PNG).
+``headlines/`` (Upworthy within-test model), ``obd_ctr/`` (Open Bandit CTR models, reliability PNG) and
+``effect/purchase_ranker-retail.joblib`` (the retail shop's next-month purchase model behind its plans' revenue).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from rich.console import Console
 
 from agent.progress import progress_bar
 from agent.settings import Settings
-from tools.effect import ClickModel, headline_ctr_model, train_obd_ctr, train_uplift
-from tools.shop import load_demo_shop
+from tools.effect import ClickModel, PurchaseEffect, headline_ctr_model, train_obd_ctr, train_uplift
+from tools.shop import load_demo_shop, load_shop
 
 
 def train_all(settings: Settings, console: Console | None = None) -> dict[str, dict[str, Any]]:
@@ -25,7 +26,7 @@ def train_all(settings: Settings, console: Console | None = None) -> dict[str, d
         console: Optional console for one progress line per model.
 
     Returns:
-        ``{"click_model": card, "uplift": card, "headlines": card, "obd_ctr": card}``.
+        ``{"click_model": card, "uplift": card, "headlines": card, "obd_ctr": card, "purchase_effect": card}``.
     """
 
     def say(text: str) -> None:
@@ -43,4 +44,8 @@ def train_all(settings: Settings, console: Console | None = None) -> dict[str, d
         cards["headlines"] = headline_ctr_model(settings, progress=progress).card
     say("training the Open Bandit CTR models…")
     cards["obd_ctr"] = train_obd_ctr(settings)
+    shop = load_shop(settings, "retail")
+    say("training the purchase model of the retail shop…")
+    (settings.models_dir / "effect" / f"purchase_ranker-{shop.name}.joblib").unlink(missing_ok=True)
+    cards["purchase_effect"] = PurchaseEffect.load_or_train(shop, settings).model_card
     return cards

@@ -5,10 +5,11 @@ variant's product. What that rate is depends on the shop and is named in every e
 
 * MovieLens (:class:`tools.effect.EffectTool`): the click model's ``p_like``, the predicted chance a customer
   rates the title ≥ 4 if shown it (a derived click proxy), 0 for customers who already rated it.
-* A shop of purchases such as retail (:class:`tools.effect.CategoryPurchaseRate`): the segment's observed
-  30-day purchase rate of the product's category. It is history, not a causal prediction: it says how often
-  these customers bought from the category anyway, so the lift compares which categories the plans send,
-  not what the messages would cause.
+* A shop of priced orders such as retail (:class:`tools.effect.PurchaseEffect`): the expected incremental
+  revenue per send, organic purchase probability × (uplift prior − 1) × order line revenue. The prior is the
+  Hillstrom e-mail lift in visits, assumed to carry over to purchases, so the lift compares which products the
+  plans send under that assumption. (A shop of purchases with too short a history: the observed 30-day category
+  purchase rate, :class:`tools.effect.CategoryPurchaseRate`, history rather than a causal prediction.)
 
 The baseline keeps the plan's segments, cells and sends and changes what is sent: in every
 segment×channel cell, slot *j* promotes the *j*-th most popular eligible product (most distinct customers
@@ -144,7 +145,7 @@ def score_value(plan: CampaignPlan, effect: SegmentEffect, baseline: PopularityB
 
     Args:
         plan: The plan.
-        effect: The effect tool of the plan's shop (the click model, or observed category purchase rates).
+        effect: The effect tool of the plan's shop (the click model, expected incremental revenue, or observed category purchase rates).
         baseline: The popularity baseline of the plan's shop.
         threshold: Least relative lift.
     """

@@ -17,7 +17,7 @@ from agent.loop import PlannerTools
 from agent.settings import Settings
 from tools.audience import ProfilesTool
 from tools.copywriting import CopyTool
-from tools.effect import CategoryPurchaseRate, ClickModel, EffectTool, predict_effect
+from tools.effect import ClickModel, EffectTool, PurchaseEffect, predict_effect
 from tools.effect.headlines.evidence import ProvenExamples
 from tools.effect.headlines.features import CACHE_FILE, embed_cached, headline_matrix
 from tools.effect.headlines.model import HeadlineModel
@@ -62,6 +62,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     learned = repo.models_dir / "recommend"  # hybrid weights learned at set-up, keyed by a hash of their data
     if learned.is_dir():
         shutil.copytree(learned, home / "models" / "recommend")
+    ranker = repo.models_dir / "effect" / "purchase_ranker-retail.joblib"  # trained at set-up (campaign train)
+    if ranker.is_file():
+        (home / "models" / "effect").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ranker, home / "models" / "effect" / ranker.name)
     return Settings(home=home)
 
 
@@ -138,7 +142,8 @@ def retail_tools(settings: Settings, retail_shop: Shop, retail_store: PortraitSt
     model, local = small_headline_model
     return PlannerTools(
         shop=retail_shop, profiles=ProfilesTool(retail_store), recommend=RecommendTool.fit(retail_shop, settings),
-        effect=CategoryPurchaseRate(retail_shop), copy=CopyTool(ScriptedModel(name="no copy model given")),
+        effect=PurchaseEffect.load_or_train(retail_shop, settings),
+        copy=CopyTool(ScriptedModel(name="no copy model given")),
         predict_effect=functools.partial(predict_effect, headlines=model, settings=local),
     )
 

@@ -373,7 +373,20 @@ function segmentNames(segments) {
   return el("ul", { id: "segment-names" }, [...byName].map(([name, { size, count }]) => el("li", { "data-name": name },
     el("strong", {}, name), ` — ${size} customers${count > 1 ? ` in ${count} segments` : ""}`)));
 }
-const interval = (e) => `${fmt(e.point)} [${fmt(e.low)}, ${fmt(e.high)}]`;
+const interval = (e, currency) => currency
+  ? `${money(e.point, currency)} [${money(e.low, currency)}, ${money(e.high, currency)}]`
+  : `${fmt(e.point)} [${fmt(e.low)}, ${fmt(e.high)}]`;
+const orders = (a) => `${fmt(a.point, 1)} [${fmt(a.low, 1)}, ${fmt(a.high, 1)}]`;
+
+// Expected orders and revenue with the send, beside the organic baseline (a shop of orders).
+function valueTable(value, currency, who, id) {
+  const row = (label, o, r) => el("tr", {}, el("td", {}, label), el("td", {}, orders(o)), el("td", {}, interval(r, currency)));
+  return el("table", { class: "value", ...(id ? { id } : {}) },
+    el("tr", {}, el("th", {}, ""), el("th", {}, "orders [90%]"), el("th", {}, "revenue [90%]")),
+    row(`organic baseline (no send), ${who}`, value.organic_orders, value.organic_revenue),
+    row("with the send", value.with_send_orders, value.with_send_revenue),
+    row("incremental", value.incremental_orders, value.incremental_revenue));
+}
 
 function renderPlan(job) {
   const plan = job.plan;
@@ -401,6 +414,12 @@ function renderPlan(job) {
 function planSections(plan) {
   const out = [];
   for (const w of plan.warnings) out.push(el("p", { class: "error warning", "data-kind": w.kind }, w.message));
+  for (const a of plan.assumptions || []) out.push(el("p", { class: "muted assumption" }, `Assumption: ${a}`));
+  if (plan.launch && plan.launch.value) {
+    const v = plan.launch.value;
+    out.push(el("h3", {}, "Expected value (next 30 days)"),
+      valueTable(v, plan.currency, `${v.sends} sent customers`, "plan-value"));
+  }
   out.push(el("p", {}, `${plan.audience.size} customers matched “${plan.audience.query}”. ${plan.audience.message}`));
   if (plan.segments.length) {
     out.push(el("h3", {}, "Segments"), segmentNames(plan.segments), el("table", { id: "segments" },
@@ -410,7 +429,10 @@ function planSections(plan) {
         const effects = Object.fromEntries(s.product_effects.map((e) => [e.product_id, e]));
         return el("tr", { class: "segment-row" }, el("td", {}, `${s.segment_id} · ${s.name}`), el("td", {}, s.size),
           el("td", {}, s.top_genres.join(", ")),
-          el("td", {}, s.products.map((p) => `${p.title} (${fmt(p.score, 2)}; ${effects[p.product_id] ? interval(effects[p.product_id]) : "–"})`).join("; ")));
+          el("td", {}, s.products.map((p) => {
+            const e = effects[p.product_id];
+            return `${p.title} (${fmt(p.score, 2)}; ${e ? interval(e, e.unit === "currency" ? plan.currency : null) : "–"})`;
+          }).join("; ")));
       })));
   }
   const active = plan.variants.filter((v) => v.active);
@@ -422,8 +444,11 @@ function planSections(plan) {
         v.offer_code ? el("div", { class: "offer" }, variantOffer(v, plan)) : null,
         el("strong", {}, v.headline), el("div", {}, v.body), el("em", {}, v.cta),
         v.disclaimer ? el("div", { class: "meta" }, v.disclaimer) : null,
-        el("div", { class: "effect" }, `predicted ${interval(v.predicted || v.effect)}`),
-        v.predicted ? el("div", { class: "meta" }, `p_like ${fmt(v.predicted.p_like)} × headline index ${fmt(v.predicted.headline_index, 2)}`) : null,
+        el("div", { class: "effect" }, v.effect.unit === "currency"
+          ? `predicted incremental revenue per send ${interval(v.predicted || v.effect, plan.currency)}`
+          : `predicted ${interval(v.predicted || v.effect)}`),
+        v.effect.value ? valueTable(v.effect.value, plan.currency, `all ${v.effect.value.customers} customers of the segment`) : null,
+        v.predicted ? el("div", { class: "meta" }, `${v.effect.unit === "currency" ? `base ${money(v.predicted.p_like, plan.currency)}` : `p_like ${fmt(v.predicted.p_like)}`} × headline index ${fmt(v.predicted.headline_index, 2)}`) : null,
         el("div", { class: "why" }, `Why: ${(v.predicted || v.effect).factors.join("; ")}`),
         v.predicted && v.predicted.evidence.length
           ? el("div", { class: "evidence" }, `Evidence (observed in Upworthy A/B tests): ${v.predicted.evidence.join("; ")}`) : null))));

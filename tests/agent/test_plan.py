@@ -32,3 +32,21 @@ def test_structured_warnings_round_trip_and_unknown_kinds_are_refused():
     assert CampaignPlan.model_validate_json(plan.model_dump_json()) == plan
     with pytest.raises(ValidationError, match="kind"):
         CampaignPlan.model_validate({**mixed, "warnings": [{"kind": "surprise", "message": "?"}]})
+
+
+def test_campaign_value_sums_the_allocations_values_and_their_bounds() -> None:
+    from agent.plan import CampaignValue
+    from tools.effect import Amount, SendValue
+
+    def value(customers: int, orders: float, revenue: float) -> SendValue:
+        o, r = Amount(point=orders, low=orders / 2, high=orders * 2), Amount(point=revenue, low=0.0, high=revenue * 3)
+        return SendValue(customers=customers, currency="GBP", line_revenue=revenue / max(orders, 1e-9),
+                         organic_orders=o, with_send_orders=o, incremental_orders=o, organic_revenue=r,
+                         with_send_revenue=r, incremental_revenue=r, lift=Amount(point=1.6, low=1.5, high=1.7),
+                         lift_source="Hillstrom")
+
+    total = CampaignValue.total([value(100, 2.0, 20.0), value(50, 1.0, 5.0)])
+    assert total is not None and total.sends == 150 and total.currency == "GBP"
+    assert total.organic_orders == Amount(point=3.0, low=1.5, high=6.0)
+    assert total.incremental_revenue == Amount(point=25.0, low=0.0, high=75.0)
+    assert CampaignValue.total([]) is None

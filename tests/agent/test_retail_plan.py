@@ -13,9 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from agent.assemble import effect_tool
 from agent.brief import check_against_shop, load_brief
 from agent.llm import FunctionModel
 from agent.loop import Planner, PlannerTools
+from agent.report import render_markdown
 from tests.serve.api_harness import copywriter
 from tests.tools.shop.test_shop_orders import RAW, write_files
 from tools.audience import AudienceFilter, ProfilesTool
@@ -50,7 +52,19 @@ def test_retail_plan_states_real_prices_and_the_briefs_offer(retail_tools: Plann
         assert v.price_after_offer == round(price * 0.9, 2)
         text = f"{v.headline}\n{v.body}\n{v.cta}"
         assert format_price(price, "GBP") in text and format_price(v.price_after_offer, "GBP") in text
-    assert "observed 30-day purchase rate" in active[0].effect.metric
+    # Products chosen by expected incremental revenue; each variant shows orders and revenue beside the baseline.
+    assert "expected incremental revenue per send" in active[0].effect.metric
+    for v in active:
+        value = v.effect.value
+        assert v.effect.unit == "currency" and value is not None and value.currency == "GBP"
+        assert value.organic_orders.point < value.with_send_orders.point
+        assert value.incremental_revenue.low <= value.incremental_revenue.point <= value.incremental_revenue.high
+        assert any("Hillstrom" in f for f in v.effect.factors)
+    assert plan.launch is not None and plan.launch.value is not None
+    assert plan.launch.value.sends == plan.launch.planned_sends
+    assert any("visits, not purchases" in a for a in plan.assumptions)  # stated in every plan of a shop of orders
+    report = render_markdown(plan)
+    assert "## Assumptions" in report and "organic baseline (no send)" in report
 
 
 def test_a_plan_runs_on_an_imported_shop(settings, small_headline_model, tmp_path):
@@ -65,7 +79,7 @@ def test_a_plan_runs_on_an_imported_shop(settings, small_headline_model, tmp_pat
     model, local = small_headline_model
     tools = PlannerTools(
         shop=shop, profiles=ProfilesTool(open_portrait_store(settings, shop)),
-        recommend=RecommendTool.fit(shop, settings), effect=CategoryPurchaseRate(shop),
+        recommend=RecommendTool.fit(shop, settings), effect=effect_tool(shop, settings),
         copy=CopyTool(FunctionModel(copywriter), retries=0),
         predict_effect=functools.partial(predict_effect, headlines=model, settings=local),
     )
@@ -73,6 +87,9 @@ def test_a_plan_runs_on_an_imported_shop(settings, small_headline_model, tmp_pat
         "shop": "imported-gifts", "offer": None, "audience_filter": AudienceFilter(),
         "audience": "customers who buy gifts", "send_budget": 200, "max_segments": 2, "variants_per_channel": 1,
         "max_revisions": 1})
+    # Two weeks of orders are too few for a purchase model: the observed category rate, saying why.
+    assert isinstance(tools.effect, CategoryPurchaseRate)
+    assert "needs at least 120" in tools.effect.model_card["why_not_a_purchase_model"]
     plan = Planner(tools).run(brief)
     assert plan.shop == "imported-gifts" and plan.currency == "GBP" and plan.audience.size > 0
     assert plan.active_variants()

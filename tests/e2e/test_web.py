@@ -331,5 +331,10 @@ def test_retail_plan_from_the_form_shows_prices_in_pounds_and_the_offer(retail_s
         expect(page.locator(".variant .price").first).to_contain_text("Price £")
         expect(page.locator(".variant .offer").first).to_contain_text("XMAS10: £")
         expect(page.locator(".variant .offer").first).to_contain_text(" after 10% off")
+        # Expected orders and revenue beside the organic baseline, and the stated assumption.
+        expect(page.locator("#plan-value")).to_contain_text("organic baseline (no send)")
+        expect(page.locator("#plan-value")).to_contain_text("£")
+        expect(page.locator(".variant .effect").first).to_contain_text("incremental revenue per send £")
+        expect(page.locator(".assumption").first).to_contain_text("visits, not purchases")
         page.screenshot(path=str(tmp_path / "retail.png"), full_page=True)
         browser.close()

@@ -21,5 +21,5 @@ def movielens_eval_tools(settings: Settings, store: PortraitStore) -> PlannerToo
 
 @pytest.fixture(scope="session")
 def retail_eval_tools(settings: Settings) -> PlannerTools:
-    """The retail shop's real tools (UCI Online Retail, GBP; effect: observed category purchase rates)."""
+    """The retail shop's real tools (UCI Online Retail, GBP; effect: expected incremental revenue per send)."""
     return build_tools(settings, FunctionModel(facts_copy, name="scripted-facts"), shop="retail")

@@ -62,7 +62,7 @@ def test_smoke_suite_on_the_scripted_stand_in(home, tmp_path):
     for cid in ("retail-xmas10-email-en", "retail-candles-sms-zh"):
         scores = {s["scorer"]: s for s in cases[cid]["scores"]}
         assert scores["grounding"]["status"] == "pass" and scores["grounding"]["details"]["shop"] == "retail"
-        assert scores["value"]["details"]["effect_tool"] == "CategoryPurchaseRate"
+        assert scores["value"]["details"]["effect_tool"] == "PurchaseEffect"
         assert all("£" in m["body"] for m in cases[cid]["messages"])
     assert all("XMAS10" in m["body"] for m in cases["retail-xmas10-email-en"]["messages"])
     report = (tmp_path / "report.html").read_text()

@@ -22,8 +22,8 @@ from eval.suite import LiftThreshold, ScoreThreshold
 from eval.value import PopularityBaseline, predict_plan_value, score_value
 from tests.eval.plan_edits import edited, with_products
 from tools.copywriting import format_price
-from tools.effect import CategoryPurchaseRate
-from tools.effect.category_rate import METRIC
+from tools.effect import PurchaseEffect
+from tools.effect.purchases.plan_effect import CAVEAT, METRIC
 from tools.shop import Offer
 
 XMAS10 = {"code": "XMAS10", "percent_off": 10, "valid_from": "2011-11-09", "valid_to": "2011-12-09"}
@@ -178,9 +178,9 @@ def test_catalog_facts_carry_price_category_attributes_and_the_offers_that_apply
     assert catalog.facts("NOSUCH-1", offers) is None
 
 
-def test_value_on_retail_uses_observed_category_purchase_rates(plan, retail_eval_tools):
+def test_value_on_retail_uses_expected_incremental_revenue(plan, retail_eval_tools):
     effect, shop = retail_eval_tools.effect, retail_eval_tools.shop
-    assert isinstance(effect, CategoryPurchaseRate)
+    assert isinstance(effect, PurchaseEffect)
     baseline = PopularityBaseline(shop.interactions, shop.products)
     threshold = LiftThreshold(min_lift=0.0)
     strong = score_value(with_products(plan, effect, baseline, best=True), effect, baseline, threshold)
@@ -188,7 +188,7 @@ def test_value_on_retail_uses_observed_category_purchase_rates(plan, retail_eval
     assert strong.status == "pass" and strong.score is not None and strong.score >= 0, strong.evidence
     assert weak.status == "fail" and weak.score is not None and weak.score < 0, weak.evidence
     assert weak.evidence[2] == f"rate: {METRIC}"
-    assert "caveat of CategoryPurchaseRate: observed history, not a model of what a message causes" in weak.evidence
-    assert weak.details["effect_tool"] == "CategoryPurchaseRate"
+    assert f"caveat of PurchaseEffect: {CAVEAT}" in weak.evidence
+    assert weak.details["effect_tool"] == "PurchaseEffect"
     value = predict_plan_value(plan, effect)
     assert plan.launch is not None and value.metric == METRIC and value.sends == plan.launch.planned_sends > 0

@@ -63,7 +63,7 @@ def test_each_case_is_planned_and_scored_on_its_own_shop(harness, tmp_path):
     assert all("£" in m["body"] and "XMAS10" in m["body"] for m in cases["gifts-default"].messages)
     assert "offers the copy may state: XMAS10 (10% off)" in cases["gifts-default"].score("grounding").evidence
     assert cases["films"].score("value").details["effect_tool"].startswith("click_model")
-    assert cases["gifts-default"].score("value").details["effect_tool"] == "CategoryPurchaseRate"
+    assert cases["gifts-default"].score("value").details["effect_tool"] == "PurchaseEffect"
     assert cases["candles-zh"].score("grounding").details["shop"] == "retail"
     retail = harness.scoring("retail")
     assert retail is harness.scoring("retail") and retail.catalog.shop.name == "retail"

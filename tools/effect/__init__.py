@@ -12,19 +12,23 @@ from tools.effect.category_rate import CategoryPurchaseRate
 from tools.effect.click_model import ClickModel
 from tools.effect.effect_tool import EffectEstimate, EffectRequest, EffectResult, EffectTool
 from tools.effect.headlines import DEFAULT_FINE_TUNE, headline_ctr_model, score_pairs_file
-from tools.effect.purchases import PurchaseModel, bench_shop, evaluate_later_file
+from tools.effect.purchases import PurchaseEffect, PurchaseModel, bench_shop, evaluate_later_file
+from tools.effect.send_value import Amount, SendValue
 from tools.effect.uplift import evaluate_uplift_file, train_uplift
 from tools.effect.variant_effect import VariantEffect, combination, predict_effect
 
 __all__ = [
     "DEFAULT_FINE_TUNE",
+    "Amount",
     "CategoryPurchaseRate",
     "ClickModel",
     "EffectEstimate",
     "EffectRequest",
     "EffectResult",
     "EffectTool",
+    "PurchaseEffect",
     "PurchaseModel",
+    "SendValue",
     "VariantEffect",
     "bench_shop",
     "combination",

@@ -11,13 +11,14 @@ customers, how many had already rated it, and the top three factors in words wit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from tools.effect.click_features import CATEGORICAL, HistoryStats
 from tools.effect.click_model import METRIC, ClickModel
+from tools.effect.send_value import SendValue
 
 if TYPE_CHECKING:
     from tools.shop import Shop
@@ -62,6 +63,12 @@ class EffectEstimate(BaseModel):
     already_rated: int = Field(0, description="Customers of the group who have already rated (click model: counted "
                                "0) or bought (purchase rates: counted like anyone) the product.")
     factors: list[str] = Field(description="Top 3 readable factors with the data behind them.")
+    unit: Literal["probability", "currency"] = Field(
+        "probability", description="What ``point`` counts: a probability per send, or money per send (``value``)."
+    )
+    value: SendValue | None = Field(
+        None, description="On a shop of purchases: expected orders and revenue of the group with and without a send."
+    )
 
 
 class EffectResult(BaseModel):

@@ -61,7 +61,8 @@ class VariantEffect(BaseModel):
     segment_id: str
     product_id: str
     metric: str = METRIC
-    point: float = Field(description="Base rate (p_like) × headline index, capped at 1.")
+    point: float = Field(description="Base rate (p_like, or money per send on a shop of orders) × headline index; a "
+                         "probability is capped at 1.")
     low: float = Field(description="5th percentile (log-scale combination of both intervals).")
     high: float = Field(description="95th percentile.")
     p_like: float = Field(
@@ -133,9 +134,10 @@ def combine(
     factors = [f"product for this segment: {f}" for f in effect.factors[:2]] + [
         f"headline: {f}" for f in rating.factors[:2]
     ]
+    cap = 1.0 if effect.unit == "probability" else np.inf  # money per send has no ceiling of 1
     return VariantEffect(
         variant_id=variant_id, segment_id=segment_id, product_id=effect.product_id,
-        point=min(point, 1.0), low=min(point * np.exp(-Z_90 * sd), 1.0), high=min(point * np.exp(Z_90 * sd), 1.0),
+        point=min(point, cap), low=min(point * np.exp(-Z_90 * sd), cap), high=min(point * np.exp(Z_90 * sd), cap),
         p_like=effect.point, p_like_low=effect.low, p_like_high=effect.high, headline_index=rating.index,
         headline_index_low=rating.low, headline_index_high=rating.high, factors=factors, evidence=rating.evidence,
         combination=combination(effect.metric),

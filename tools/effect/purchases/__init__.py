@@ -19,6 +19,7 @@ from tools.effect.purchases.history import (
     read_later_file,
     shop_history,
 )
+from tools.effect.purchases.plan_effect import PurchaseEffect, orders_fingerprint
 from tools.effect.purchases.propensity import (
     PurchaseModel,
     category_propensity,
@@ -34,6 +35,7 @@ __all__ = [
     "METRIC_KEYS",
     "VALIDATION_CUT",
     "NextMonthRanker",
+    "PurchaseEffect",
     "PurchaseModel",
     "bench_shop",
     "category_propensity",
@@ -41,6 +43,7 @@ __all__ = [
     "customer_features",
     "evaluate_later_file",
     "next_period",
+    "orders_fingerprint",
     "personal_frequency",
     "popularity",
     "product_propensity",

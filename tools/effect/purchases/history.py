@@ -30,12 +30,15 @@ def _lines(frame: pd.DataFrame) -> pd.DataFrame:
     return out[list(LINE_COLUMNS)].reset_index(drop=True)
 
 
-def shop_history(orders: pd.DataFrame, cut: int | None = None) -> pd.DataFrame:
+def shop_history(orders: pd.DataFrame, cut: int | None = None, product_pattern: str | None = PRODUCT_CODE
+                 ) -> pd.DataFrame:
     """Return the shop's purchase lines (before ``cut`` if given) by the rules of this module.
 
     Args:
         orders: The retail shop's ``orders`` table (``customer_id`` pseudonymised, None for guests).
         cut: Unix time; only lines strictly before it are kept. None keeps all.
+        product_pattern: Regular expression a product id must match (default: the retail shop's five-digit stock
+            codes, which leave out postage, fees and samples); None keeps every product (an imported shop).
 
     Returns:
         The lines in :data:`LINE_COLUMNS`.
@@ -45,8 +48,9 @@ def shop_history(orders: pd.DataFrame, cut: int | None = None) -> pd.DataFrame:
         & ~orders["cancelled"].astype(bool)
         & (orders["quantity"] > 0)
         & (orders["unit_price"] > 0)
-        & orders["product_id"].astype(str).str.match(PRODUCT_CODE)
     )
+    if product_pattern is not None:
+        keep &= orders["product_id"].astype(str).str.match(product_pattern)
     if cut is not None:
         keep &= orders["timestamp"] < cut
     lines = orders[keep].astype({"customer_id": str, "product_id": str, "order_id": str})

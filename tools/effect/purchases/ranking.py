@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
-from tools.effect.purchases.history import DAY, shop_history
+from tools.effect.purchases.history import DAY, PRODUCT_CODE, shop_history
 
 __all__ = [
     "NextMonthRanker",
@@ -61,12 +61,13 @@ def _utc_seconds(cut: pd.Timestamp) -> int:
     return int(stamp.timestamp())
 
 
-def clean_lines(orders: pd.DataFrame) -> pd.DataFrame:
+def clean_lines(orders: pd.DataFrame, product_pattern: str | None = PRODUCT_CODE) -> pd.DataFrame:
     """Return the registered, uncancelled lines with quantity and price > 0 and a five-digit stock code.
 
-    The rules are :func:`tools.effect.purchases.history.shop_history`'s; the ranker keeps four of its columns.
+    The rules are :func:`tools.effect.purchases.history.shop_history`'s (``product_pattern`` as there); the ranker
+    keeps four of its columns.
     """
-    return shop_history(orders)[["order_id", "customer_id", "product_id", "timestamp"]]
+    return shop_history(orders, product_pattern=product_pattern)[["order_id", "customer_id", "product_id", "timestamp"]]
 
 
 def purchase_history(orders: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
@@ -364,6 +365,7 @@ class NextMonthRanker:
         train_cuts: int = TRAIN_CUTS,
         rounds: int = BOOSTING_ROUNDS,
         seed: int = 0,
+        product_pattern: str | None = PRODUCT_CODE,
     ) -> None:
         """Set up an unfitted ranker.
 
@@ -372,8 +374,10 @@ class NextMonthRanker:
             train_cuts: How many earlier 30-day windows to learn from.
             rounds: Boosting rounds.
             seed: Seed of the gradient boosting.
+            product_pattern: Product ids to learn from (default: the retail shop's stock codes; None: all).
         """
         self.categories = categories
+        self.product_pattern = product_pattern
         self.train_cuts = train_cuts
         self.rounds = rounds
         self.seed = seed
@@ -414,7 +418,7 @@ class NextMonthRanker:
             This ranker.
         """
         end = _utc_seconds(cut)
-        lines = clean_lines(orders)
+        lines = clean_lines(orders, self.product_pattern)
         lines = lines[lines["timestamp"] < end]
         tables = [self._training_table(lines, end - j * LABEL_DAYS * DAY) for j in range(self.train_cuts)]
         features = pd.concat([t[0] for t in tables], ignore_index=True)

@@ -1,0 +1,69 @@
+"""The retail shop's effect tool: expected incremental revenue per send, its value in orders and money, its words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.settings import Settings
+from tools.effect import Amount, EffectRequest, PurchaseEffect, SendValue
+from tools.effect.uplift import ASSUMPTION
+from tools.shop import Shop
+
+
+@pytest.fixture(scope="module")
+def tool(retail_shop: Shop, settings: Settings) -> PurchaseEffect:
+    return PurchaseEffect.load_or_train(retail_shop, settings)
+
+
+def test_point_is_organic_probability_times_lift_minus_one_times_line_revenue(tool: PurchaseEffect,
+                                                                               retail_shop: Shop) -> None:
+    customers = retail_shop.customers["customer_id"].astype(str).tolist()[:40]
+    products = ["85123A", "22423", "84879"]
+    result = tool.predict(EffectRequest(customer_ids=customers, product_ids=products))
+    p = tool.ranker.score(np.repeat(customers, 3).tolist(), np.tile(products, 40).tolist()).reshape(40, 3)
+    for j, estimate in enumerate(result.estimates):
+        line = tool.line_revenue[estimate.product_id]
+        assert line == pytest.approx(tool.quantity[estimate.product_id] * tool.price[estimate.product_id])
+        assert estimate.point == pytest.approx(p[:, j].mean() * (tool.prior.lift - 1) * line)
+        assert estimate.low <= estimate.point <= estimate.high and estimate.unit == "currency"
+        value = estimate.value
+        assert value is not None and value.customers == 40 and value.currency == "GBP"
+        assert value.organic_orders.point == pytest.approx(p[:, j].sum())
+        assert value.with_send_orders.point == pytest.approx(np.minimum(p[:, j] * tool.prior.lift, 1).sum())
+        assert value.incremental_revenue.point == pytest.approx(estimate.point * 40)
+        assert value.organic_revenue.point == pytest.approx(value.organic_orders.point * line)
+        for amount in (value.organic_orders, value.with_send_orders, value.incremental_revenue):
+            assert 0 <= amount.low <= amount.point <= amount.high
+        assert value.assumption == ASSUMPTION and "Hillstrom" in value.lift_source
+    assert "visits, not purchases" in result.model_card["assumption"]
+
+
+def test_factors_say_who_buys_anyway_what_an_order_is_worth_and_the_borrowed_lift(tool: PurchaseEffect,
+                                                                                  retail_shop: Shop) -> None:
+    customers = retail_shop.customers["customer_id"].astype(str).tolist()[:25]
+    estimate = tool.predict(EffectRequest(customer_ids=customers, product_ids=["85123A"])).estimates[0]
+    title = retail_shop.product("85123A").title
+    first, line, lift = estimate.factors
+    assert "without a message" in first and title in first and "25 customers" in first
+    assert "£" in line and " × " in line
+    assert "Hillstrom" in lift and "not a measured effect on purchases" in lift
+
+
+def test_unknown_ids_are_refused(tool: PurchaseEffect, retail_shop: Shop) -> None:
+    known = retail_shop.customers["customer_id"].astype(str).iat[0]
+    with pytest.raises(ValueError, match="unknown product ids"):
+        tool.predict(EffectRequest(customer_ids=[known], product_ids=["NO-SUCH-PRODUCT"]))
+    with pytest.raises(ValueError, match="unknown customer ids"):
+        tool.predict(EffectRequest(customer_ids=["nobody"], product_ids=["85123A"]))
+
+
+def test_send_value_scales_to_sends_and_sums_conservatively() -> None:
+    one = Amount(point=2.0, low=1.0, high=4.0)
+    value = SendValue(customers=100, currency="GBP", line_revenue=10.0, organic_orders=one, with_send_orders=one,
+                      incremental_orders=one, organic_revenue=one, with_send_revenue=one, incremental_revenue=one,
+                      lift=Amount(point=1.6, low=1.5, high=1.7), lift_source="test")
+    half = value.scaled(50)
+    assert half.customers == 50 and half.organic_orders == Amount(point=1.0, low=0.5, high=2.0)
+    assert half.lift == value.lift and half.line_revenue == 10.0
+    assert one + one == Amount(point=4.0, low=2.0, high=8.0)
