@@ -30,6 +30,7 @@ from serve.cli import chat_command, keys_app, serve_command
 
 if TYPE_CHECKING:
     from agent.trace import StepEvent, TraceStep
+    from tools.effect import Amount
 
 EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "christmas_gifts.yaml"
 
@@ -95,6 +96,20 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = 
         console.print(f"plan {plan.plan_id}: {len(plan.segments)} segments, {len(plan.active_variants())} variants; "
                       f"{t.wall_time_s:.1f} s (LLM {t.llm_time_s:.1f} s, other {t.other_time_s:.1f} s)",
                       highlight=False)
+    if plan.launch and plan.launch.value:
+        from tools.copywriting import format_price
+
+        v, cur = plan.launch.value, plan.currency
+
+        def money(a: Amount) -> str:
+            return f"{format_price(a.point, cur)} [{format_price(a.low, cur)}, {format_price(a.high, cur)}]"
+
+        console.print(f"expected in 30 days from {v.sends:,} sends: {v.with_send_orders.point:,.1f} orders, "
+                      f"{money(v.with_send_revenue)} revenue; organic baseline (no send) {v.organic_orders.point:,.1f} "
+                      f"orders, {money(v.organic_revenue)}; incremental {money(v.incremental_revenue)} (90%)",
+                      highlight=False)
+    for assumption in plan.assumptions:
+        console.print(f"[dim]assumption: {assumption}[/dim]", highlight=False)
     console.print(f"wrote {json_path} and {md_path}", highlight=False)
 
 
