@@ -81,6 +81,15 @@ class Settings(BaseSettings):
         description="Key of the keyed hash that pseudonymises customer ids. Set your own in production.",
     )
 
+    # Batch scoring (propensity and recommendation scores of every customer, in shards).
+    engine: Literal["local", "ray"] = Field(
+        "local", description="Where batch scoring runs: 'local' in this process, 'ray' as Ray tasks (tools.scoring)."
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join for engine 'ray' (e.g. ray://head:10001 or auto); unset: start a "
+        "local Ray on loopback with 2 CPUs.",
+    )
+
     # Campaign API (`campaign serve`) and chat.
     db_url: str | None = Field(
         None, description="SQLAlchemy URL of the jobs, plans, keys and chats database; default SQLite in home."
