@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="API key `campaign chat` sends (from `campaign keys create`).")
     api_workers: int = Field(2, ge=1, le=32, description="Plans computed at the same time (worker threads).")
     api_queue_size: int = Field(16, ge=0, le=10_000, description="Plans waiting for a worker; more answer 429.")
+    api_lease_s: float = Field(
+        30.0, ge=1.0, le=3600.0,
+        description="A `campaign serve` holds its database's server lease and renews it every third of this; a "
+        "second server on the same database is refused until the lease goes this long without a heartbeat.",
+    )
     chat_tool_choice: Literal["required", "auto"] = Field(
         "required",
         description="First model step of each chat turn: 'required' forces a tool call, then the answer is "

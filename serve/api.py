@@ -103,7 +103,8 @@ def create_app(
 
     store = store or Store(settings.database_url)
     factory = planner_factory or (lambda on_step: Planner(tools, settings.llm_concurrency, settings.seed, on_step))
-    jobs = JobManager(store, factory, settings.api_workers, settings.api_queue_size, settings.llm_plan_budget_s)
+    jobs = JobManager(store, factory, settings.api_workers, settings.api_queue_size, settings.llm_plan_budget_s,
+                      lease_s=settings.api_lease_s)
     chat = ChatService(settings, tools, chat_model, store, lambda owner: lambda brief: jobs.submit(brief, owner))
     check_llm = llm_probe or (lambda: probe(settings.effective_llm_url))
 

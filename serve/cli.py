@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.settings import Settings, get_settings
+from serve.database import now
 from serve.store import Store
 
 console = Console(stderr=True)
@@ -79,7 +80,13 @@ def serve_command(
 
         overrides = {"api_host": host, "api_port": port, "api_workers": workers, "api_queue_size": queue_size}
         settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-        if not any(k.revoked_at is None for k in _store(settings).api_keys()):
+        store = _store(settings)
+        blocking = store.blocking_lease(holder="", ttl_s=settings.api_lease_s)  # checked again, atomically, at start
+        if blocking is not None:
+            raise CommandError(f"another `campaign serve` runs the jobs of this database "
+                               f"({store.engine.url!r}): {blocking.describe(now())}; stop it first, or give this "
+                               "server its own database with CAMPAIGN_DB_URL")
+        if not any(k.revoked_at is None for k in store.api_keys()):
             console.print("[yellow]no API key yet:[/yellow] create one with `campaign keys create --name NAME`")
         with console.status(f"loading shop {settings.default_shop!r}, portraits, recommender and effect model …"):
             backend = OpenAIBackend.from_settings(settings)

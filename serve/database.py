@@ -1,9 +1,14 @@
 """The API database: its SQLAlchemy tables and the engine that holds them.
 
-Five tables: API keys (as hashes), plan jobs, their events, human decisions on plans, and chat messages.
-:func:`make_engine` opens any SQLAlchemy URL; a SQLite file gets its folder created and write-ahead logging,
-so readers never wait for the writing worker. Every time is stored in UTC. :class:`~serve.store.Store`
-reads and writes these tables and hands out plain records.
+Six tables: API keys (as hashes), plan jobs, their events, human decisions on plans, chat messages, and the
+server lease (which ``campaign serve`` runs the jobs of this database). :func:`make_engine` opens any SQLAlchemy
+URL; a SQLite file gets its folder created and write-ahead logging, so readers never wait for the writing worker.
+Every time is stored in UTC. :class:`~serve.store.Store` reads and writes these tables and hands out plain records.
+
+:func:`upgrade_schema` brings a database of an earlier release up to these tables in place: it creates missing
+tables and adds missing nullable columns (this release: ``jobs.runner`` and the ``server_leases`` table). The
+project has no migration tool; a change that needs more than that (a type change, a new non-null column) must
+come with its own upgrade step here.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -54,6 +59,20 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    runner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The server (its lease holder id) that started the job; only it may move the job on from ``running``."""
+
+
+class ServerLeaseRow(Base):
+    """Which ``campaign serve`` runs this database's jobs: one row, renewed by the holder's heartbeat."""
+
+    __tablename__ = "server_leases"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class EventRow(Base):
@@ -115,3 +134,35 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def upgrade_schema(engine: Engine) -> list[str]:
+    """Create missing tables and add missing nullable columns, in place (a database of an earlier release works).
+
+    Args:
+        engine: The database.
+
+    Returns:
+        What was added, e.g. ``["jobs.runner"]`` (empty when the schema was current).
+
+    Raises:
+        RuntimeError: A missing column is not nullable (it needs an upgrade step of its own).
+    """
+    existing = set(inspect(engine).get_table_names())
+    added = [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            if table.name not in existing:
+                continue
+            present = {c["name"] for c in inspect(connection).get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable:
+                    raise RuntimeError(f"{table.name}.{column.name} is missing and not nullable: it needs an upgrade "
+                                       "step in serve/database.py")
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                added.append(f"{table.name}.{column.name}")
+    return added

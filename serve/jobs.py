@@ -11,6 +11,13 @@ worker catches :class:`PlanCancelledError` and the job ends ``cancelled`` with w
 is dropped (so is a whole one, when the cancel arrives after the last step). The same guard bounds the LLM time
 of each plan (``llm_budget_s``): past it the job fails with :class:`~agent.plan_guard.LLMBudgetExceededError`.
 
+One server runs the jobs of a database. :meth:`JobManager.start` takes the database's server lease first
+(:meth:`~serve.store.Store.acquire_server_lease`; a second server on the same database is refused with
+:class:`~serve.store.ServerBusyError`) and a heartbeat thread renews it every third of ``lease_s``; a lease
+without a heartbeat for ``lease_s`` (or whose process on this host is gone) may be taken over. Every write of a
+job is conditional on this server running it (:meth:`~serve.store.Store.claim_job`, ``runner=``), so a server
+that lost its lease never overwrites a state it does not own; it stops taking jobs and cancels its plans.
+
 On start, jobs a previous process left ``running`` are failed with the reason ``"interrupted by a server
 restart"`` (or cancelled, if a cancel had been asked for) and jobs left ``queued`` are queued again, so
 nothing hangs.
@@ -24,17 +31,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.brief import Brief
 from agent.loop import expected_steps
 from agent.plan import CampaignPlan
 from agent.plan_guard import PlanCancelledError, PlanGuard
 from agent.trace import StepEvent, StepListener, TraceStep
-from serve.store import RESTART_REASON, TERMINAL, JobRecord, Store
+from serve.database import now
+from serve.store import RESTART_REASON, TERMINAL, JobRecord, ServerBusyError, Store
 
 __all__ = ["JobFinishedError", "JobManager", "PlanCancelledError", "PlanRunner", "PlannerFactory", "QueueFullError",
-           "UnknownJobError"]
+           "ServerBusyError", "UnknownJobError"]
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +81,20 @@ class JobManager:
         queue_size: Jobs allowed to wait for a worker.
         llm_budget_s: LLM time each plan may spend (see :class:`~agent.plan_guard.PlanGuard`); None: no limit.
         clock: Monotonic seconds the budget is measured with (tests pass a simulated clock).
+        lease_s: How long the server lease stays live without a heartbeat.
     """
 
     def __init__(self, store: Store, planner_factory: PlannerFactory, workers: int = 2, queue_size: int = 16,
-                 llm_budget_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 llm_budget_s: float | None = None, clock: Callable[[], float] = time.monotonic,
+                 lease_s: float = 30.0) -> None:
         self.store = store
         self.llm_budget_s = llm_budget_s
         self.clock = clock
+        self.lease_s = lease_s
+        self.server_id = uuid.uuid4().hex  # this server's lease holder id; the runner of the jobs it starts
+        self._heartbeat: threading.Thread | None = None
+        self._beat_stop = threading.Event()
+        self._lease_lost = False
         self._guards: dict[str, PlanGuard] = {}  # running job id -> its guard
         self.planner_factory = planner_factory
         self.workers = workers
@@ -98,7 +113,13 @@ class JobManager:
 
         Returns:
             Ids of the jobs failed as interrupted and of the queued jobs resumed.
+
+        Raises:
+            ServerBusyError: Another live server runs this database's jobs (nothing was changed).
         """
+        previous = self.store.acquire_server_lease(self.server_id, self.lease_s)
+        if previous is not None:
+            log.warning("took the jobs of this database over from %s", previous.describe(now()))
         failed, queued = self.store.recover()
         for job_id in failed:
             log.warning("job %s: %s", job_id, RESTART_REASON)
@@ -109,7 +130,28 @@ class JobManager:
                          for i in range(self.workers)]
         for thread in self._threads:
             thread.start()
+        self._beat_stop.clear()
+        self._heartbeat = threading.Thread(target=self._beat, name="server-lease", daemon=True)
+        self._heartbeat.start()
         return failed, queued
+
+    def _beat(self) -> None:
+        """Renew the server lease every third of ``lease_s``; stop taking jobs if another server took it."""
+        while not self._beat_stop.wait(self.lease_s / 3):
+            try:
+                held = self.store.renew_server_lease(self.server_id)
+            except Exception:  # the database is unreachable for a moment: the lease may still be renewed in time
+                log.exception("cannot renew the server lease")
+                continue
+            if not held:
+                log.error("another server took this database's jobs over; this one stops taking jobs")
+                with self._cv:
+                    self._stopping = self._lease_lost = True
+                    self._cv.notify_all()
+                    guards = list(self._guards.values())
+                for guard in guards:
+                    guard.cancel("the server (it lost the database's server lease)")
+                return
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop taking jobs and wait up to ``grace_s`` for the workers.
@@ -120,16 +162,25 @@ class JobManager:
         with self._cv:
             self._stopping = True
             self._cv.notify_all()
+        self._beat_stop.set()
         for thread in self._threads:
             thread.join(grace_s)
+        if self._heartbeat is not None:
+            self._heartbeat.join(grace_s)
+        # A plan still running here can no longer end the job: the next server fails it, and this worker's
+        # final write is refused (it is conditional on this server running the job).
+        self.store.release_server_lease(self.server_id)
 
     def submit(self, brief: Brief, owner: str) -> JobRecord:
         """Queue a plan for ``brief`` (already validated against the shop).
 
         Raises:
-            QueueFullError: when ``queue_size`` jobs are already waiting.
+            QueueFullError: when ``queue_size`` jobs are already waiting, or this server lost the database's
+                server lease.
         """
         with self._cv:
+            if self._lease_lost:
+                raise QueueFullError("this server no longer runs plans: another server took its database over")
             if len(self._pending) >= self.queue_size:
                 raise QueueFullError(
                     f"{len(self._pending)} plans are waiting for {self.workers} busy worker(s); retry later"
@@ -166,7 +217,8 @@ class JobManager:
             if job.status == "queued":
                 if job_id in self._pending:
                     self._pending.remove(job_id)
-                self.store.set_status(job_id, "cancelled", error=f"cancelled by {by} before it started")
+                self.store.set_status(job_id, "cancelled", error=f"cancelled by {by} before it started",
+                                      expected="queued")
             elif job_id not in self._cancel:
                 self._cancel[job_id] = by
                 self.store.request_cancel(job_id, by)
@@ -221,11 +273,10 @@ class JobManager:
                     self._running.discard(job_id)
 
     def _run(self, job_id: str) -> None:
-        with self._cv:  # a job cancelled while queued is never started
+        with self._cv:  # a job cancelled while queued (or started by another server) is never started here
             job = self.store.job(job_id)
-            if job is None or job.status != "queued":
+            if job is None or not self.store.claim_job(job_id, self.server_id):
                 return
-            self.store.set_status(job_id, "running")
             guard = self._guards[job_id] = PlanGuard(self.llm_budget_s, self.clock)
         self._notify(job_id)
 
@@ -233,7 +284,9 @@ class JobManager:
             if event == "start":  # checked first, so a step that will not run leaves no start event
                 guard.at(f"before step {step.index} ({step.step})")
                 guard.check()
-            self.store.add_step_event(job_id, f"step_{event}", step.model_dump(mode="json"))
+            if not self.store.add_step_event(job_id, f"step_{event}", step.model_dump(mode="json"), self.server_id):
+                guard.cancel("another server (this one lost the job)")
+                guard.check()
             self._notify(job_id)
             guard.at(f"{'during' if event == 'start' else 'after'} step {step.index} ({step.step})")
             if event == "end":
@@ -248,13 +301,13 @@ class JobManager:
             log.exception("job %s failed", job_id)
             with self._cv:
                 self._cancel.pop(job_id, None)
-                self.store.set_status(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                self._record(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
         else:
             with self._cv:  # a cancel asked for after the last step still wins: the plan is dropped
                 if job_id in self._cancel:
                     self._finish_cancelled(job_id, "after the last step")
                 else:
-                    self.store.set_status(job_id, "done", plan=plan.model_dump_json(), steps_done=len(plan.trace))
+                    self._record(job_id, "done", plan=plan.model_dump_json(), steps_done=len(plan.trace))
         finally:
             with self._cv:
                 self._guards.pop(job_id, None)
@@ -263,5 +316,10 @@ class JobManager:
     def _finish_cancelled(self, job_id: str, where: str) -> None:
         with self._cv:
             by = self._cancel.pop(job_id, "someone")
-            self.store.set_status(job_id, "cancelled", error=f"cancelled by {by} {where}; no plan was kept")
+            self._record(job_id, "cancelled", error=f"cancelled by {by} {where}; no plan was kept")
         log.info("job %s cancelled by %s %s", job_id, by, where)
+
+    def _record(self, job_id: str, status: str, **values: Any) -> None:
+        """End a job this server runs; a job another server took over keeps the state that server gave it."""
+        if not self.store.set_status(job_id, status, runner=self.server_id, **values):
+            log.warning("job %s is no longer run by this server; its outcome (%s) was not recorded", job_id, status)

@@ -5,24 +5,58 @@ Methods open a short transaction each and return plain records (:class:`KeyRecor
 :class:`EventRecord`, :class:`DecisionRecord`), so callers never hold a session and worker threads can share
 the store. Plans are stored as their JSON text; step events as JSON. The tables and the engine (SQLite with
 write-ahead logging) are in :mod:`serve.database`.
+
+One server runs the jobs of a database: it holds the server lease (:meth:`Store.acquire_server_lease`) and
+renews it; a second one is refused while the lease is live (:class:`ServerBusyError`), on SQLite and on a server
+database alike. Every move of a job is a conditional update: a job leaves ``queued`` only once
+(:meth:`Store.claim_job`), and only the server that started a job may record its steps or end it
+(``runner=``), so a worker of a server that lost its lease never overwrites a state it does not own.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from serve.database import ApiKeyRow, Base, ChatMessageRow, DecisionRow, EventRow, JobRow, make_engine, now
+from serve.database import (
+    ApiKeyRow,
+    ChatMessageRow,
+    DecisionRow,
+    EventRow,
+    JobRow,
+    ServerLeaseRow,
+    make_engine,
+    now,
+    upgrade_schema,
+)
 
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
 TERMINAL: tuple[Status, ...] = ("done", "failed", "cancelled")
 RESTART_REASON = "interrupted by a server restart"
 CANCEL_REQUESTED = "cancel_requested"  # event kind: someone asked a running job to stop at its next step
+LEASE = "jobs"  # the one server lease of a database
+
+
+class ServerBusyError(RuntimeError):
+    """Another live ``campaign serve`` holds this database's server lease."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -90,6 +124,27 @@ def _job(row: JobRow) -> JobRecord:
     )
 
 
+@dataclass(frozen=True)
+class LeaseRecord:
+    """Who holds the server lease of a database."""
+
+    holder: str
+    host: str
+    pid: int
+    acquired_at: datetime
+    heartbeat_at: datetime
+
+    def describe(self, at: datetime) -> str:
+        """Say who holds it, e.g. ``"pid 4242 on host web-1 (last heartbeat 3 s ago)"``."""
+        ago = (at - self.heartbeat_at).total_seconds()
+        return f"pid {self.pid} on host {self.host} (last heartbeat {ago:.0f} s ago)"
+
+
+def _lease(row: ServerLeaseRow) -> LeaseRecord:
+    return LeaseRecord(row.holder, row.host, row.pid, _aware(row.acquired_at) or now(),
+                       _aware(row.heartbeat_at) or now())
+
+
 class Store:
     """The API database.
 
@@ -100,8 +155,79 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        upgrade_schema(self.engine)  # a database of the previous release gains the new table and column in place
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    # Server lease -----------------------------------------------------------------------------------------
+    def server_lease(self) -> LeaseRecord | None:
+        """Return the server lease as stored (live or not), or None."""
+        with self._session() as s:
+            row = s.get(ServerLeaseRow, LEASE)
+            return _lease(row) if row else None
+
+    def blocking_lease(self, holder: str, ttl_s: float) -> LeaseRecord | None:
+        """Return the lease of another live server, or None when ``holder`` may take the lease.
+
+        A lease is free when nobody holds it, ``holder`` holds it, its heartbeat is older than ``ttl_s``, or its
+        holder was a process of this host that no longer exists (a server killed with ``kill -9``).
+        """
+        lease = self.server_lease()
+        if lease is None or lease.holder == holder:
+            return None
+        if now() - lease.heartbeat_at > timedelta(seconds=ttl_s):
+            return None
+        if lease.host == socket.gethostname() and lease.pid != os.getpid() and not _pid_alive(lease.pid):
+            return None
+        return lease
+
+    def acquire_server_lease(self, holder: str, ttl_s: float) -> LeaseRecord | None:
+        """Take this database's server lease for ``holder`` (this process).
+
+        Args:
+            holder: The server's id.
+            ttl_s: How long a lease stays live without a heartbeat.
+
+        Returns:
+            The lease taken over from a dead or silent server, or None when it was free.
+
+        Raises:
+            ServerBusyError: Another live server holds it (the message says which and what to do).
+        """
+        for _ in range(3):  # lost races with another starting server are retried
+            previous = self.server_lease()
+            blocking = self.blocking_lease(holder, ttl_s)
+            if blocking is not None:
+                raise ServerBusyError(
+                    f"another `campaign serve` runs the jobs of this database ({self.engine.url!r}): "
+                    f"{blocking.describe(now())}; stop it first, or give this server its own CAMPAIGN_DB_URL "
+                    f"(its lease expires {ttl_s:g} s after its last heartbeat)")
+            values = {"holder": holder, "host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": now()}
+            try:
+                with self._session.begin() as s:
+                    if previous is None:
+                        s.add(ServerLeaseRow(name=LEASE, acquired_at=now(), **values))
+                        return None
+                    taken = s.execute(update(ServerLeaseRow).where(
+                        ServerLeaseRow.name == LEASE, ServerLeaseRow.holder == previous.holder,
+                        ServerLeaseRow.heartbeat_at == previous.heartbeat_at).values(acquired_at=now(), **values))
+                    if taken.rowcount == 1:  # type: ignore[attr-defined]
+                        return None if previous.holder == holder else previous
+            except IntegrityError:
+                continue
+        raise ServerBusyError("another `campaign serve` is starting on this database at the same time; retry")
+
+    def renew_server_lease(self, holder: str) -> bool:
+        """Record a heartbeat of ``holder``; False when it no longer holds the lease."""
+        with self._session.begin() as s:
+            renewed = s.execute(update(ServerLeaseRow).where(ServerLeaseRow.name == LEASE,
+                                                             ServerLeaseRow.holder == holder)
+                                .values(heartbeat_at=now()))
+            return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
+
+    def release_server_lease(self, holder: str) -> None:
+        """Give the lease up (a server that stops), if ``holder`` still holds it."""
+        with self._session.begin() as s:
+            s.execute(delete(ServerLeaseRow).where(ServerLeaseRow.name == LEASE, ServerLeaseRow.holder == holder))
 
     # API keys ---------------------------------------------------------------------------------------------
     def add_key(self, name: str, key_hash: str, prefix: str) -> KeyRecord:
@@ -162,10 +288,24 @@ class Store:
             return {k: v for k, v in s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).tuples()}
 
     def set_status(self, job_id: str, status: str, *, error: str | None = None, plan: str | None = None,
-                   steps_done: int | None = None) -> None:
+                   steps_done: int | None = None, expected: str | tuple[str, ...] | None = None,
+                   runner: str | None = None) -> bool:
         """Move a job to ``status`` (running, done, failed or cancelled) and record the status event.
 
-        ``error`` says why a job failed or was cancelled.
+        The update is conditional, so no caller overwrites a state it does not own: with ``expected`` the job
+        moves only from that status (or one of them), with ``runner`` only while that server runs it.
+
+        Args:
+            job_id: The job.
+            status: The new status.
+            error: Why a job failed or was cancelled.
+            plan: The plan's JSON (done).
+            steps_done: Steps in the plan's trace (done).
+            expected: Status(es) the job must have now; None: any.
+            runner: The server that must be running the job (its status ``running`` and its runner this one).
+
+        Returns:
+            Whether the job moved (False: its status or runner is not what the caller expected).
         """
         values: dict[str, Any] = {"status": status, "error": error}
         if status == "running":
@@ -176,20 +316,45 @@ class Store:
             values["plan"] = plan
         if steps_done is not None:
             values.update(steps_done=steps_done, steps_expected=steps_done)
+        query = update(JobRow).where(JobRow.id == job_id)
+        if expected is not None:
+            query = query.where(JobRow.status.in_([expected] if isinstance(expected, str) else expected))
+        if runner is not None:
+            query = query.where(JobRow.status == "running", JobRow.runner == runner)
         with self._session.begin() as s:
-            s.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+            if s.execute(query.values(**values)).rowcount != 1:  # type: ignore[attr-defined]
+                return False
             data = {"status": status} | ({"error": error} if error else {})
             s.add(EventRow(job_id=job_id, kind="status", data=data, at=now()))
+        return True
 
-    def add_step_event(self, job_id: str, kind: str, step: dict[str, Any]) -> None:
-        """Record a step start or end and update the job's progress."""
+    def claim_job(self, job_id: str, runner: str) -> bool:
+        """Start a queued job for server ``runner``; False when it is no longer queued (cancelled, or taken)."""
         with self._session.begin() as s:
+            claimed = s.execute(update(JobRow).where(JobRow.id == job_id, JobRow.status == "queued")
+                                .values(status="running", runner=runner, started_at=now(), error=None))
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            s.add(EventRow(job_id=job_id, kind="status", data={"status": "running"}, at=now()))
+        return True
+
+    def add_step_event(self, job_id: str, kind: str, step: dict[str, Any], runner: str | None = None) -> bool:
+        """Record a step start or end and update the job's progress.
+
+        With ``runner``, only while that server runs the job; returns whether the event was recorded.
+        """
+        query = update(JobRow).where(JobRow.id == job_id)
+        if runner is not None:
+            query = query.where(JobRow.status == "running", JobRow.runner == runner)
+        if kind == "step_start":
+            query = query.values(current_step=step.get("step"))
+        else:
+            query = query.values(steps_done=JobRow.steps_done + 1, current_step=None)
+        with self._session.begin() as s:
+            if s.execute(query).rowcount != 1:  # type: ignore[attr-defined]
+                return False
             s.add(EventRow(job_id=job_id, kind=kind, data=step, at=now()))
-            if kind == "step_start":
-                s.execute(update(JobRow).where(JobRow.id == job_id).values(current_step=step.get("step")))
-            else:
-                s.execute(update(JobRow).where(JobRow.id == job_id)
-                          .values(steps_done=JobRow.steps_done + 1, current_step=None))
+        return True
 
     def request_cancel(self, job_id: str, by: str) -> None:
         """Record that ``by`` asked the running job to stop (the ``cancel_requested`` event)."""
@@ -213,20 +378,25 @@ class Store:
     def recover(self) -> tuple[list[str], list[str]]:
         """After a restart: end the jobs left running; return (ids of the jobs ended, queued ids to resume).
 
-        A job left running is failed with :data:`RESTART_REASON`, or cancelled if someone had asked it to stop.
-        Cancelled jobs are terminal and never resumed.
+        Call it holding the server lease (no other live server runs jobs then). A job left running is failed with
+        :data:`RESTART_REASON`, or cancelled if someone had asked it to stop. Cancelled jobs are terminal and
+        never resumed.
         """
         with self._session() as s:
             running = list(s.scalars(select(JobRow.id).where(JobRow.status == "running")))
             queued = list(s.scalars(select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.created_at)))
+        ended = []
         for job_id in running:
             by = self.cancel_requester(job_id)
             if by is None:
-                self.set_status(job_id, "failed", error=RESTART_REASON)
+                moved = self.set_status(job_id, "failed", error=RESTART_REASON, expected="running")
             else:
-                self.set_status(job_id, "cancelled", error=f"cancelled by {by}; the server restarted before "
-                                                           "the plan reached its next step")
-        return running, queued
+                moved = self.set_status(job_id, "cancelled", expected="running",
+                                        error=f"cancelled by {by}; the server restarted before the plan reached "
+                                              "its next step")
+            if moved:
+                ended.append(job_id)
+        return ended, queued
 
     # Decisions --------------------------------------------------------------------------------------------
     def add_decision(self, job_id: str, decision: str, by: str, reason: str, api_key: str) -> DecisionRecord:

@@ -1,24 +1,35 @@
-"""A hanging LLM neither holds a cancel nor runs past the plan's LLM time budget (issue 18).
+"""Jobs under the faults of issue 18: a hanging LLM, and two servers on one database.
 
-The real plan loop runs on the demo shop's real tools; only the copy model is faked: one that blocks on a
-``threading.Event`` until the test releases it, and one that reports time on a simulated clock. Every check reads
-the job's recorded events and reason, never the wall clock.
+A hanging LLM neither holds a cancel nor runs past the plan's LLM time budget: the real plan loop runs on the
+demo shop's real tools, only the copy model is faked (one that blocks on a ``threading.Event`` until the test
+releases it, one that reports time on a simulated clock). A second server on the database is refused, a server
+that lost its lease never overwrites the states of the one that took over, and a server killed on this host is
+taken over at once. Every check reads the job's recorded states and events, never the wall clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
+import subprocess
+import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import insert, update
 
 from agent.brief import Brief
 from agent.llm import ChatReply, ChatRequest, FunctionModel
 from agent.loop import Planner, PlannerTools
 from agent.trace import StepListener
-from serve.jobs import JobManager
-from serve.store import TERMINAL, JobRecord, Store
-from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, copywriter
+from serve.database import ServerLeaseRow
+from serve.jobs import JobManager, QueueFullError, ServerBusyError
+from serve.store import RESTART_REASON, TERMINAL, JobRecord, Store
+from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, HeldPlanner, copywriter
 from tools.copywriting import CopyTool
 
 WRITE_COPY = "during step 6 (write copy)"
@@ -37,6 +48,10 @@ def _brief(tools: PlannerTools) -> Brief:
     vocabulary = tools.profiles.store.vocabulary()
     return brief.model_copy(update={"shop": tools.shop.name,
                                     "audience_filter": brief.audience_filter.checked(vocabulary)})
+
+
+def _plain_brief() -> Brief:
+    return Brief.model_validate(SMALL_BRIEF)
 
 
 def _finished(jobs: JobManager, job_id: str) -> JobRecord:
@@ -137,3 +152,94 @@ def test_a_plan_within_its_llm_time_budget_is_done(api_tools, tmp_path) -> None:
     finally:
         jobs.stop()
     assert ended.status == "done" and ended.error is None and ended.plan is not None
+
+
+def _held(started: threading.Event, release: threading.Event) -> Any:
+    return lambda on_step: HeldPlanner(on_step, started, release, [])
+
+
+def test_a_second_server_on_the_same_database_is_refused_and_changes_nothing(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    started, release = threading.Event(), threading.Event()
+    first = JobManager(Store(url), _held(started, release), workers=1, queue_size=4)
+    first.start()
+    try:
+        running = first.submit(_plain_brief(), "tester")
+        assert started.wait(WAIT_S)
+        queued = first.submit(_plain_brief(), "tester")
+        second = JobManager(Store(url), _held(threading.Event(), release), workers=1)
+        with pytest.raises(ServerBusyError) as refused:
+            second.start()
+        assert f"pid {os.getpid()} on host {socket.gethostname()}" in str(refused.value)
+        assert "stop it first" in str(refused.value)
+        store = Store(url)
+        assert [(j.id, j.status) for j in sorted(store.jobs(), key=lambda j: j.created_at)] == [
+            (running.id, "running"), (queued.id, "queued")]  # the refused server failed and ran nothing
+    finally:
+        release.set()
+        first.stop(WAIT_S)
+    assert Store(url).server_lease() is None
+    second.start()  # once the first server stopped, the next one starts
+    second.stop(WAIT_S)
+
+
+def test_a_server_that_lost_its_lease_never_overwrites_the_new_servers_states(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    started, release = threading.Event(), threading.Event()
+    stalled = JobManager(Store(url), _held(started, release), workers=1, lease_s=3600)
+    stalled.start()
+    try:
+        job = stalled.submit(_plain_brief(), "tester")
+        assert started.wait(WAIT_S)
+        store = Store(url)
+        with store.engine.begin() as connection:  # the first server stalled: its heartbeat stopped long ago
+            connection.execute(update(ServerLeaseRow).values(heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        successor = JobManager(Store(url), _held(threading.Event(), threading.Event()), workers=1, lease_s=3600)
+        failed, _ = successor.start()
+        assert failed == [job.id]
+        release.set()  # the stalled server's plan goes on: its next step and its failure must not be recorded
+        stalled.stop(WAIT_S)
+        successor.stop(WAIT_S)
+    finally:
+        release.set()
+    ended = store.job(job.id)
+    assert ended is not None and ended.status == "failed" and ended.error == RESTART_REASON
+    kinds = [(e.kind, e.data.get("status") or e.data.get("step")) for e in store.events_after(job.id)]
+    assert kinds == [("status", "queued"), ("status", "running"), ("step_start", "retrieve audience"),
+                     ("status", "failed")]  # the stalled server's step end and its own ending were refused
+
+
+def test_a_server_killed_on_this_host_is_taken_over_at_once(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    store = Store(url)
+    with store.engine.begin() as connection:  # a live heartbeat, but its process (kill -9) is gone
+        connection.execute(insert(ServerLeaseRow).values(name="jobs", holder="killed", host=socket.gethostname(),
+                                                         pid=int(dead.stdout), acquired_at=datetime.now(UTC),
+                                                         heartbeat_at=datetime.now(UTC)))
+    restarted = JobManager(Store(url), _held(threading.Event(), threading.Event()), workers=1)
+    restarted.start()
+    try:
+        lease = store.server_lease()
+        assert lease is not None and lease.holder == restarted.server_id and lease.pid == os.getpid()
+    finally:
+        restarted.stop(WAIT_S)
+
+
+def test_a_server_whose_lease_was_taken_over_stops_taking_plans(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    jobs = JobManager(Store(url), _held(threading.Event(), threading.Event()), workers=1, lease_s=0.3)
+    jobs.start()
+    try:
+        with Store(url).engine.begin() as connection:  # another server took the lease over
+            connection.execute(update(ServerLeaseRow).values(holder="another-server"))
+        assert jobs._heartbeat is not None
+        jobs._heartbeat.join(WAIT_S)  # the heartbeat ends once it finds the lease gone
+        assert not jobs._heartbeat.is_alive()
+        with pytest.raises(QueueFullError, match="another server took its database over"):
+            jobs.submit(_plain_brief(), "tester")
+    finally:
+        jobs.stop(WAIT_S)
+    lease = Store(url).server_lease()
+    assert lease is not None and lease.holder == "another-server"  # stopping did not release the other's lease
