@@ -7,7 +7,15 @@ and the embedded vLLM server. It sits below the tools and the loop; only :mod:`a
 from agent.llm.embedded_server import LLMServerError, ensure_llm_server, probe, serve_forever
 from agent.llm.openai_backend import OpenAIBackend
 from agent.llm.protocol import ChatModel, ChatReply, ChatRequest, LLMError, Message, ToolCall, ToolSpec, Usage
-from agent.llm.scripted import FunctionModel, ScriptedModel, ScriptError, reply_json, reply_text, reply_tool_call
+from agent.llm.scripted import (
+    FunctionModel,
+    ScriptedModel,
+    ScriptError,
+    reply_candidates,
+    reply_json,
+    reply_text,
+    reply_tool_call,
+)
 from agent.llm.structured import StructuredOutputError, StructuredResult, describe_validation_error, generate_structured
 
 __all__ = [
@@ -30,6 +38,7 @@ __all__ = [
     "ensure_llm_server",
     "generate_structured",
     "probe",
+    "reply_candidates",
     "reply_json",
     "reply_text",
     "reply_tool_call",

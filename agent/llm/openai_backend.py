@@ -50,6 +50,10 @@ class OpenAIBackend:
         }
         if request.seed is not None:
             params["seed"] = request.seed
+        if request.n > 1:
+            params["n"] = request.n
+        if request.frequency_penalty:
+            params["frequency_penalty"] = request.frequency_penalty
         if request.response_schema is not None:
             params["response_format"] = {
                 "type": "json_schema",
@@ -81,7 +85,7 @@ class OpenAIBackend:
             raise LLMError(f"cannot reach the LLM server at {self.base_url}: {exc}") from exc
         except openai.APIStatusError as exc:
             raise LLMError(f"LLM server at {self.base_url} answered {exc.status_code}: {exc.message}") from exc
-        choice = completion.choices[0]
+        choice = min(completion.choices, key=lambda c: c.index)
         calls = [
             ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
             for c in (choice.message.tool_calls or [])
@@ -90,6 +94,8 @@ class OpenAIBackend:
         usage = completion.usage
         return ChatReply(
             content=choice.message.content,
+            contents=[c.message.content for c in sorted(completion.choices, key=lambda c: c.index)]
+            if request.n > 1 else [],
             tool_calls=calls,
             usage=Usage(
                 prompt_tokens=usage.prompt_tokens if usage else 0,

@@ -73,6 +73,10 @@ class ChatRequest(BaseModel):
         temperature: Sampling temperature.
         max_tokens: Upper bound of generated tokens.
         seed: Sampling seed, for repeatable runs.
+        frequency_penalty: Lowers a token's logit by this much per time it was already generated (the OpenAI
+            parameter; keeps a small model from looping on one phrase). 0: off.
+        n: Candidates to sample for the same prompt in one call (the OpenAI ``n``; vLLM shares the prompt's
+            prefix between them and seeds candidate ``i`` with ``seed + i``).
     """
 
     messages: list[Message]
@@ -83,6 +87,8 @@ class ChatRequest(BaseModel):
     temperature: float = 0.7
     max_tokens: int = 400
     seed: int | None = None
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    n: int = Field(1, ge=1, le=16)
 
 
 class Usage(BaseModel):
@@ -98,14 +104,24 @@ class Usage(BaseModel):
 
 
 class ChatReply(BaseModel):
-    """What the model answered."""
+    """What the model answered.
+
+    ``content`` is the first (or only) candidate; a request with ``n`` > 1 gets every candidate's text in
+    ``contents``, in the server's order (``contents[0]`` is ``content``).
+    """
 
     content: str | None = None
+    contents: list[str | None] = Field(default_factory=list, description="Every candidate's text (n > 1).")
     tool_calls: list[ToolCall] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     model: str = ""
     latency_s: float = 0.0
     finish_reason: str | None = None
+
+    @property
+    def candidates(self) -> list[str | None]:
+        """Every candidate's text: ``contents`` when the reply holds several, else ``[content]``."""
+        return list(self.contents) if self.contents else [self.content]
 
 
 @runtime_checkable

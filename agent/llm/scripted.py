@@ -31,6 +31,16 @@ def reply_json(value: BaseModel | dict[str, Any], tokens: int = 20) -> ChatReply
     return ChatReply(content=text, usage=Usage(prompt_tokens=tokens, completion_tokens=tokens), model="scripted")
 
 
+def reply_candidates(values: list[BaseModel | dict[str, Any] | str], tokens: int = 20) -> ChatReply:
+    """Return a reply holding several candidates (an answer to a request with ``n`` > 1), each as JSON.
+
+    A ``str`` value is taken as the candidate's text as is (e.g. invalid JSON).
+    """
+    texts = [v if isinstance(v, str) else reply_json(v).content for v in values]
+    return ChatReply(content=texts[0], contents=texts, usage=Usage(prompt_tokens=tokens, completion_tokens=tokens),
+                     model="scripted")
+
+
 def reply_text(text: str, tokens: int = 10) -> ChatReply:
     """Return a plain text reply."""
     return ChatReply(content=text, usage=Usage(prompt_tokens=tokens, completion_tokens=tokens), model="scripted")

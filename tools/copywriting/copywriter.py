@@ -11,17 +11,22 @@ embedded model — the tool builds the message from the catalog facts with a fix
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, model_validator
 
 from agent.llm import ChatModel, Message, StructuredOutputError, describe_validation_error, generate_structured
 from prompts import PRODUCTION_PROMPTS, PromptRenderer
 from tools.copywriting.attribute_words import attribute_words
 from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
-from tools.copywriting.grounding import CJK, GENRES_ZH, ProductFacts, grounding_problems
+from tools.copywriting.constraints import copy_patterns
+from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_problems
 from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
+from tools.copywriting.quality import floor_problems
+
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
 class CopyUnavailableError(ValueError):
@@ -43,7 +48,7 @@ class CopyDraft(BaseModel):
         text = f"{self.headline}\n{self.body}\n{self.cta}"
         problems = grounding_problems(text, ctx["facts"], ctx["language"], banned=tuple(ctx.get("banned", ())))
         if not ctx.get("template"):
-            problems += substance_problems(self, ctx["facts"], ctx["language"])
+            problems += floor_problems(self, ctx["facts"], ctx["language"], ctx.get("prompt", ""))
         disclaimer = ctx.get("disclaimer") or ""
         total = len(self.headline) + len(self.body) + len(self.cta) + len(disclaimer)
         if total > ctx["limits"].total:
@@ -53,22 +58,9 @@ class CopyDraft(BaseModel):
         return self
 
 
-def substance_problems(draft: CopyDraft, facts: ProductFacts, language: str) -> list[str]:
-    """Reject drafts that say nothing: a body that only repeats the title or headline, a CTA copying either."""
-    rest = re.sub(re.escape(facts.display_title), " ", draft.body, flags=re.IGNORECASE)
-    rest = re.sub(re.escape(facts.title), " ", rest, flags=re.IGNORECASE)
-    words = len(CJK.findall(rest)) // 2 if language == "zh" else len(re.findall(r"[A-Za-z]+", rest))
-    problems = []
-    if words < 4:
-        problems.append("the body must say something about the title in a full sentence, not just repeat it")
-    if draft.cta.strip().casefold() in (draft.headline.strip().casefold(), draft.body.strip().casefold()):
-        problems.append("the cta must be a short call to action, not a copy of the headline or body")
-    return problems
-
-
 @lru_cache(maxsize=32)
 def draft_model(channel: str, body_max: int) -> type[CopyDraft]:
-    """Return the draft schema for ``channel`` with its length limits in the JSON schema."""
+    """Return the draft schema for ``channel`` with its length limits in the JSON schema (the template's)."""
     limits = CHANNEL_LIMITS[channel]
     fields: dict[str, Any] = {
         "headline": (str, Field(min_length=2, max_length=limits.headline)),
@@ -76,6 +68,56 @@ def draft_model(channel: str, body_max: int) -> type[CopyDraft]:
         "cta": (str, Field(min_length=2, max_length=limits.cta)),
     }
     return create_model(f"{channel.capitalize()}Copy", __base__=CopyDraft, **fields)
+
+
+class _ClosedDraft(CopyDraft):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _schema_extra(pattern: str, lengths: bool) -> Callable[[dict[str, Any]], None]:
+    def extra(schema: dict[str, Any]) -> None:
+        schema["pattern"] = pattern
+        if not lengths:
+            schema.pop("maxLength", None)
+            schema.pop("minLength", None)
+
+    return extra
+
+
+@lru_cache(maxsize=256)
+def _constrained_model(channel: str, body_max: int, headline: str, body: str, cta: str,
+                       lengths: bool) -> type[CopyDraft]:
+    limits = CHANNEL_LIMITS[channel]
+    fields: dict[str, Any] = {
+        "headline": (str, Field(min_length=2, max_length=limits.headline,
+                                json_schema_extra=_schema_extra(headline, lengths))),
+        "body": (str, Field(min_length=5, max_length=body_max, json_schema_extra=_schema_extra(body, lengths))),
+        "cta": (str, Field(min_length=2, max_length=limits.cta, json_schema_extra=_schema_extra(cta, lengths))),
+    }
+    return create_model(f"{channel.capitalize()}Copy", __base__=_ClosedDraft, **fields)
+
+
+def constrained_draft_model(channel: str, body_max: int, facts: ProductFacts, language: str) -> type[CopyDraft]:
+    """Return the draft schema the LLM decodes under: the channel's lengths and the patterns of :func:`copy_patterns`.
+
+    The schema forbids other fields (``additionalProperties: false``), so decoding stops after the three.
+    The patterns are in the JSON schema only (what the decoder may produce); the reply is validated by what they
+    stand for — grounding and the quality floor — so a server without guided decoding gets readable feedback.
+    The lengths are checked on the reply but left out of the JSON schema; the patterns bound the repeats instead
+    (see :mod:`tools.copywriting.constraints`).
+
+    Args:
+        channel: The channel (its limits bound the headline and CTA).
+        body_max: Longest body.
+        facts: The product (its name is required in the headline; digits only inside its fact strings).
+        language: "en" or "zh".
+
+    Returns:
+        A :class:`CopyDraft` subclass whose JSON schema carries a ``pattern`` for every field.
+    """
+    limits = CHANNEL_LIMITS[channel]
+    patterns = copy_patterns(facts, language, (limits.headline, body_max, limits.cta))
+    return _constrained_model(channel, body_max, patterns.headline, patterns.body, patterns.cta, False)
 
 
 def catalog_values(facts: ProductFacts, language: str) -> dict[str, Any]:
@@ -138,6 +180,27 @@ class CopyResult(BaseModel):
         return "\n".join(p for p in parts if p)
 
 
+def personalisation_rank(request: CopyRequest) -> Callable[[CopyDraft], float]:
+    """Return the default score of a valid candidate for ``request``: the most personalised, then the longest.
+
+    Personalised: how many distinct words of the segment's name and description and of the goal the draft uses
+    (en: words of four letters or more; zh: pairs of Han characters). The length (characters, at most 0.999 of a
+    point) breaks ties.
+    """
+    audience = f"{request.segment_name} {request.segment_description} {request.goal}"
+    if request.language == "zh":
+        runs = _HAN_RUN.findall(audience)
+        words = {r[i:i + 2] for r in runs for i in range(len(r) - 1)}
+    else:
+        words = {w.casefold() for w in re.findall(r"[A-Za-z]{4,}", audience)}
+
+    def score(draft: CopyDraft) -> float:
+        text = f"{draft.headline} {draft.body} {draft.cta}".casefold()
+        return sum(1 for w in words if w in text) + min(len(text), 999) / 1000
+
+    return score
+
+
 class CopyTool:
     """Writes grounded copy with an injected chat model and prompt templates.
 
@@ -148,14 +211,29 @@ class CopyTool:
         seed: Base sampling seed.
         prompts: Renders the templates named in :attr:`TEMPLATES` (default: the production ``prompts/``;
             eval passes another folder to compare prompt versions).
+        candidates: Drafts sampled per LLM call (the OpenAI ``n``: one request, the prompt's prefix shared); all
+            are validated and the best valid one is kept.
+        rank: Builds the score of a valid draft for a request (e.g. from a copy-effect model); default
+            :func:`personalisation_rank` (most audience words used, then the longest).
+        body_max: Longest body the LLM may write (characters; the channel's limit when lower). A small model pads a
+            long body with repetition and spends tokens on it: two or three sentences read better and decode faster.
+        max_tokens: Token budget of one candidate.
+        frequency_penalty: Sampling penalty on tokens already written (keeps SmolLM2-135M from looping on a phrase).
     """
 
     TEMPLATES: ClassVar[tuple[str, ...]] = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja")
     """The templates the tool renders: a prompt version folder must hold all of them."""
 
     def __init__(self, model: ChatModel, retries: int = 2, temperature: float = 0.7, seed: int = 42,
-                 prompts: PromptRenderer = PRODUCTION_PROMPTS) -> None:
+                 prompts: PromptRenderer = PRODUCTION_PROMPTS, candidates: int = 4,
+                 rank: Callable[[CopyRequest], Callable[[CopyDraft], float]] | None = None, body_max: int = 240,
+                 max_tokens: int = 300, frequency_penalty: float = 0.5) -> None:
+        self.frequency_penalty = frequency_penalty
         self.model = model
+        self.body_max = body_max
+        self.max_tokens = max_tokens
+        self.candidates = candidates
+        self.rank = rank or personalisation_rank
         self.retries = retries
         self.temperature = temperature
         self.seed = seed
@@ -170,6 +248,7 @@ class CopyTool:
     def messages(self, request: CopyRequest) -> list[Message]:
         """Render the prompt for ``request`` from the system and user templates of :attr:`prompts`."""
         limits, body_max = self._limits(request)
+        body_max = min(body_max, self.body_max)
         facts = request.product
         genres = [GENRES_ZH.get(g, g) for g in facts.genres] if request.language == "zh" else facts.genres
         user = self.prompts.render(
@@ -228,12 +307,16 @@ class CopyTool:
             CopyUnavailableError: when no message about the product fits the channel at all.
         """
         limits, body_max = self._limits(request)
-        context = self._context(request, limits)
+        messages = self.messages(request)
+        context = {**self._context(request, limits), "prompt": "\n".join(m.content or "" for m in messages)}
+        body_max = min(body_max, self.body_max)
         try:
             result = generate_structured(
-                self.model, self.messages(request), draft_model(request.channel, body_max),
-                retries=self.retries, temperature=self.temperature, max_tokens=220, seed=self.seed,
-                context=context,
+                self.model, messages,
+                constrained_draft_model(request.channel, body_max, request.product, request.language),
+                retries=self.retries, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed,
+                context=context, n=self.candidates, rank=self.rank(request),
+                frequency_penalty=self.frequency_penalty, echo_reply=False,
             )
         except StructuredOutputError as exc:
             draft = self.fallback(request)

@@ -62,13 +62,19 @@ CLAIMS: dict[str, re.Pattern[str]] = {
     "a star rating": re.compile(r"\d(?:\.\d)?\s*(?:/\s*(?:5|10)\b|stars?\b)|★|评分|\d\s*星", re.IGNORECASE),
     "newness": re.compile(r"\b(?:new releases?|just released|brand[- ]new|in theaters|premieres?|the latest)\b"
                           r"|新片|首映|刚上映|最新", re.IGNORECASE),
+    "fame or acclaim": re.compile(r"\b(?:true stor(?:y|ies)|based on (?:a )?true|real[- ]life stor(?:y|ies)|"
+                                  r"most (?:beloved|famous|loved|celebrated)|world'?s (?:most|best|favou?rite|first)|"
+                                  r"of all time|in (?:recent )?history|legendary|masterpieces?|"
+                                  r"(?:critically )?acclaimed|"
+                                  r"cult classic|iconic)\b|真实故事|真人真事|史上|传奇|神作|口碑|家喻户晓",
+                                  re.IGNORECASE),
     "sales or rankings": re.compile(r"\b(?:best[- ]?sell(?:ing|er)s?|blockbusters?|box[- ]office|top[- ]rated|"
                                     r"number one|#\s?1|chart[- ]topping)\b|畅销|票房|排行榜", re.IGNORECASE),
 }
 # Claims a retail catalog never backs either (it holds names, prices, categories, attributes and offers).
 RETAIL_CLAIMS: dict[str, re.Pattern[str]] = {
     "free delivery, gifts or samples": re.compile(
-        r"(?<!feel )(?<!-)\bfree\b(?!-)|\bcomplimentary\b|\bon the house\b|\bgift with purchase\b"
+        r"(?<!feel )(?<!-)\bfree\b(?!-)|\bcomplimentary\b|\bon the house\b|\bgift with purchase\b|\bbonus\b"
         r"|免费|包邮|免运费|赠品|送礼品", re.IGNORECASE),
     "a multi-buy deal": re.compile(
         r"\bbuy (?:one|two|three|\d+),? get\b|\bbogof?\b|\b(?:two|three|\d+) for (?:the price of )?(?:one|two|\d+)\b"
@@ -78,7 +84,8 @@ RETAIL_CLAIMS: dict[str, re.Pattern[str]] = {
         r"(?:while|until) stocks? lasts?|selling (?:fast|out)|almost gone|low (?:in )?stock|(?:back )?in stock|"
         r"sold out|last (?:few|ones?))\b|限量|库存|售完即止|数量有限|仅剩|售罄|现货|有货|抢光", re.IGNORECASE),
     "a price comparison": re.compile(
-        r"\b(?:cheap(?:est|er)?|lowest prices?|best prices?|unbeatable|price match)\b|最低价|最便宜|全网最低|白菜价",
+        r"\b(?:cheap(?:est|er)?|lowest prices?|best prices?|unbeatable|price match)\b"
+        r"|最低价|价格最低|最便宜|全网最低|白菜价",
         re.IGNORECASE),
     "how it was made": re.compile(
         r"\b(?:hand[- ]?made|hand[- ]?crafted|hand[- ]painted|organic|eco[- ]friendly|sustainabl[ey]|recycled|"
@@ -87,7 +94,7 @@ RETAIL_CLAIMS: dict[str, re.Pattern[str]] = {
         r"\b(?:guarantee[ds]?|warranty|money[- ]back|risk[- ]free)\b|保修|包退|质保|保证|无理由退", re.IGNORECASE),
     "newness": re.compile(r"\b(?:new (?:arrivals?|in|season|collection|range|stock)|just (?:in|landed|arrived)|"
                           r"newly (?:arrived|added)|latest)\b|新品|新款|上新|新到|新上市", re.IGNORECASE),
-    "popularity": re.compile(r"\b(?:most popular|(?:customer|fan) favou?rites?|best[- ]loved|top[- ]selling|"
+    "popularity": re.compile(r"\b(?:(?:most )?popular|(?:customer|fan) favou?rites?|best[- ]loved|top[- ]selling|"
                              r"hot[- ]selling|in demand|trending|sells? out)\b|热销|爆款|人气|销量|好评|网红",
                              re.IGNORECASE),
 }

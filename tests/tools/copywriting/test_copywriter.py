@@ -72,7 +72,12 @@ def test_copy_tool_feeds_grounding_errors_back_and_accepts_the_fix():
     assert result.source == "llm" and result.attempts == 2 and result.headline == "Star Wars is back"
     feedback = model.requests[1].messages[-1].content
     assert "year 1978" in feedback and "Comedy" in feedback
-    assert model.requests[0].response_schema["properties"]["headline"]["maxLength"] == CHANNEL_LIMITS["push"].headline
+    assert model.requests[0].response_schema["properties"]["headline"]["pattern"].startswith("^Star Wars")
+    long_headline = {"headline": "Star Wars " + "x" * CHANNEL_LIMITS["push"].headline, "body": "The 1977 space saga "
+                     "awaits you.", "cta": "Watch"}
+    with ScriptedModel([reply_json(long_headline)]) as model:
+        too_long = CopyTool(model, retries=0).write(_request())
+    assert too_long.source == "template" and "at most 45 characters" in too_long.errors[0]
 
 
 def test_copy_tool_falls_back_to_fact_template_when_llm_fails():
@@ -115,7 +120,7 @@ def test_banned_phrases_and_empty_drafts_are_rejected():
     with ScriptedModel(turns) as model:
         result = CopyTool(model).write(_request(banned_phrases=["limited time"]))
     assert result.source == "llm" and result.attempts == 2
-    assert "not just repeat it" in result.errors[0] and "not a copy of the headline" in result.errors[0]
+    assert "the body copies the headline" in result.errors[0] and "not a copy of the headline" in result.errors[0]
 
 
 def test_copy_tool_renders_every_prompt_with_its_injected_renderer(tmp_path):
@@ -186,7 +191,7 @@ def test_fallback_for_a_priced_product_in_email_says_the_discount_and_the_dates(
 def test_priced_prompt_states_the_price_and_each_offer_and_only_these():
     tool = CopyTool(ScriptedModel())
     system, user = tool.messages(_request(product=PRICED["percent offer"]))
-    assert "online shop" in system.content and "never invent other prices" in system.content
+    assert "online shop" in system.content and "state a price or an offer only exactly as given" in system.content
     assert "- Name: White hanging heart T-light holder\n- Category: Holders\n" in user.content
     assert "- Attributes: colour white, theme Love\n- Price: £2.95\n" in user.content
     assert "- Offer: code XMAS10, 10% off, £2.66 after it, valid 1 Dec 2011 to 24 Dec 2011\n" in user.content
