@@ -221,7 +221,8 @@ def run_guarded(work: Callable[[T], R], items: Sequence[T], concurrency: int, gu
     Raises:
         PlanStoppedError: The run was cancelled or spent its LLM budget; items not started are dropped and calls in
             flight are not waited for.
-        Exception: The first failure of ``work``, in item order.
+        Exception: A failure of ``work`` (the first in item order among those finished), without waiting for the
+            other calls.
     """
     if not items:
         return []
@@ -244,6 +245,9 @@ def run_guarded(work: Callable[[T], R], items: Sequence[T], concurrency: int, gu
         while not wake.wait(guard.remaining_s()):
             guard.check()  # the budget ran out while calls were still in flight
         guard.check()
+        failed = [f for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
+        if failed:  # raised without waiting for calls still in flight
+            raise failed[0].exception()  # type: ignore[misc]
         return [future.result() for future in futures]
     finally:
         forget()

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from agent.llm import ChatReply, ChatRequest, FunctionModel, Message, reply_text
+from agent.llm import ChatReply, ChatRequest, FunctionModel, LLMError, Message, reply_text
 from agent.plan_guard import GuardedModel, LLMBudgetExceededError, PlanCancelledError, PlanGuard, run_guarded
 
 WAIT_S = 120  # bound for a thread to reach a point the test waits for; only a broken guard hits it
@@ -66,3 +66,24 @@ def test_without_a_stop_the_pool_returns_every_result_in_order() -> None:
     requests = [ChatRequest(messages=[Message(role="user", content=str(n))]) for n in range(20)]
     assert [r.content for r in run_guarded(model.chat, requests, 4, guard)] == [str(n) for n in range(20)]
     assert guard.calls_started == 20 and not guard.stopped
+
+
+def test_a_failed_call_is_raised_without_waiting_for_one_that_hangs() -> None:
+    guard = PlanGuard()
+    release, returned = threading.Event(), threading.Event()
+
+    def respond(request: ChatRequest) -> ChatReply:
+        if request.messages[-1].content == "hang":
+            assert release.wait(WAIT_S)
+            returned.set()
+            return reply_text("late")
+        raise LLMError("LLM server answered 500")
+
+    model = GuardedModel(FunctionModel(respond), guard)
+    requests = [ChatRequest(messages=[Message(role="user", content=c)]) for c in ("hang", "fail")]
+    try:
+        with pytest.raises(LLMError, match="answered 500"):
+            run_guarded(model.chat, requests, 2, guard)
+        assert not returned.is_set()
+    finally:
+        release.set()
