@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, model_validator
 
 from agent.llm import ChatModel, Message, StructuredOutputError, describe_validation_error, generate_structured
-from prompts import PRODUCTION_PROMPTS, PromptRenderer
+from prompts import PRODUCTION_PROMPTS, PromptRenderer, render
 from tools.copywriting.attribute_words import attribute_words
 from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
 from tools.copywriting.constraints import copy_patterns
@@ -26,6 +26,8 @@ from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_probl
 from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
 from tools.copywriting.quality import floor_problems
 
+# How pydantic words a length problem in the feedback of a re-ask (copied verbatim by SmolLM2-135M).
+_FEEDBACK_WORDING = "body: String should have at most 120 characters; the body must end with a full sentence"
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
@@ -308,7 +310,10 @@ class CopyTool:
         """
         limits, body_max = self._limits(request)
         messages = self.messages(request)
-        context = {**self._context(request, limits), "prompt": "\n".join(m.content or "" for m in messages)}
+        # What the draft must not copy: the prompt and the feedback a re-ask gives (a small model echoes both).
+        feedback = render("structured_retry.jinja", problem=_FEEDBACK_WORDING)  # as generate_structured words it
+        prompt = "\n".join([*(m.content or "" for m in messages), feedback])
+        context = {**self._context(request, limits), "prompt": prompt}
         body_max = min(body_max, self.body_max)
         try:
             result = generate_structured(

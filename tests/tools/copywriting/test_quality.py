@@ -95,3 +95,16 @@ def test_a_draft_that_copies_its_prompt_is_rejected():
     zh_prompt = "营销目标：用九折优惠码召回流失客户，为圣诞订货推荐他们最可能购买的礼品"
     zh_echo = GOOD_ZH.model_copy(update={"body": "Party bunting为圣诞订货推荐他们最可能购买的礼品。"})
     assert any("copies its instructions" in p for p in floor_problems(zh_echo, BUNTING, "zh", zh_prompt))
+
+
+def test_the_copy_tool_rejects_a_draft_that_copies_its_feedback():
+    from agent.llm import ScriptedModel, reply_json
+    from tools.copywriting import CopyRequest, CopyTool
+
+    echo = {"headline": "Party bunting", "cta": "Shop now",
+            "body": "String should have at most ten reasons, and Party bunting is one of them."}
+    with ScriptedModel([reply_json(echo)]) as model:
+        result = CopyTool(model, retries=0).write(CopyRequest(
+            goal="Christmas gifts", segment_name="lapsed", segment_description="lapsed buyers", product=BUNTING,
+            channel="email"))
+    assert result.source == "template" and "copies its instructions ('string should have at most')" in result.errors[0]
