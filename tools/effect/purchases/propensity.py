@@ -13,13 +13,12 @@ With ``with_ranker`` (default) also aggregates of the next-month product ranker'
 (:func:`ranker_features`), from a ranker fitted only before each cut.
 
 How: examples are stacked from monthly cuts before the cut (each labelled by the 30 days after its own cut, all
-inside the history). The boosted-tree classifier is trained on every month, the most recent included (it is the
-closest in season to the month scored); the isotonic calibrator is fitted on cross-fitted scores of the most
-recent month (each half of its customers scored by a classifier trained without them;
-:attr:`PurchaseModel.calibration` reports the ECE before and after on it). The 90% interval of a probability
-comes from refitting the calibrator on bootstrap resamples of those scores (uncertainty of the calibration map,
-not of the tree). Expected revenue is
-P(buy) × E[revenue | buy], the latter a boosted-tree regressor on log revenue of buyers with Duan's smearing.
+inside the history). The most recent month is held out: the boosted-tree classifier (fixed rounds, no early
+stopping) is trained on the older months and an isotonic calibrator on the held-out month
+(:attr:`PurchaseModel.calibration` reports the ECE before and after on it). The 90% interval of a probability
+comes from refitting the calibrator on bootstrap resamples of the held-out month (uncertainty of the calibration
+map, not of the tree). Expected revenue is P(buy) × E[revenue | buy], the latter a boosted-tree regressor on log
+revenue of buyers with Duan's smearing.
 """
 
 from __future__ import annotations
@@ -52,7 +51,6 @@ TREND_DAYS = 30
 TREND_BASE_DAYS = 90
 HOT_TREND = 1.5
 CLASSIFIER_ROUNDS = 100
-CROSS_FIT_FOLDS = 2
 
 
 def ranker_features(lines: pd.DataFrame, cut: int, categories: pd.Series | None = None) -> pd.DataFrame:
@@ -237,8 +235,7 @@ class PurchaseModel:
 
     Attributes:
         cut: The time the model was trained up to (it scores customers as of this time).
-        calibration: ECE (10 equal-mass bins) before and after calibration and AUC, on the out-of-fold scores of
-            the most recent training month.
+        calibration: ECE (10 equal-mass bins) and AUC on the held-out month, before and after calibration.
     """
 
     cut: int
@@ -255,14 +252,14 @@ class PurchaseModel:
     @classmethod
     def fit(cls, lines: pd.DataFrame, cut: int, categories: pd.Series | None = None,
             n_cuts: int = N_TRAIN_CUTS, seed: int = 0, with_ranker: bool = WITH_RANKER) -> PurchaseModel:
-        """Train on monthly cuts before ``cut``; calibrate on out-of-fold scores of the most recent one.
+        """Train on monthly cuts before ``cut``; calibrate on the most recent one.
 
         Args:
             lines: Purchase lines; only those before ``cut`` are used.
             cut: Unix time the model scores from.
             categories: Optional product_id → category (category-mix features).
-            n_cuts: Monthly cuts used for training (the latest of them is also the calibration month).
-            seed: Random seed (trees, cross-fitting folds and bootstrap).
+            n_cuts: Monthly cuts used for training (the latest of them is the calibration month).
+            seed: Random seed (trees and bootstrap).
             with_ranker: Add :func:`ranker_features` (one ranker fitted before each training cut and the cut).
         """
         history = lines[lines["timestamp"] < cut]
@@ -283,22 +280,15 @@ class PurchaseModel:
              categories: pd.Series | None, seed: int) -> PurchaseModel:
         """Fit the classifier, calibrator, bootstrap calibrators and revenue regressor on stacked examples.
 
-        Cross-fitting: the classifier is trained on every cut, the latest included (the closest in season to the
-        month scored). The calibrator needs scores it has not seen the labels of, so the latest cut's customers
-        (one row each) are split into ``CROSS_FIT_FOLDS`` random folds; each fold is scored by a classifier
-        trained on all rows but that fold, and the calibrator is fitted on those out-of-fold scores.
+        The classifier is trained on the older cuts and the calibrator on the latest one. (Cross-fitting, i.e. the
+        classifier on every cut and the calibrator on 2-fold out-of-fold scores of the latest, ranked the
+        validation month better, auc_buy 0.7435/0.7428 against 0.7391, but its calibrator made that month's ECE
+        worse than the raw scores', 0.031 against 0.020, so it was not kept.)
         """
-        latest = (data["cut"] == cuts[0]).to_numpy()
-        held = data[latest]
-        fold = np.random.default_rng(seed).integers(0, CROSS_FIT_FOLDS, len(held))
-        raw = np.zeros(len(held))
-        for f in range(CROSS_FIT_FOLDS):
-            out = np.zeros(len(data), dtype=bool)
-            out[np.flatnonzero(latest)[fold == f]] = True
-            train = data[~out]
-            model = _classifier(seed).fit(train[columns], train["buy"])
-            raw[fold == f] = model.predict_proba(held.loc[fold == f, columns])[:, 1]
-        classifier = _classifier(seed).fit(data[columns], data["buy"])
+        held = data[data["cut"] == cuts[0]]
+        train = data[data["cut"] != cuts[0]]
+        classifier = _classifier(seed).fit(train[columns], train["buy"])
+        raw = classifier.predict_proba(held[columns])[:, 1]
         calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, held["buy"])
         rng = np.random.default_rng(seed)
         boot = []
