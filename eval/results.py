@@ -78,6 +78,8 @@ class RunSummary(BaseModel):
     tokens: int
     copy_from_llm: int
     copy_from_template: int
+    copy_from_llm_share: float | None = Field(
+        None, description="Share of the plans' messages the LLM wrote (the rest: the fact template); None: none.")
     scorers: list[ScorerSummary]
 
 
@@ -122,12 +124,15 @@ def summarise(cases: list[CaseResult], seed: int = 0) -> RunSummary:
     for c in cases:
         outcomes[c.outcome] = outcomes.get(c.outcome, 0) + 1
     passed_all = sum(c.passed for c in cases)
+    from_llm = sum(d.get("copy_from_llm", 0) for d in cost)
+    from_template = sum(d.get("copy_from_template", 0) for d in cost)
     return RunSummary(
         cases=len(cases), passed_all=passed_all, pass_all_rate=passed_all / len(cases) if cases else 0.0,
         outcomes=outcomes, plans=len(times), median_plan_time_s=float(np.median(times)) if times else None,
         total_plan_time_s=round(float(sum(times)), 3), llm_calls=sum(c.llm_calls for c in cases),
-        tokens=sum(c.tokens for c in cases), copy_from_llm=sum(d.get("copy_from_llm", 0) for d in cost),
-        copy_from_template=sum(d.get("copy_from_template", 0) for d in cost), scorers=scorers,
+        tokens=sum(c.tokens for c in cases), copy_from_llm=from_llm, copy_from_template=from_template,
+        copy_from_llm_share=from_llm / (from_llm + from_template) if from_llm + from_template else None,
+        scorers=scorers,
     )
 
 

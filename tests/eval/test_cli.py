@@ -44,6 +44,7 @@ def test_smoke_suite_on_the_scripted_stand_in(home, tmp_path):
     assert run["config"] == "scripted-template" and run["is_model"] is False and run["passed"]
     assert run["summary"]["cases"] == 7 and run["summary"]["outcomes"] == {"plan": 5, "empty": 1, "refused": 1}
     assert run["summary"]["copy_from_llm"] == 0 and run["summary"]["copy_from_template"] > 0
+    assert run["summary"]["copy_from_llm_share"] == 0.0
     results = json.loads((tmp_path / "results.json").read_text())
     cases = {c["case_id"]: c for c in results["runs"][0]["cases"]}
     for case in cases.values():

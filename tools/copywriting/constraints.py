@@ -17,8 +17,8 @@ The patterns say, per field and language:
   *fact string* (the name, the price and prices after offers as :func:`format_price` writes them, offer codes,
   discounts and validity as written for the language, the year, attribute words); an English word outside them is
   lower case or capitalised, never in capitals;
-- ``cta``: an action phrase, a verb of :data:`CTA_VERBS_EN` (or :data:`CTA_VERBS_ZH`) first, then up to three
-  words or facts (zh: six characters).
+- ``cta``: an action phrase, a verb of :data:`CTA_VERBS_EN` (or :data:`CTA_VERBS_ZH`) first, then as many short
+  words or facts as fit (zh: up to six characters).
 
 The JSON schema carries no ``maxLength`` next to a pattern: vLLM then hands the schema to llguidance, which cannot
 intersect a pattern over the whole Han range with a length ("Unable to determine if regex is empty") and lets the
@@ -39,7 +39,9 @@ from tools.copywriting.prices import format_price, offer_discount_text, offer_va
 _HAN = "\u4e00-\u9fff"
 # Characters copy may write freely, outside fact strings: no digit, currency sign, %, #, @, emoji or quote mark.
 _WORDS_PER_SENTENCE = 20
-_CHARS_PER_WORD = 7  # a word and its space, generously: how many words fit a length
+_CHARS_PER_WORD = 8  # a word and its space, generously: how many words fit a length
+_SHORT = 9  # longest word or fact in a headline's phrase or a CTA
+_SHORT_WORD_EN = "(?:[A-Z]?[a-z]{1,8}|[AI])"
 _FREE_ZH = f"{_HAN}，。！？、：；“”《》（）"
 # A free English word is lower case or capitalised (no shouting: capitals in a row only inside a fact string).
 _WORD_EN = "(?:[A-Z]?[a-z]+(?:['-][a-z]+)*|[AI])"
@@ -124,9 +126,10 @@ def copy_patterns(facts: ProductFacts, language: str, lengths: tuple[int, int, i
     Args:
         facts: The product.
         language: "en" or "zh".
-        lengths: Longest headline, body and cta. The patterns bound their repeats by these (en: words per
-            headline; sentences of at most 20 words, about 7 characters a word, one per 110 characters, up to
-            three; zh: characters, a fact string counting as one), so the lengths are still checked on the reply.
+        lengths: Longest headline, body and cta. The patterns bound their repeats by these (en: sentences of at
+            most 20 words, about 8 characters a word, one per 110 characters, up to three; headline and CTA words
+            of at most 9 characters; zh: characters, a fact string counting as one), so the lengths are still
+            checked on the reply.
     """
     strings = fact_strings(facts, language)
     literal = "|".join(escape(s) for s in strings)
@@ -144,18 +147,22 @@ def copy_patterns(facts: ProductFacts, language: str, lengths: tuple[int, int, i
     token = f"(?:{_WORD_EN}|{literal})"
     # Sentences of a bounded number of words: the decoder must finish a sentence before the length runs out, so
     # the body never ends mid-word, and a looping model is stopped by the grammar rather than by the token budget.
+    # Room is left for the longest fact (a validity period is one token of some 25 characters).
+    longest = max((len(s) for s in strings if s != facts.display_title), default=0)
     sentences = max(1, min(3, lengths[1] // 110))
-    words = max(3, min(_WORDS_PER_SENTENCE, lengths[1] // (sentences * _CHARS_PER_WORD)))
+    words = max(3, min(_WORDS_PER_SENTENCE, (lengths[1] - longest) // (sentences * _CHARS_PER_WORD)))
     first = f"(?:[A-Z][a-z]*(?:['-][a-z]+)*|{literal})"
     sentence = f"{first}(?:(?:, | |: | - ){token}){{2,{words}}}[.!?]"
-    # The headline adds a few words and short facts (a price, a code, a discount) to the name.
-    short = "|".join(escape(s) for s in strings if len(s) <= 10 and s != facts.display_title)
-    head_token = f"(?:{_WORD_EN}|{short})" if short else _WORD_EN
-    head_words = max(1, min(8, (lengths[0] - len(facts.display_title) - 2) // _CHARS_PER_WORD))
+    # The headline and CTA add a few short words and short facts (a price, a code, a discount): each at most
+    # nine characters, so that a count of them bounds the length.
+    short = "|".join(escape(s) for s in strings if len(s) <= _SHORT and s != facts.display_title)
+    short_token = f"(?:{_SHORT_WORD_EN}|{short})" if short else _SHORT_WORD_EN
+    head_words = max(1, min(8, (lengths[0] - len(facts.display_title) - 2) // (_SHORT + 1)))
+    cta_words = max(0, (lengths[2] - max(map(len, cta_verbs(facts, language))) - 1) // (_SHORT + 1))
     return CopyPatterns(
-        headline=f"^{name}(?:(?:: |, |! | - | ){head_token}(?:(?:, | ){head_token}){{0,{head_words - 1}}}[!.?]?"
+        headline=f"^{name}(?:(?:: |, |! | - | ){short_token}(?:(?:, | ){short_token}){{0,{head_words - 1}}}[!.?]?"
                  "|[!.])?$",
         body=f"^{sentence}(?: {sentence}){{0,{sentences - 1}}}$",
-        cta=f"^(?:{verbs})(?: {token}){{0,3}}[!.]?$",
+        cta=f"^(?:{verbs})(?: {short_token}){{0,{cta_words}}}[!.]?$",
         facts=strings,
     )

@@ -227,7 +227,7 @@ class CopyTool:
     """The templates the tool renders: a prompt version folder must hold all of them."""
 
     def __init__(self, model: ChatModel, retries: int = 2, temperature: float = 0.7, seed: int = 42,
-                 prompts: PromptRenderer = PRODUCTION_PROMPTS, candidates: int = 4,
+                 prompts: PromptRenderer = PRODUCTION_PROMPTS, candidates: int = 5,
                  rank: Callable[[CopyRequest], Callable[[CopyDraft], float]] | None = None, body_max: int = 240,
                  max_tokens: int = 300, frequency_penalty: float = 0.5) -> None:
         self.frequency_penalty = frequency_penalty

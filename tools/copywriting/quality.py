@@ -3,7 +3,7 @@
 A draft from the LLM is rejected when (each rule returns one problem, fed back to the model):
 
 1. the body is a copy of the headline (the same words, or at least 80% alike), or says fewer than four words
-   (zh: eight Han characters) besides the fact strings (a list of facts is not a sentence);
+   (zh: six Han characters) besides the fact strings (a list of facts is not a sentence);
 2. the call to action is not an action phrase: it must start with a verb of :func:`cta_verbs` (en: "Shop",
    "Watch", …; zh: 购买, 观看, … after an optional 立即/马上/…), and must not copy the headline or body;
 3. a word is cut off: the body must end with sentence punctuation (. ! ? or 。！？), and the last word of every
@@ -71,7 +71,8 @@ def _copies_headline(draft: Draft, facts: ProductFacts, language: str) -> list[s
     if body == headline or SequenceMatcher(None, body, headline).ratio() >= _SAME_TEXT:
         problems.append("the body copies the headline: say something new about it in the body")
     rest = _blank_facts(draft.body, fact_strings(facts, language))
-    words = len(CJK.findall(rest)) // 2 if language == "zh" else len(_WORD.findall(rest))
+    # A Chinese "word" is two Han characters on average; six characters make a short sentence.
+    words = len(CJK.findall(rest)) / 1.5 if language == "zh" else len(_WORD.findall(rest))
     if words < 4:
         problems.append("the body must say something about the product in a full sentence, not just list its facts")
     return problems

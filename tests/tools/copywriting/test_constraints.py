@@ -27,7 +27,8 @@ def test_the_priced_schema_carries_patterns_and_forbids_other_fields():
         assert _field(schema, name)["pattern"].startswith("^") and "maxLength" not in _field(schema, name)
     headline, body, cta = (_field(schema, n)["pattern"] for n in ("headline", "body", "cta"))
     assert re.fullmatch(headline, "Party bunting: £4.46 with XMAS10")
-    assert re.fullmatch(headline, "Party bunting for a festive table!")
+    assert re.fullmatch(headline, "Party bunting for festive rooms!")
+    assert not re.fullmatch(headline, "Party bunting for a very festive dinner table!")  # three words fit in push
     assert not re.fullmatch(headline, "Festive bunting for your party")  # the name is required, first
     assert not re.fullmatch(headline, "Party Bunting: ready for Christmas")  # exactly as the catalog writes it
     # Digits and currency only inside the facts: the price, the price after the offer, the code, the discount.
@@ -40,7 +41,8 @@ def test_the_priced_schema_carries_patterns_and_forbids_other_fields():
         assert not re.fullmatch(body, invented), invented
     assert not re.fullmatch(body, "PARTY TIME with bunting.")  # no shouting outside the facts
     assert not re.fullmatch(body, "Bunting for the party")  # ends with a full stop, ! or ?
-    assert re.fullmatch(cta, "Shop now") and re.fullmatch(cta, "Use XMAS10 today!")
+    assert re.fullmatch(cta, "Shop now") and re.fullmatch(cta, "Use XMAS10!")
+    assert not re.fullmatch(cta, "Use XMAS10 today and tomorrow")  # a push CTA holds 20 characters
     assert not re.fullmatch(cta, "Party bunting") and not re.fullmatch(cta, "Now 10% off")
 
 

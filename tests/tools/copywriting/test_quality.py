@@ -26,8 +26,8 @@ GOOD = Draft(headline="Party bunting: dress the room for Christmas",
 GOOD_FILM = Draft(headline="Gattaca: a sharp look at tomorrow",
                   body="Gattaca (1997) follows one man who will not accept the life his genes allow him.",
                   cta="Watch it tonight")
-GOOD_ZH = Draft(headline="Party bunting，圣诞装点", body="用Party bunting装点圣诞餐桌，使用优惠码XMAS10享9折，折后£4.46。",
-                cta="立即选购")
+GOOD_ZH = Draft(headline="Party bunting，圣诞装点",
+                body="用Party bunting装点圣诞餐桌，使用优惠码XMAS10享9折，折后£4.46。", cta="立即选购")
 
 
 def test_good_drafts_pass():
@@ -65,12 +65,15 @@ def test_each_rule_rejects_a_bad_film_draft(changes, problem):
 
 
 def test_rules_in_chinese():
-    assert any("action phrase" in p for p in floor_problems(GOOD_ZH.model_copy(update={"cta": "圣诞快乐"}), BUNTING, "zh"))
+    greeting = GOOD_ZH.model_copy(update={"cta": "圣诞快乐"})
+    assert any("action phrase" in p for p in floor_problems(greeting, BUNTING, "zh"))
     padded = GOOD_ZH.model_copy(update={"body": "圣诞圣诞圣诞，Party bunting装点圣诞餐桌。"})
     assert any("repeats '圣诞'" in p for p in floor_problems(padded, BUNTING, "zh"))
     unfinished = GOOD_ZH.model_copy(update={"body": "用Party bunting装点圣诞餐桌，使用优惠码XMAS10享9折"})
     assert any("full sentence" in p for p in floor_problems(unfinished, BUNTING, "zh"))
     assert floor_problems(GOOD_ZH.model_copy(update={"cta": "马上下单！"}), BUNTING, "zh") == []
+    bare = GOOD_ZH.model_copy(update={"body": "圣诞礼物：Party bunting，£4.46。"})  # four characters and the facts
+    assert any("full sentence" in p for p in floor_problems(bare, BUNTING, "zh"))
 
 
 def test_a_fact_repeated_in_one_field_pads_the_length():
@@ -83,7 +86,8 @@ def test_claims_beyond_the_facts_include_true_story_and_fame():
                  "Gattaca, a legendary masterpiece"):
         assert any("claims fame or acclaim" in p for p in grounding_problems(text, GATTACA, "en")), text
     assert any("claims fame" in p for p in grounding_problems("Gattaca，真实故事改编", GATTACA, "zh"))
-    assert any("free delivery, gifts" in p for p in grounding_problems("Party bunting with a bonus gift", BUNTING, "en"))
+    bonus = grounding_problems("Party bunting with a bonus gift", BUNTING, "en")
+    assert any("free delivery, gifts" in p for p in bonus)
 
 
 def test_a_draft_that_copies_its_prompt_is_rejected():
