@@ -244,6 +244,7 @@ def effect_purchases(
 @bench_app.command("recommend")
 @bench_app.command("profiles")
 @bench_app.command("allocation")
+@bench_app.command("scoring")
 def bench(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = True,
