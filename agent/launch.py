@@ -193,7 +193,8 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: floa
         arms = apply[(seg.segment_id, channel)].arms if (seg.segment_id, channel) in apply else len(variants)
         for variant, n in zip(variants, _arm_sends(variants, sends[id(variants)], arms), strict=True):
             point, low, high = variant.rate()
-            value = variant.effect.value.scaled(n) if variant.effect.value is not None else None
+            value = variant.value()
+            value = value.scaled(n) if value is not None else None
             allocations.append(Allocation(
                 segment_id=seg.segment_id, channel=channel, variant_id=variant.variant_id, sends=n,
                 expected_positive=round(n * point, 2), expected_low=round(n * low, 2), expected_high=round(n * high, 2),

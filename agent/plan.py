@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, computed_field, field_validator
 
 from agent.brief import Brief
 from agent.trace import TraceStep
@@ -70,6 +70,22 @@ class CopyVariant(BaseModel):
         """Predicted response per send (point, low, high): the message's effect, else the product's."""
         e = self.predicted or self.effect
         return e.point, e.low, e.high
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def expected_value(self) -> SendValue | None:
+        """:meth:`value`, in the plan's JSON for clients (the web page shows it)."""
+        return self.value()
+
+    def value(self) -> SendValue | None:
+        """Expected orders and revenue of the segment with this message (the product's value × the headline index).
+
+        None on a shop without a send value (ratings, or the observed category rate).
+        """
+        value, p = self.effect.value, self.predicted
+        if value is None or p is None:
+            return value
+        return value.with_index(Amount(point=p.headline_index, low=p.headline_index_low, high=p.headline_index_high))
 
 
 class Revision(BaseModel):

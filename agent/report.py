@@ -113,9 +113,8 @@ def render_markdown(plan: CampaignPlan) -> str:
                     f"> **{v.headline}**  ", f"> {v.body}  ", f"> *{v.cta}*"]
             if v.disclaimer:
                 out.append(f"> <small>{v.disclaimer}</small>")
-            if v.effect.value is not None:
-                out += ["", *_value_lines(v.effect.value, plan.currency, f"all {v.effect.value.customers:,} "
-                                          "customers of the segment")]
+            if (value := v.value()) is not None:
+                out += ["", *_value_lines(value, plan.currency, f"all {value.customers:,} customers of the segment")]
             out += ["", "Why: " + "; ".join(est.factors), ""]
             if v.predicted is not None and v.predicted.evidence:
                 out += ["Evidence (observed in Upworthy A/B tests): " + "; ".join(v.predicted.evidence), ""]

@@ -246,12 +246,29 @@ async function sendChat(text) {
           block.classList.add(data.status === "error" ? "failed" : "ok");
         }
         planFromTool(data);
+      } else if (event === "route" && data.ignored && data.ignored.length) {
+        addMessage("muted note", `Ignored as instructions inside the question: ${data.ignored.join(" ")}`);
       } else if (event === "error") addMessage("error", data.message);
-      else if (event === "done") bubble = null;
+      else if (event === "done") { chatDone(data, bubble); bubble = null; }
     }
   } catch (err) {
     if (err.message !== "unauthorized") addMessage("error", `connection lost: ${err.message}`);
   } finally { send.disabled = false; }
+}
+
+// Under the answer: how it was checked (or that the template built it from the tool results) and the plan link.
+function chatDone(data, bubble) {
+  if (bubble) bubble.dataset.source = data.source || "";
+  const notes = [];
+  if (data.source === "llm") notes.push("checked: every number and name is in the tool results");
+  else if (data.source === "template") notes.push(`built from the tool results by the template${
+    data.problems && data.problems.length ? ` (the model's answer: ${data.problems.join("; ")})` : ""}`);
+  const note = el("div", { class: "msg muted note answer-source", "data-source": data.source || "" }, notes.join(" "));
+  if (data.plan_id) {
+    note.append(notes.length ? " · " : "", el("a", { href: "#", class: "plan-link", "data-id": data.plan_id,
+      onclick: (e) => { e.preventDefault(); openPlan(data.plan_id); } }, `plan ${data.plan_id}`));
+  }
+  if (notes.length || data.plan_id) $("#messages").append(note);
 }
 
 function planFromTool(result) {
@@ -447,7 +464,7 @@ function planSections(plan) {
         el("div", { class: "effect" }, v.effect.unit === "currency"
           ? `predicted incremental revenue per send ${interval(v.predicted || v.effect, plan.currency)}`
           : `predicted ${interval(v.predicted || v.effect)}`),
-        v.effect.value ? valueTable(v.effect.value, plan.currency, `all ${v.effect.value.customers} customers of the segment`) : null,
+        v.expected_value ? valueTable(v.expected_value, plan.currency, `all ${v.expected_value.customers} customers of the segment`) : null,
         v.predicted ? el("div", { class: "meta" }, `${v.effect.unit === "currency" ? `base ${money(v.predicted.p_like, plan.currency)}` : `p_like ${fmt(v.predicted.p_like)}`} × headline index ${fmt(v.predicted.headline_index, 2)}`) : null,
         el("div", { class: "why" }, `Why: ${(v.predicted || v.effect).factors.join("; ")}`),
         v.predicted && v.predicted.evidence.length

@@ -66,3 +66,20 @@ class SendValue(BaseModel):
             "organic_orders", "with_send_orders", "incremental_orders", "organic_revenue", "with_send_revenue",
             "incremental_revenue")}
         return self.model_copy(update={"customers": customers, **amounts})
+
+    def with_index(self, index: Amount) -> SendValue:
+        """Return the value of a message whose copy multiplies the response by ``index`` (e.g. a headline index).
+
+        The incremental orders and revenue are multiplied by the index (bounds by its bounds); the orders and revenue
+        with the send become organic + incremental, their bounds scaled by the same ratio as their point.
+        """
+        extra = {name: Amount(point=getattr(self, name).point * index.point, low=getattr(self, name).low * index.low,
+                              high=getattr(self, name).high * index.high)
+                 for name in ("incremental_orders", "incremental_revenue")}
+        sent = {}
+        for kind in ("orders", "revenue"):
+            old, organic = getattr(self, f"with_send_{kind}"), getattr(self, f"organic_{kind}")
+            point = organic.point + extra[f"incremental_{kind}"].point
+            ratio = point / old.point if old.point else 1.0
+            sent[f"with_send_{kind}"] = Amount(point=point, low=old.low * ratio, high=old.high * ratio)
+        return self.model_copy(update={**extra, **sent})

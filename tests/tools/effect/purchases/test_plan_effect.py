@@ -67,3 +67,18 @@ def test_send_value_scales_to_sends_and_sums_conservatively() -> None:
     assert half.customers == 50 and half.organic_orders == Amount(point=1.0, low=0.5, high=2.0)
     assert half.lift == value.lift and half.line_revenue == 10.0
     assert one + one == Amount(point=4.0, low=2.0, high=8.0)
+
+
+def test_a_copy_index_scales_what_the_send_adds_not_the_organic_baseline() -> None:
+    def amount(x: float) -> Amount:
+        return Amount(point=x, low=x / 2, high=x * 2)
+
+    value = SendValue(customers=10, currency="GBP", line_revenue=5.0, organic_orders=amount(4.0),
+                      with_send_orders=amount(6.0), incremental_orders=amount(2.0), organic_revenue=amount(20.0),
+                      with_send_revenue=amount(30.0), incremental_revenue=amount(10.0),
+                      lift=Amount(point=1.5, low=1.4, high=1.6), lift_source="test")
+    half = value.with_index(Amount(point=0.5, low=0.25, high=1.0))
+    assert half.organic_orders == value.organic_orders and half.organic_revenue == value.organic_revenue
+    assert half.incremental_revenue == Amount(point=5.0, low=1.25, high=20.0)
+    assert half.with_send_orders.point == 5.0 and half.with_send_revenue.point == 25.0
+    assert half.with_send_revenue.low == pytest.approx(15.0 * 25 / 30)
