@@ -49,7 +49,9 @@ def test_a_template_that_does_not_parse_names_its_line(tmp_path):
 
 def test_the_chat_and_retry_prompts_render_from_the_prompts_folder():
     assert "find_audience" in render("chat_system.jinja")
-    assert render("chat_answer_nudge.jinja").startswith("Answer my last question")
+    assert "request 1: one of find_audience, recommend_products" in render(
+        "chat_route.jinja", shop="movielens", message="m", steps=[["find_audience", "recommend_products"]],
+        spans=["m"], language="en")
     retry = render("structured_retry.jinja", problem="body too long")
     assert retry == ("That reply was not valid: body too long. "
                      "Answer again with only the JSON object, fixing these problems.")

@@ -17,14 +17,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from agent.brief import Brief
-from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, reply_json, reply_text, reply_tool_call
+from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, reply_json, reply_text
 from agent.loop import PlannerTools
 from agent.plan import CampaignPlan
 from agent.settings import Settings
 from agent.trace import StepListener, TraceRecorder
 from serve.api import create_app
 from serve.auth import create_key
-from serve.chat import ANSWER_NUDGE
 from serve.store import Store
 
 WAIT_S = 120  # upper bound for a worker to reach a point the test waits for; only a broken feature hits it
@@ -55,27 +54,21 @@ def copywriter(request: ChatRequest) -> ChatReply:
                        "body": f"{title.group(1)} is waiting for you to watch it again tonight", "cta": "Watch now"})
 
 
+def _choices(schema: dict[str, Any]) -> list[Any]:
+    """The values a JSON-schema enum (or const) allows."""
+    return list(schema["enum"]) if "enum" in schema else [schema["const"]]
+
+
 def chat_llm(request: ChatRequest) -> ChatReply:
-    """The chat model: a tool call when one is required, else an answer naming the tool result's first title."""
-    if request.tool_choice == "required":
-        text = request.messages[-1].content or ""
-        if "plan" in text:
-            return reply_tool_call("create_plan", {
-                "name": "Sci-fi win-back", "goal": "Win back lapsed sci-fi fans", "audience": "lapsed sci-fi fans",
-                "channels": ["email"], "send_budget": 2000, "lifecycle": ["lapsed"], "genres": ["Sci-Fi"]})
-        return reply_tool_call("recommend_products", {"audience": "lapsed science fiction fans",
-                                                      "lifecycle": ["lapsed"], "genres": ["Sci-Fi"], "k": 3})
-    assert not request.tools, "the answering step must get no tools"
-    assert request.messages[-1].content == ANSWER_NUDGE and request.messages[-2].role == "tool"
-    try:
-        result = json.loads(request.messages[-2].content or "{}")
-    except ValueError:  # a tool error in words (e.g. arguments that fail the tool's schema)
-        return reply_text(f"Sorry: {(request.messages[-2].content or '')[:60]}")
-    if "products" in result:
-        return reply_text(f"Top pick: {result['products'][0]['title']} for {result['audience_size']} customers.")
-    if "plan_id" in result:
-        return reply_text(f"Plan {result['plan_id']} is {result['status']}.")
-    return reply_text(f"Sorry: {result.get('error', 'no result')}")
+    """The chat model: routes to the first allowed tools and audience; answers by restating the tool results."""
+    if request.schema_name == "ChatRoute":
+        props = (request.response_schema or {})["properties"]
+        n = props["tools"]["minItems"]
+        return reply_json({"tools": _choices(props["tools"]["items"])[:n], "audience": _choices(props["audience"])[0]})
+    assert not request.tools and request.response_schema is None, "the answer is free text, without tools"
+    prompt = request.messages[-1].content or ""
+    facts = [line[2:] for line in prompt.splitlines() if line.startswith("- ")]
+    return reply_text(" ".join(facts) or "?")
 
 
 def make_app(settings: Settings, planner_tools: PlannerTools, db: Path, planner_factory: Any = None,
