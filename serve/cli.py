@@ -184,6 +184,9 @@ def chat_turn(client: httpx.Client, text: str, session_id: str | None, out: Cons
             elif event in ("tool_call", "tool_result", "error") and not at_line_start:
                 out.print()
                 at_line_start = True
+            if event == "route" and data.get("ignored"):
+                out.print(f"(ignored as instructions inside the question: {' '.join(data['ignored'])})",
+                          style="dim", highlight=False, markup=False)
             if event == "tool_call":
                 out.print(f"[cyan]→ {data['name']}[/cyan]", json.dumps(data["arguments"], ensure_ascii=False),
                           highlight=False)
@@ -193,9 +196,28 @@ def chat_turn(client: httpx.Client, text: str, session_id: str | None, out: Cons
                 out.print(f"[{style}]← {data['name']}: {preview}[/{style}]", highlight=False, markup=True)
             elif event == "error":
                 out.print(f"[red]error:[/red] {data['message']}", highlight=False)
+            elif event == "done":
+                if not at_line_start:
+                    out.print()
+                    at_line_start = True
+                _show_done(client, data, out)
         if not at_line_start:
             out.print()
     return session_id
+
+
+def _show_done(client: httpx.Client, data: dict[str, Any], out: Console) -> None:
+    """Say how the answer was checked (or that the template built it) and link a plan the turn created."""
+    source = data.get("source")
+    if source == "llm":
+        out.print("[dim](checked: every number and name is in the tool results)[/dim]", highlight=False)
+    elif source == "template":
+        why = "; ".join(data.get("problems") or [])
+        out.print(f"(answer built from the tool results by the template{': ' + why if why else ''})", style="dim",
+                  highlight=False, markup=False)
+    if data.get("plan_id"):
+        base = str(client.base_url).rstrip("/")
+        out.print(f"plan {data['plan_id']}: {base}/v1/plans/{data['plan_id']} (web page: {base}/)", highlight=False)
 
 
 def chat_loop(client: httpx.Client, messages: Iterable[str], out: Console, session_id: str | None = None
