@@ -5,21 +5,29 @@ server lease (which ``campaign serve`` runs the jobs of this database). :func:`m
 URL; a SQLite file gets its folder created and write-ahead logging, so readers never wait for the writing worker.
 Every time is stored in UTC. :class:`~serve.store.Store` reads and writes these tables and hands out plain records.
 
-:func:`upgrade_schema` brings a database of an earlier release up to these tables in place: it creates missing
-tables and adds missing nullable columns (this release: ``jobs.runner`` and the ``server_leases`` table). The
-project has no migration tool; a change that needs more than that (a type change, a new non-null column) must
-come with its own upgrade step here.
+:func:`migrate` brings any database to these tables with the alembic revisions of :mod:`serve.migrations`
+(``create_all`` never alters an existing table, so it is not used): a new database is built by them, one of the
+previous release (made by ``create_all``, no version table) is stamped with the baseline revision and upgraded in
+place. A change of the models comes with a new revision (README, "Database migrations").
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
 
 
 def now() -> datetime:
@@ -136,33 +144,104 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade_schema(engine: Engine) -> list[str]:
-    """Create missing tables and add missing nullable columns, in place (a database of an earlier release works).
+BASELINE = "0001"
+"""The alembic revision of the previous release's schema (what its ``create_all`` made, without version table)."""
+MIGRATIONS = Path(__file__).with_name("migrations")
+_PG_LOCK = 7_412_905_311  # pg_advisory_xact_lock key: one migrator at a time per Postgres database
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@cache
+def head_revision() -> str:
+    """Return the newest alembic revision (the schema of these models)."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no alembic revision in {MIGRATIONS / 'versions'}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the database's alembic revision, or None (a new database, or one made before migrations)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _unversioned_revision(connection: Connection) -> str | None:
+    """The revision an unversioned database already has: None when empty, else what ``create_all`` made.
+
+    The previous release made :data:`BASELINE`; a development build between it and migrations (hand-written
+    upgrade) also made ``server_leases`` and ``jobs.runner``, which is revision ``0002``.
+    """
+    found = inspect(connection)
+    if not found.has_table("jobs"):
+        return None
+    if found.has_table("server_leases") and "runner" in {c["name"] for c in found.get_columns("jobs")}:
+        return "0002"
+    return BASELINE
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that holds the migration lock (one migrator at a time), committed at exit.
+
+    SQLite: a dedicated engine whose transactions start with ``BEGIN IMMEDIATE`` (the database's write lock; the
+    DDL runs inside it). Postgres: a transaction-scoped advisory lock. Other databases: a plain transaction.
+    """
+    dialect = engine.dialect.name
+    database = engine.url.database
+    if dialect == "sqlite" and database and database != ":memory:":
+        own = create_engine(engine.url, poolclass=NullPool, connect_args={"timeout": 60})
+
+        @event.listens_for(own, "connect")
+        def _manual(connection: Any, _record: Any) -> None:  # pysqlite would not wrap DDL in a transaction
+            connection.isolation_level = None
+
+        @event.listens_for(own, "begin")
+        def _immediate(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        try:
+            with own.begin() as connection:
+                yield connection
+        finally:
+            own.dispose()
+        return
+    with engine.begin() as connection:
+        if dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+        yield connection
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Bring the database to the models' schema with the alembic migrations in :mod:`serve.migrations`.
+
+    A new database is upgraded from nothing to the head revision; one made by an earlier release with
+    ``create_all`` (tables, no ``alembic_version``) is stamped with the revision it has (:data:`BASELINE` for the
+    previous release), then upgraded in place; an up-to-date one is left alone. The check and the upgrade run in
+    one transaction under a lock, so servers starting at once migrate once and the others find it done.
 
     Args:
         engine: The database.
 
     Returns:
-        What was added, e.g. ``["jobs.runner"]`` (empty when the schema was current).
-
-    Raises:
-        RuntimeError: A missing column is not nullable (it needs an upgrade step of its own).
+        The revisions applied, oldest first (empty when the database was current).
     """
-    existing = set(inspect(engine).get_table_names())
-    added = [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
-    Base.metadata.create_all(engine)
-    with engine.begin() as connection:
-        for table in Base.metadata.sorted_tables:
-            if table.name not in existing:
-                continue
-            present = {c["name"] for c in inspect(connection).get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                if not column.nullable:
-                    raise RuntimeError(f"{table.name}.{column.name} is missing and not nullable: it needs an upgrade "
-                                       "step in serve/database.py")
-                kind = column.type.compile(dialect=engine.dialect)
-                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-                added.append(f"{table.name}.{column.name}")
-    return added
+    head = head_revision()
+    if current_revision(engine) == head:
+        return []
+    script = ScriptDirectory.from_config(_config())
+    with _locked(engine) as connection:
+        config = _config(connection)
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current is None and (existing := _unversioned_revision(connection)) is not None:
+            command.stamp(config, existing)
+            current = existing
+        applied = [s.revision for s in script.iterate_revisions(head, current)]
+        command.upgrade(config, "head")
+    return applied[::-1]

@@ -34,8 +34,8 @@ from serve.database import (
     JobRow,
     ServerLeaseRow,
     make_engine,
+    migrate,
     now,
-    upgrade_schema,
 )
 
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -155,7 +155,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        upgrade_schema(self.engine)  # a database of the previous release gains the new table and column in place
+        migrate(self.engine)  # alembic: a new database is built, one of an earlier release upgraded in place
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     # Server lease -----------------------------------------------------------------------------------------
