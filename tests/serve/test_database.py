@@ -2,22 +2,26 @@
 
 A database of the previous release is upgraded in place (its jobs and plans stay, and the new server runs it); the
 baseline revision is exactly that release's schema; a database built by the migrations equals the models (a model
-changed without a migration fails here); servers starting at once on a new database migrate it once.
+changed without a migration fails here); servers starting at once on a new database migrate it once. Each runs on
+SQLite and on a throwaway PostgreSQL server (tests/serve/postgres_server.py; skipped without PostgreSQL or psycopg).
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import sqlite3
 import threading
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, text
 
 from agent.brief import Brief
 from serve.database import BASELINE, Base, _config, current_revision, head_revision, make_engine, migrate
@@ -25,12 +29,54 @@ from serve.jobs import JobManager
 from serve.store import RESTART_REASON, TERMINAL, Store
 from tests.previous_release import PREVIOUS_SQLITE_SCHEMA, old_plan_json
 from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, BrokenPlanner
+from tests.serve.postgres_server import postgres_missing, postgres_server
 
 
-def _previous_release_db(path: Path) -> None:
-    with sqlite3.connect(path) as old:
-        for statement in PREVIOUS_SQLITE_SCHEMA:
-            old.execute(statement)
+@pytest.fixture(scope="module")
+def postgres_admin() -> Iterator[str]:
+    """URL of a throwaway PostgreSQL server's admin database, for this module's tests."""
+    if (missing := postgres_missing()) is not None:
+        pytest.skip(f"no PostgreSQL here: {missing}")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Make URLs of new, empty databases: SQLite files, or databases on a PostgreSQL server."""
+    if request.param == "sqlite":
+        names = itertools.count()
+        yield lambda: f"sqlite:///{tmp_path / f'db{next(names)}.db'}"
+        return
+    admin = create_engine(request.getfixturevalue("postgres_admin"), isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"campaign_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        made.append(name)
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as connection:
+        for name in made:
+            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+
+
+def _previous_release_db(url: str) -> None:
+    """Make the previous release's tables: its SQLite DDL as it was, or on Postgres the baseline revision."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        with sqlite3.connect(engine.url.database or "") as old:
+            for statement in PREVIOUS_SQLITE_SCHEMA:
+                old.execute(statement)
+    else:  # the baseline equals that release's create_all (checked on SQLite below); no version table
+        with engine.begin() as connection:
+            command.upgrade(_config(connection), BASELINE)
+            connection.exec_driver_sql("DROP TABLE alembic_version")
+    engine.dispose()
 
 
 def _model_diffs(engine: Engine) -> list[Any]:
@@ -51,30 +97,31 @@ def _schema(engine: Engine) -> dict[str, Any]:
     } for table in found.get_table_names() if table != "alembic_version"}
 
 
-def test_a_previous_release_database_is_upgraded_in_place_and_served(tmp_path) -> None:
-    db = tmp_path / "old.db"
-    _previous_release_db(db)
-    brief = json.dumps(Brief.model_validate(SMALL_BRIEF).model_dump(mode="json"))
-    at = datetime(2026, 1, 2, tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with sqlite3.connect(db) as old:
-        rows = [("old-done", "done", old_plan_json(), 8), ("old-running", "running", None, 2),
-                ("old-queued", "queued", None, 0)]
-        old.executemany("INSERT INTO jobs (id, owner, status, brief, plan, steps_expected, steps_done, created_at) "
-                        "VALUES (?, 'someone', ?, ?, ?, 8, ?, ?)",
-                        [(i, status, brief, plan, done, at) for i, status, plan, done in rows])
+def test_a_previous_release_database_is_upgraded_in_place_and_served(new_url: Callable[[], str]) -> None:
+    url = new_url()
+    _previous_release_db(url)
+    brief = Brief.model_validate(SMALL_BRIEF).model_dump(mode="json")
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    engine = make_engine(url)
+    jobs_table = Table("jobs", MetaData(), autoload_with=engine)  # the old table, as stored
+    with engine.begin() as connection:
+        connection.execute(jobs_table.insert(), [
+            {"id": i, "owner": "someone", "status": status, "brief": brief, "plan": plan, "steps_expected": 8,
+             "steps_done": done, "created_at": at}
+            for i, status, plan, done in [("old-done", "done", old_plan_json(), 8), ("old-running", "running", None, 2),
+                                          ("old-queued", "queued", None, 0)]])
 
-    engine = make_engine(f"sqlite:///{db}")
     assert current_revision(engine) is None  # made by create_all: no version table
     assert migrate(engine) == ["0002"]  # stamped with the baseline, then upgraded in place
     assert current_revision(engine) == head_revision() == "0002"
     assert _model_diffs(engine) == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0002",)]
+        assert tuple(connection.execute(text("SELECT count(*), count(runner) FROM jobs")).one()) == (3, 0)
     engine.dispose()
 
-    store = Store(f"sqlite:///{db}")
+    store = Store(url)
     assert migrate(store.engine) == []  # upgraded once; nothing left to do
-    with sqlite3.connect(db) as upgraded:
-        assert upgraded.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
-        assert upgraded.execute("SELECT count(*), count(runner) FROM jobs").fetchone() == (3, 0)
     done = store.job("old-done")
     assert done is not None and done.status == "done" and done.plan == old_plan_json()
 
@@ -93,39 +140,43 @@ def test_a_previous_release_database_is_upgraded_in_place_and_served(tmp_path) -
     interrupted = store.job("old-running")
     assert interrupted is not None and interrupted.status == "failed" and interrupted.error == RESTART_REASON
     assert store.server_lease() is None  # released at stop
+    store.engine.dispose()
 
 
-def test_the_baseline_revision_is_the_previous_release_schema(tmp_path) -> None:
-    old, baseline = tmp_path / "old.db", tmp_path / "baseline.db"
+def test_the_baseline_revision_is_the_previous_release_schema(tmp_path: Path) -> None:
+    old, baseline = f"sqlite:///{tmp_path / 'old.db'}", make_engine(f"sqlite:///{tmp_path / 'baseline.db'}")
     _previous_release_db(old)
-    engine = make_engine(f"sqlite:///{baseline}")
-    with engine.begin() as connection:
+    with baseline.begin() as connection:
         command.upgrade(_config(connection), BASELINE)
-    assert current_revision(engine) == BASELINE
-    expected = _schema(make_engine(f"sqlite:///{old}"))
+    assert current_revision(baseline) == BASELINE
+    expected = _schema(make_engine(old))
     assert set(expected) == {"api_keys", "chat_messages", "jobs", "decisions", "job_events"}
-    assert _schema(engine) == expected
+    assert _schema(baseline) == expected
 
 
-def test_a_new_database_built_by_the_migrations_equals_the_models(tmp_path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+def test_a_new_database_built_by_the_migrations_equals_the_models(new_url: Callable[[], str]) -> None:
+    engine = make_engine(new_url())
     assert migrate(engine) == ["0001", "0002"]
     assert current_revision(engine) == head_revision()
     assert _model_diffs(engine) == []  # a model changed without a migration shows up here
-    scratch = make_engine(f"sqlite:///{tmp_path / 'create_all.db'}")
+    scratch = make_engine(new_url())
     Base.metadata.create_all(scratch)
     assert _schema(engine) == _schema(scratch)
+    engine.dispose()
+    scratch.dispose()
 
 
-def test_a_database_of_the_hand_upgraded_development_build_is_stamped_at_its_revision(tmp_path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'dev.db'}")
+def test_a_database_of_the_hand_upgraded_development_build_is_stamped_at_its_revision(
+        new_url: Callable[[], str]) -> None:
+    engine = make_engine(new_url())
     Base.metadata.create_all(engine)  # what that build made: this schema, no version table
     assert migrate(engine) == []
     assert current_revision(engine) == "0002"
+    engine.dispose()
 
 
-def test_servers_starting_at_once_migrate_a_new_database_once(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+def test_servers_starting_at_once_migrate_a_new_database_once(new_url: Callable[[], str]) -> None:
+    url = new_url()
     start = threading.Barrier(4)
     applied: list[list[str]] = []
     errors: list[BaseException] = []
@@ -147,4 +198,6 @@ def test_servers_starting_at_once_migrate_a_new_database_once(tmp_path) -> None:
         thread.join()
     assert errors == []
     assert sorted(applied) == [[], [], [], ["0001", "0002"]]
-    assert current_revision(make_engine(url)) == head_revision()
+    engine = make_engine(url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
