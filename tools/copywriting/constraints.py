@@ -43,8 +43,9 @@ _CHARS_PER_WORD = 8  # a word and its space, generously: how many words fit a le
 _SHORT = 9  # longest word or fact in a headline's phrase or a CTA
 _SHORT_WORD_EN = "(?:[A-Z]?[a-z]{1,8}|[AI])"
 _FREE_ZH = f"{_HAN}，。！？、：；“”《》（）"
-# A free English word is lower case or capitalised (no shouting: capitals in a row only inside a fact string).
-_WORD_EN = "(?:[A-Z]?[a-z]+(?:['-][a-z]+)*|[AI])"
+# A free English word is lower case or capitalised (no shouting: capitals in a row only inside a fact string), of
+# at most 14 letters (and one hyphen or apostrophe part): a model short of spaces cannot glue words into one.
+_WORD_EN = "(?:[A-Z]?[a-z]{1,13}(?:['-][a-z]{1,10})?|[AI])"
 
 CTA_VERBS_EN: dict[str, tuple[str, ...]] = {
     "shop": ("Shop", "Buy", "Order", "Get", "Grab", "Discover", "Explore", "Browse", "Treat", "Add", "Pick", "Choose",
@@ -151,7 +152,7 @@ def copy_patterns(facts: ProductFacts, language: str, lengths: tuple[int, int, i
     longest = max((len(s) for s in strings if s != facts.display_title), default=0)
     sentences = max(1, min(3, lengths[1] // 110))
     words = max(3, min(_WORDS_PER_SENTENCE, (lengths[1] - longest) // (sentences * _CHARS_PER_WORD)))
-    first = f"(?:[A-Z][a-z]*(?:['-][a-z]+)*|{literal})"
+    first = f"(?:[A-Z][a-z]{{0,13}}(?:['-][a-z]{{1,10}})?|{literal})"
     sentence = f"{first}(?:(?:, | |: | - ){token}){{2,{words}}}[.!?]"
     # The headline and CTA add a few short words and short facts (a price, a code, a discount): each at most
     # nine characters, so that a count of them bounds the length.

@@ -40,6 +40,7 @@ def test_the_priced_schema_carries_patterns_and_forbids_other_fields():
                      "Use XMAS20 now.", "Party bunting, 27, 107 of them."):
         assert not re.fullmatch(body, invented), invented
     assert not re.fullmatch(body, "PARTY TIME with bunting.")  # no shouting outside the facts
+    assert not re.fullmatch(body, "Bring back a group ofcliquescommittedtowelcome.")  # no glued words
     assert not re.fullmatch(body, "Bunting for the party")  # ends with a full stop, ! or ?
     assert re.fullmatch(cta, "Shop now") and re.fullmatch(cta, "Use XMAS10!")
     assert not re.fullmatch(cta, "Use XMAS10 today and tomorrow")  # a push CTA holds 20 characters
