@@ -1,8 +1,9 @@
 """The API database: its SQLAlchemy tables and the engine that holds them.
 
-Six tables: API keys (as hashes), plan jobs, their events, human decisions on plans, chat messages, and the
-server lease (which ``campaign serve`` runs the jobs of this database). :func:`make_engine` opens any SQLAlchemy
-URL; a SQLite file gets its folder created and write-ahead logging, so readers never wait for the writing worker.
+Seven tables: API keys (as hashes), plan jobs, their events, human decisions on plans, chat messages, the
+outcomes of launched plans, and the server lease (which ``campaign serve`` runs the jobs of this database).
+:func:`make_engine` opens any SQLAlchemy URL; a SQLite file gets its folder created and write-ahead logging, so
+readers never wait for the writing worker.
 Every time is stored in UTC. :class:`~serve.store.Store` reads and writes these tables and hands out plain records.
 
 :func:`migrate` brings any database to these tables with the alembic revisions of :mod:`serve.migrations`
@@ -24,7 +25,21 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, inspect, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -116,6 +131,28 @@ class ChatMessageRow(Base):
     owner: Mapped[str] = mapped_column(String(32))
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class OutcomeRow(Base):
+    """What happened to one customer of a launched plan in one arm (a variant id, or ``holdout``): issue 17.
+
+    One row per (plan, customer, arm); ``opened``/``clicked``/``converted``/``revenue`` are null when the shop did
+    not report them. ``imported_at`` is when the import that wrote the row ran; ``wave`` is the send wave.
+    """
+
+    __tablename__ = "outcomes"
+    __table_args__ = (UniqueConstraint("plan_id", "customer_id", "arm", name="uq_outcomes_plan_customer_arm"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    arm: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    clicked: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    converted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    revenue: Mapped[float | None] = mapped_column(Float, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    wave: Mapped[int] = mapped_column(Integer, default=1)
 
 
 def make_engine(url: str) -> Engine:

@@ -32,6 +32,7 @@ from serve.database import (
     DecisionRow,
     EventRow,
     JobRow,
+    OutcomeRow,
     ServerLeaseRow,
     make_engine,
     migrate,
@@ -138,6 +139,52 @@ class LeaseRecord:
         """Say who holds it, e.g. ``"pid 4242 on host web-1 (last heartbeat 3 s ago)"``."""
         ago = (at - self.heartbeat_at).total_seconds()
         return f"pid {self.pid} on host {self.host} (last heartbeat {ago:.0f} s ago)"
+
+
+OUTCOME_VALUES = ("sent_at", "opened", "clicked", "converted", "revenue", "wave")
+"""The stored values of an outcome; a row whose values differ from the stored ones changes it."""
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """One customer's outcome in one arm of a plan (``row`` names where it came from, e.g. ``line 3``)."""
+
+    customer_id: str
+    arm: str
+    sent_at: datetime
+    opened: bool | None = None
+    clicked: bool | None = None
+    converted: bool | None = None
+    revenue: float | None = None
+    wave: int = 1
+    row: str = ""
+    imported_at: datetime | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        """The stored values (:data:`OUTCOME_VALUES`), times in UTC."""
+        return tuple(_aware(v) if isinstance(v, datetime) else v for v in (getattr(self, f) for f in OUTCOME_VALUES))
+
+
+@dataclass(frozen=True)
+class OutcomeWrite:
+    """What one import did: rows added, rows already stored as given, stored rows replaced."""
+
+    inserted: int
+    unchanged: int
+    replaced: int
+
+
+class OutcomeConflictError(ValueError):
+    """Rows that would change stored outcomes, without ``replace``: ``conflicts`` is (row, message) per row."""
+
+    def __init__(self, conflicts: list[tuple[str, str]]) -> None:
+        self.conflicts = conflicts
+        super().__init__(f"{len(conflicts)} rows would change stored outcomes (replace them explicitly)")
+
+
+def _outcome(row: OutcomeRow) -> OutcomeRecord:
+    return OutcomeRecord(row.customer_id, row.arm, _aware(row.sent_at) or now(), row.opened, row.clicked,
+                         row.converted, row.revenue, row.wave, imported_at=_aware(row.imported_at))
 
 
 def _lease(row: ServerLeaseRow) -> LeaseRecord:
@@ -430,3 +477,54 @@ class Store:
                  .order_by(ChatMessageRow.id.desc()).limit(limit))
         with self._session() as s:
             return list(reversed(list(s.scalars(query))))
+
+    # Outcomes ---------------------------------------------------------------------------------------------
+    def outcomes(self, plan_id: str) -> list[OutcomeRecord]:
+        """Return a plan's stored outcomes, by customer and arm."""
+        with self._session() as s:
+            rows = s.scalars(select(OutcomeRow).where(OutcomeRow.plan_id == plan_id)
+                             .order_by(OutcomeRow.customer_id, OutcomeRow.arm))
+            return [_outcome(r) for r in rows]
+
+    def write_outcomes(self, plan_id: str, records: list[OutcomeRecord], *, replace: bool = False) -> OutcomeWrite:
+        """Store a plan's outcomes in one transaction: new rows are added, rows stored as given change nothing.
+
+        Args:
+            plan_id: The plan (a job id).
+            records: One per (customer, arm), already validated (no duplicates).
+            replace: Let rows change stored outcomes; otherwise any such row rejects the whole import.
+
+        Returns:
+            How many rows were added, already stored, and replaced.
+
+        Raises:
+            OutcomeConflictError: Without ``replace``, rows whose values differ from the stored ones (nothing is
+                written).
+        """
+        at = now()
+        with self._session.begin() as s:
+            stored = {(r.customer_id, r.arm): r for r in
+                      s.scalars(select(OutcomeRow).where(OutcomeRow.plan_id == plan_id))}
+            new, changed, conflicts = [], [], []
+            for record in records:
+                row = stored.get((record.customer_id, record.arm))
+                if row is None:
+                    new.append(record)
+                    continue
+                before = _outcome(row).values()
+                if before == record.values():
+                    continue
+                changed.append((row, record))
+                after = record.values()
+                differs = [f"{f} {b} -> {a}" for f, b, a in zip(OUTCOME_VALUES, before, after, strict=True) if b != a]
+                conflicts.append((record.row, f"customer {record.customer_id!r} arm {record.arm!r}: changes the stored "
+                                              f"outcome ({', '.join(differs)})"))
+            if conflicts and not replace:
+                raise OutcomeConflictError(conflicts)
+            for row, record in changed:
+                for field in OUTCOME_VALUES:
+                    setattr(row, field, getattr(record, field))
+                row.imported_at = at
+            s.add_all(OutcomeRow(plan_id=plan_id, customer_id=r.customer_id, arm=r.arm, imported_at=at,
+                                 **{f: getattr(r, f) for f in OUTCOME_VALUES}) for r in new)
+        return OutcomeWrite(inserted=len(new), unchanged=len(records) - len(new) - len(changed), replaced=len(changed))

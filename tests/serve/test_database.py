@@ -112,11 +112,11 @@ def test_a_previous_release_database_is_upgraded_in_place_and_served(new_url: Ca
                                           ("old-queued", "queued", None, 0)]])
 
     assert current_revision(engine) is None  # made by create_all: no version table
-    assert migrate(engine) == ["0002"]  # stamped with the baseline, then upgraded in place
-    assert current_revision(engine) == head_revision() == "0002"
+    assert migrate(engine) == ["0002", "0003"]  # stamped with the baseline, then upgraded in place
+    assert current_revision(engine) == head_revision() == "0003"
     assert _model_diffs(engine) == []
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0002",)]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0003",)]
         assert tuple(connection.execute(text("SELECT count(*), count(runner) FROM jobs")).one()) == (3, 0)
     engine.dispose()
 
@@ -156,7 +156,7 @@ def test_the_baseline_revision_is_the_previous_release_schema(tmp_path: Path) ->
 
 def test_a_new_database_built_by_the_migrations_equals_the_models(new_url: Callable[[], str]) -> None:
     engine = make_engine(new_url())
-    assert migrate(engine) == ["0001", "0002"]
+    assert migrate(engine) == ["0001", "0002", "0003"]
     assert current_revision(engine) == head_revision()
     assert _model_diffs(engine) == []  # a model changed without a migration shows up here
     scratch = make_engine(new_url())
@@ -169,9 +169,12 @@ def test_a_new_database_built_by_the_migrations_equals_the_models(new_url: Calla
 def test_a_database_of_the_hand_upgraded_development_build_is_stamped_at_its_revision(
         new_url: Callable[[], str]) -> None:
     engine = make_engine(new_url())
-    Base.metadata.create_all(engine)  # what that build made: this schema, no version table
-    assert migrate(engine) == []
-    assert current_revision(engine) == "0002"
+    with engine.begin() as connection:  # what that build's create_all made: revision 0002's tables, no version table
+        command.upgrade(_config(connection), "0002")
+        connection.exec_driver_sql("DROP TABLE alembic_version")
+    assert migrate(engine) == ["0003"]
+    assert current_revision(engine) == head_revision()
+    assert _model_diffs(engine) == []
     engine.dispose()
 
 
@@ -197,7 +200,7 @@ def test_servers_starting_at_once_migrate_a_new_database_once(new_url: Callable[
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(applied) == [[], [], [], ["0001", "0002"]]
+    assert sorted(applied) == [[], [], [], ["0001", "0002", "0003"]]
     engine = make_engine(url)
     assert current_revision(engine) == head_revision()
     engine.dispose()
