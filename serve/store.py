@@ -517,8 +517,8 @@ class Store:
                 changed.append((row, record))
                 after = record.values()
                 differs = [f"{f} {b} -> {a}" for f, b, a in zip(OUTCOME_VALUES, before, after, strict=True) if b != a]
-                conflicts.append((record.row, f"customer {record.customer_id!r} arm {record.arm!r}: changes the stored "
-                                              f"outcome ({', '.join(differs)})"))
+                conflicts.append((record.row, f"changes the stored outcome of customer {record.customer_id!r} arm "
+                                              f"{record.arm!r} ({', '.join(differs)})"))
             if conflicts and not replace:
                 raise OutcomeConflictError(conflicts)
             for row, record in changed:
