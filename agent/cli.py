@@ -17,20 +17,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from agent.brief import BriefError, check_against_shop, load_brief
 from agent.cli_output import CliError, console, emit, run_command
 from agent.settings import get_settings
+from eval.chat_eval import register_chat_runner
 from eval.cli import eval_command
-from eval.outcomes_cli import outcomes_app
+from eval.outcomes_cli import outcomes_app, register_plan_outcomes
 from serve.cli import chat_command, keys_app, serve_command
 
 if TYPE_CHECKING:
     from agent.trace import StepEvent, TraceStep
     from tools.effect import Amount
+    from tools.outcomes import ExperimentAnalysis
 
 EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "christmas_gifts.yaml"
 
@@ -46,11 +48,38 @@ app.add_typer(effect_app, name="effect")
 app.add_typer(bench_app, name="bench")
 app.add_typer(llm_app, name="llm")
 app.command("eval")(eval_command)
+
+
+def _chat_eval_runner(*args: Any) -> Any:
+    """The chat eval's runner (``campaign eval chat``), imported on first use: serve.chat loads LangChain."""
+    from serve.chat import chat_eval_runner
+
+    return chat_eval_runner(*args)
+
+
+register_chat_runner(_chat_eval_runner)
 app.command("serve")(serve_command)
 app.command("chat")(chat_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
 app.add_typer(outcomes_app, name="outcomes")
+
+
+def _import_plan_outcomes(plan_id: str, file: Path, replace: bool) -> str:
+    """``campaign outcomes import``: serve.outcomes (the API database), imported on first use."""
+    from serve.outcomes import import_file
+
+    return import_file(plan_id, file, replace)
+
+
+def _plan_results(plan_id: str, metric: str) -> ExperimentAnalysis:
+    """``campaign outcomes analyse PLAN_ID``: serve.outcomes, imported on first use."""
+    from serve.outcomes import stored_results
+
+    return stored_results(plan_id, metric)
+
+
+register_plan_outcomes(_import_plan_outcomes, _plan_results)
 
 
 def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = None) -> None:

@@ -109,7 +109,10 @@ def run_eval(suite_path: Path, configs: list[EvalConfig], suite: Suite, out: Pat
 
 
 def eval_command(
-    suite: Annotated[Path, typer.Argument(help="Suite YAML, e.g. eval/suites/smoke.yaml.")],
+    suite: Annotated[Path, typer.Argument(help="Suite YAML, e.g. eval/suites/smoke.yaml; or `chat` followed by a "
+                                         "chat suite (eval/suites/chat.yaml).")],
+    chat_suite: Annotated[Path | None, typer.Argument(help="With `chat`: the chat suite YAML.",
+                                                      show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration YAML (default: the suite's, else the "
                                                 "scripted-template stand-in).")] = None,
     compare: Annotated[tuple[Path, Path] | None, typer.Option(help="Two configuration YAMLs A B: run both on the "
@@ -124,7 +127,15 @@ def eval_command(
     Scorers: outcome, schema, constraints, grounding, personalisation, predicted value against a baseline,
     diversity and cost. Writes results.json, report.html and every plan into --out. Exits 1 when a gate set
     in the suite fails (for CI), 2 when the suite or a config is invalid.
+
+    `campaign eval chat SUITE.yaml [--config CONFIG] [--json]` runs a chat suite through the chat service
+    instead (eval/chat_eval.py): tool and argument accuracy, grounded answers, language, template share.
     """
+    if str(suite) == "chat":
+        from eval.chat_eval import chat_command
+
+        chat_command(chat_suite, config, json_out)
+        return
     try:
         loaded = load_suite(suite)
         if case:
