@@ -91,3 +91,16 @@ def test_ranker_features_at_a_cut_ignore_every_line_after_it(lines: pd.DataFrame
     assert "c_new_after_cut" not in before.index
     assert ((before["rk_any"] >= before["rk_max"] - 1e-12) & (before["rk_max"] <= 1.0)).all()
     assert (before["rk_top"] <= before["rk_sum"] + 1e-12).all()
+
+
+def test_median_revenue_is_zero_below_even_odds_and_the_residual_quantile_above() -> None:
+    from tools.effect.purchases.propensity import PurchaseModel
+
+    model = PurchaseModel.__new__(PurchaseModel)
+    model.residual_quantiles = list(np.linspace(-1.0, 1.0, 101))  # residual percentile k = -1 + k/50
+    p = np.array([0.2, 0.5, 0.8, 1.0])
+    log_if_buy = np.log(np.array([100.0, 100.0, 100.0, 100.0]))
+    median = model._median_revenue(p, log_if_buy)
+    # p = 0.8: the median is the (0.8 - 0.5) / 0.8 = 37.5th percentile of revenue if they buy.
+    assert median[0] == 0.0 and median[1] == pytest.approx(100 * np.exp(-1.0))
+    assert median[2] == pytest.approx(100 * np.exp(-1.0 + 37.5 / 50)) and median[3] == pytest.approx(100.0)
