@@ -83,6 +83,19 @@ class ProfilesTool:
             problems = (str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
             raise ValueError("invalid audience filter: " + "; ".join(problems)) from None
 
+    @staticmethod
+    def _derive(query: AudienceQuery, vocabulary: dict[str, list[str]]) -> tuple[AudienceFilter, Derivation, list[str]]:
+        """The explicit filter merged with the one read out of the text, the derivation, and notes on overrides."""
+        derivation = (
+            derive_filter(query.text, vocabulary) if query.derive_filter else Derivation(semantic_text=query.text)
+        )
+        merged, overridden = query.filter.merged_with(derivation.fields)
+        notes = list(derivation.notes)
+        for name in overridden:
+            words = [w for w, c in derivation.derived_from_text.items() if c.startswith(name.split("_")[0].rstrip("s"))]
+            notes.append(f"explicit filter wins over {', '.join(repr(w) for w in words) or name} for {name}")
+        return merged, derivation, notes
+
     def retrieve(self, query: AudienceQuery) -> AudienceResult:
         """Return the customers satisfying the filter, most similar to the query text first.
 
@@ -98,14 +111,7 @@ class ProfilesTool:
             ValueError: A filter value is not in the index's vocabulary (the message lists valid values).
         """
         vocabulary = self.store.vocabulary()
-        derivation = (
-            derive_filter(query.text, vocabulary) if query.derive_filter else Derivation(semantic_text=query.text)
-        )
-        merged, overridden = query.filter.merged_with(derivation.fields)
-        notes = list(derivation.notes)
-        for name in overridden:
-            words = [w for w, c in derivation.derived_from_text.items() if c.startswith(name.split("_")[0].rstrip("s"))]
-            notes.append(f"explicit filter wins over {', '.join(repr(w) for w in words) or name} for {name}")
+        merged, derivation, notes = self._derive(query, vocabulary)
         vector = self.store.embed([derivation.semantic_text])[0]
         result = self.search_vector(vector, merged, query.limit, vocabulary)
         return result.model_copy(
@@ -116,6 +122,44 @@ class ProfilesTool:
                 "notes": notes,
             }
         )
+
+    def retrieve_all(self, query: AudienceQuery, page_size: int = 5000) -> AudienceResult:
+        """Return every customer satisfying the filter, most similar to the query text first (no limit).
+
+        The whole-audience plan's retrieval: the filter is evaluated on the mirror of the full store and every
+        match is ranked exactly by its similarity to the query text (``query.limit`` is ignored); the portraits'
+        documents and metadata are then read in pages of ``page_size``, so no single read holds the mirror's lock
+        for the whole audience. A customer erased between pages is left out.
+
+        Args:
+            query: Text, filter, and whether to read more constraints out of the text.
+            page_size: Customers read per page.
+
+        Returns:
+            As :meth:`retrieve`, with every matching customer.
+
+        Raises:
+            ValueError: A filter value is not in the index's vocabulary, or ``page_size`` is not positive.
+        """
+        if page_size < 1:
+            raise ValueError(f"page_size must be positive, got {page_size}")
+        vocabulary = self.store.vocabulary()
+        merged, derivation, notes = self._derive(query, vocabulary)
+        checked = self._check(merged, vocabulary)
+        where = checked.to_where()
+        index = self.store.index()
+        ids, scores = index.rank_all(self.store.embed([derivation.semantic_text])[0], where)
+        hits = [
+            PortraitHit(customer_id=h.customer_id, score=float(np.clip(h.score, 0.0, 1.0)), text=h.document,
+                        metadata=h.metadata)
+            for start in range(0, len(ids), page_size)
+            for h in index.hits_of(ids[start:start + page_size], scores[start:start + page_size])
+        ]
+        message = (f"{len(hits)} customers match {checked.describe()}, ranked by similarity (all of them)."
+                   if hits else self._empty_message(checked))
+        return AudienceResult(query_text=query.text, filter_used=checked, where=where, portraits=hits,
+                              message=message, semantic_text=derivation.semantic_text,
+                              derived_from_text=derivation.derived_from_text, notes=notes)
 
     def search_vector(
         self,

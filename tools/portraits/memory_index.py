@@ -218,12 +218,45 @@ class PortraitIndex:
         with self._lock:
             return self.hits(self.search(vector, where, limit, propose))
 
+    def rank_all(self, vector: np.ndarray, where: dict[str, Any] | None) -> tuple[list[str], np.ndarray]:
+        """Return every customer matching ``where``, ranked exactly by cosine similarity with ``vector``.
+
+        No limit and no HNSW proposal: the whole-audience plan takes every match. Ties keep row order.
+
+        Args:
+            vector: L2-normalised query vector.
+            where: Chroma ``where`` clause.
+
+        Returns:
+            Customer ids, best first, and their similarities (float32). Read their documents and metadata in
+            pages with :meth:`hits_of`.
+        """
+        with self._lock:
+            self._settle()
+            rows = np.flatnonzero(self._mask(where))
+            scores = np.take(self.vectors, rows, axis=0) @ np.asarray(vector, dtype=np.float32).reshape(-1)
+            order = np.lexsort((rows, -scores))
+            return [self.ids[r] for r in rows[order]], scores[order]
+
+    def hits_of(self, customer_ids: list[str], scores: np.ndarray) -> list[MirrorHit]:
+        """Return the document and metadata of customers found by :meth:`rank_all` (one page of them).
+
+        Customers removed since (an erasure between pages) are left out.
+        """
+        with self._lock:
+            self._settle()
+            found = [(cid, float(s), row) for cid, s in zip(customer_ids, scores, strict=True)
+                     if (row := self._row.get(cid)) is not None]
+            records = self.meta.iloc[[row for _, _, row in found]].to_dict("records") if found else []
+            return [MirrorHit(cid, score, self.documents[row], _known_values(values))
+                    for (cid, score, row), values in zip(found, records, strict=True)]
+
     def metadata(self, row: int) -> dict[str, Any]:
         """Return the metadata of one row (keys whose value is unknown are left out)."""
         with self._lock:
             self._settle()
             values = self.meta.iloc[row].to_dict()
-        return {k: _plain(v) for k, v in values.items() if v is not None and not (isinstance(v, float) and v != v)}
+        return _known_values(values)
 
     def _column(self, key: str) -> tuple[str, Any]:
         """Return a typed copy of one metadata column: ("num", float array) or ("cat", (codes, lookup))."""
@@ -328,6 +361,11 @@ class PortraitIndex:
         top = top[np.lexsort((top, -scores[top]))]
         picked = top if rows is None else rows[top]
         return [(int(r), float(s)) for r, s in zip(picked, scores[top], strict=True)]
+
+
+def _known_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Keep the metadata keys whose value is known, as Python scalars."""
+    return {k: _plain(v) for k, v in values.items() if v is not None and not (isinstance(v, float) and v != v)}
 
 
 def _plain(value: Any) -> Any:
