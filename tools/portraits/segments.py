@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, MiniBatchKMeans
 
 from tools.portraits.building import shop_genres
 from tools.portraits.interests import interest_weights
@@ -42,6 +42,9 @@ TASTE_WEIGHT = 3.0
 TASTE_LIFT = 1.15  # a segment loves a genre when its mean interest is at least this times the shop's
 DEFAULT_SEGMENTS = 8
 MIN_MEMBERS_PER_SEGMENT = 20
+MINIBATCH_SIZE = 4096
+"""Rows per mini-batch of the plan segmentation's K-means. An audience of at most this many customers fits one
+batch, so it is clustered by full K-means (what a single batch would be, with more starts)."""
 #: The marketing age bands, as segment names show them: (first age past the band, label).
 #: The click model buckets ages its own way (:data:`tools.effect.click_features.CLICK_FEATURE_AGE_BINS`).
 AGE_BANDS: tuple[tuple[float, str], ...] = (
@@ -98,7 +101,9 @@ def _standardised(portraits: Sequence[Portrait], genres: list[str]) -> tuple[lis
     return names, raw.mean(axis=0), np.where(std > 0, std, 1.0) / np.sqrt(weights)
 
 
-def cluster(points: np.ndarray, k: int, min_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def cluster(
+    points: np.ndarray, k: int, min_size: int, seed: int, minibatch: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Group rows with K-means into at most ``k`` segments of at least ``min_size`` rows each.
 
     Fewer segments when there are fewer than ``k * min_size`` rows, or when K-means leaves a segment smaller
@@ -109,7 +114,9 @@ def cluster(points: np.ndarray, k: int, min_size: int, seed: int) -> tuple[np.nd
         points: One row per customer (scaled features).
         k: Wanted number of segments.
         min_size: Least members per segment.
-        seed: Random seed of K-means.
+        seed: Random seed of K-means (the result is deterministic for a seed).
+        minibatch: Mini-batch K-means (batches of :data:`MINIBATCH_SIZE` rows, 3 seeded starts), whose cost grows
+            linearly with the rows, for a whole audience; False: full K-means with 10 starts.
 
     Returns:
         The segment of each row (0 is the largest, ties in K-means order) and the segment centres in that
@@ -117,7 +124,8 @@ def cluster(points: np.ndarray, k: int, min_size: int, seed: int) -> tuple[np.nd
     """
     k = max(1, min(k, len(points) // max(min_size, 1)))
     while k > 1:
-        kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(points)
+        kmeans = (MiniBatchKMeans(n_clusters=k, batch_size=MINIBATCH_SIZE, n_init=3, random_state=seed)
+                  if minibatch else KMeans(n_clusters=k, n_init=10, random_state=seed)).fit(points)
         sizes = np.bincount(kmeans.labels_, minlength=k)
         if sizes.min() >= min_size:
             order = np.argsort(-sizes, kind="stable")
@@ -385,7 +393,8 @@ def split_audience(
     """Split a retrieved audience into at most ``max_segments`` segments of at least ``min_size`` members.
 
     The audience's portrait features (as :class:`SegmentModel` uses them, standardised over the audience) are
-    grouped by :func:`cluster` and named by :func:`profile_segments` against the whole shop's average
+    grouped by :func:`cluster` (every customer of the audience; mini-batch K-means, seeded, above
+    :data:`MINIBATCH_SIZE` customers) and named by :func:`profile_segments` against the whole shop's average
     interests. Interest weights are computed from the shop's events as the portraits compute them.
 
     Args:
@@ -418,8 +427,10 @@ def split_audience(
         _portrait_of(cid, meta, interests.get(cid, {})) for cid, meta in zip(customer_ids, metadata, strict=True)
     ]
     names, mean, scale = _standardised(portraits, genres)
-    labels, centroids = cluster((_raw_features(portraits, names) - mean) / scale, max_segments, min_size, seed)
-    groups = [[p for p, label in zip(portraits, labels, strict=True) if label == s] for s in range(len(centroids))]
+    labels, centroids = cluster((_raw_features(portraits, names) - mean) / scale, max_segments, min_size, seed,
+                                minibatch=len(portraits) > MINIBATCH_SIZE)
+    chosen = [np.flatnonzero(labels == s) for s in range(len(centroids))]
+    groups = [[portraits[i] for i in rows] for rows in chosen]
     return [
         AudienceSegment([p.customer_id for p in members], profile)
         for members, profile in zip(groups, profile_segments(groups, genres, everyone), strict=True)
