@@ -7,6 +7,7 @@ import threading
 
 from rich.console import Console
 
+from agent.audience_file import audience_dir
 from agent.llm import ChatModel
 from agent.loop import PlannerTools, SegmentEffect
 from agent.settings import Settings
@@ -22,6 +23,7 @@ from tools.effect import (
 )
 from tools.portraits import open_portrait_store
 from tools.recommend import RecommendTool
+from tools.scoring import scorer_from_settings
 from tools.shop import Shop, load_shop
 
 
@@ -75,6 +77,7 @@ def build_tools(settings: Settings, model: ChatModel, console: Console | None = 
         copy=CopyTool(model, retries=settings.llm_validation_retries, temperature=settings.llm_temperature,
                       seed=settings.seed),
         predict_effect=functools.partial(predict_effect, headlines=headlines, settings=settings),
+        scorer=scorer_from_settings(settings), audience_dir=audience_dir(settings),
     )
 
 

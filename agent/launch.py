@@ -7,6 +7,7 @@ holdout and the number of variants for a target lift.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from agent.brief import Brief
 from agent.plan import Allocation, CampaignPlan, CampaignValue, CopyVariant, LaunchDesign
@@ -220,3 +221,85 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: floa
         planned_sends=sum(a.sends for a in allocations), allocations=allocations, notes=notes, power=power,
         value=CampaignValue.total([a.value for a in allocations if a.value is not None and a.sends]),
     )
+
+
+SEND_LIST_COLUMNS = ("customer_id", "segment_id", "channel", "variant_id")
+HOLDOUT = "holdout"
+"""The send list's ``variant_id`` of a holdout customer."""
+
+
+def _assign_cell(customers: np.ndarray, variants: list[CopyVariant], sends: list[int], scores: pd.DataFrame,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Give each of a cell's treated customers at most one of its variants, within each variant's sends.
+
+    Greedy on the customers' scores of the variants' products: (customer, variant) pairs are taken best score
+    first, each customer once and each variant up to its sends. Customers the scores do not know (NaN) come last;
+    ties fall in a seeded random order, so equal scores make a random split.
+
+    Returns:
+        The variant index of each customer, -1 when unsent.
+    """
+    columns = [v.product_id for v in variants]
+    matrix = scores.reindex(index=customers, columns=columns).to_numpy(dtype=np.float64)
+    matrix = np.where(np.isnan(matrix), -np.inf, matrix)
+    shuffled = rng.permutation(len(customers))
+    flat = matrix[shuffled].reshape(-1)
+    order = np.argsort(-flat, kind="stable")
+    who, which = shuffled[order // len(variants)], order % len(variants)
+    left = np.asarray(sends, dtype=np.int64).copy()
+    chosen = np.full(len(customers), -1, dtype=np.int64)
+    remaining = int(left.sum())
+    for c, v in zip(who.tolist(), which.tolist(), strict=True):
+        if remaining == 0:
+            break
+        if chosen[c] < 0 and left[v] > 0:
+            chosen[c] = v
+            left[v] -= 1
+            remaining -= 1
+    return chosen
+
+
+def send_list(brief: Brief, plan: CampaignPlan, members: dict[str, list[str]], holdout: dict[str, list[str]],
+              scores: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Decide which variant each treated customer gets on each channel: the launch's send list.
+
+    Within each segment × channel, the launch design fixed each variant's sends; here the customers who get them
+    are chosen by their own scores of the variants' products (``scores``: the propensity or recommendation score of
+    every customer for every product of the cell's variants, computed by batch scoring), best first, each customer
+    once per channel (see :func:`_assign_cell`). When the budget is below the treated customers, the customers with
+    the best scores are sent. Copy stays per segment × channel × product; only who gets which variant is per customer.
+
+    Args:
+        brief: The brief (channels).
+        plan: The plan with its launch design (``plan.launch``).
+        members: Every segment's customers.
+        holdout: Every segment's holdout customers.
+        scores: Index customer_id, one column per product id (higher: more likely to respond).
+        seed: Seed of the tie-breaking order.
+
+    Returns:
+        Columns ``customer_id``, ``segment_id``, ``channel``, ``variant_id``: one row per treated customer × channel
+        (``variant_id`` null when unsent) and one per holdout customer (``channel`` null, ``variant_id``
+        :data:`HOLDOUT`). A variant's rows equal its allocation's sends.
+    """
+    if plan.launch is None:
+        raise ValueError("the plan has no launch design")
+    rng = np.random.default_rng(seed)
+    sends = {a.variant_id: a.sends for a in plan.launch.allocations}
+    active = plan.active_variants()
+    parts = []
+    for seg in plan.segments:
+        held = set(holdout.get(seg.segment_id, []))
+        treated = np.asarray([c for c in members[seg.segment_id] if c not in held], dtype=object)
+        for channel in brief.channels:
+            variants = [v for v in active if v.segment_id == seg.segment_id and v.channel == channel]
+            chosen = (_assign_cell(treated, variants, [sends.get(v.variant_id, 0) for v in variants], scores, rng)
+                      if variants and len(treated) else np.full(len(treated), -1, dtype=np.int64))
+            names = np.asarray([v.variant_id for v in variants] + [None], dtype=object)
+            parts.append(pd.DataFrame({"customer_id": treated, "segment_id": seg.segment_id, "channel": channel,
+                                       "variant_id": names[chosen]}))
+        ids = sorted(held)
+        parts.append(pd.DataFrame({"customer_id": np.asarray(ids, dtype=object), "segment_id": seg.segment_id,
+                                   "channel": None, "variant_id": HOLDOUT}))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(SEND_LIST_COLUMNS))
+    return table.astype({c: "string" for c in SEND_LIST_COLUMNS})

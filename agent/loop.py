@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+import pandas as pd
+
+from agent.audience_file import write_audience_file
 from agent.brief import Brief, check_offer
 from agent.candidates import POOL_SIZE, distinct_tolerance, is_rating_metric, rank_by_effect, shortlist
-from agent.launch import design_launch
+from agent.launch import design_launch, send_list
 from agent.offers import campaign_offers, product_facts
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, PlanWarning, Revision, RunTotals, Segment
 from agent.plan_guard import PlanGuard, guarded_copy_tool, run_guarded
@@ -27,8 +30,9 @@ from agent.segments import form_segments
 from agent.trace import StepListener, TraceRecorder, TraceStep
 from tools.audience import AudienceQuery, ProfilesTool
 from tools.copywriting import Channel, CopyRequest, CopyResult, CopyTool, CopyUnavailableError
-from tools.effect import EffectEstimate, EffectRequest, EffectResult, VariantEffect
+from tools.effect import EffectEstimate, EffectRequest, EffectResult, PurchaseEffect, VariantEffect
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
+from tools.scoring import BatchScorer, LocalScorer, score_propensity, score_recommendations
 from tools.shop import Shop, ShopDataError
 
 
@@ -39,7 +43,9 @@ class VariantScorer(Protocol):
         """Predict the effect of ``variants``."""
         ...
 
-RETRIEVE_CAP = 2000
+RECOMMEND_K = 100
+"""Products per customer read from the recommender when choosing each customer's variant on a shop without the
+purchase model (a product outside a customer's top ones ranks after those inside)."""
 EXTRA_CANDIDATES = 3
 MIN_GAIN = 0.005  # a candidate must beat a variant's predicted p_like by this much to replace it
 MIN_RELATIVE_GAIN = 0.05  # … or, on observed purchase rates (0.1–10%), by this share of the variant's rate
@@ -83,6 +89,11 @@ class PlannerTools:
     effect: SegmentEffect
     copy: CopyTool
     predict_effect: VariantScorer
+    scorer: BatchScorer | None = None
+    """Batch scoring of every customer (local or Ray: ``tools.scoring.scorer_from_settings``); None: in this process."""
+    audience_dir: Path | None = None
+    """Where plans' audience files are written (``agent.audience_file.audience_dir``); None: members kept inline
+    in the plan JSON, as earlier releases did."""
 
     def for_shop(self, name: str | None) -> PlannerTools:
         """Return these tools when ``name`` is their shop (None: whatever shop they have).
@@ -180,6 +191,7 @@ class Planner:
             self._revise(run)
             with trace.step("design launch", "launch design", {"send_budget": brief.send_budget}) as step:
                 plan.launch = design_launch(brief, plan, self.seed)
+                self._send_list(run)
                 unsent = [a.variant_id for a in plan.launch.allocations if a.sends == 0]
                 if unsent:
                     plan.warnings.append(PlanWarning(kind="unsent_variants", variant_ids=unsent, message=(
@@ -195,10 +207,10 @@ class Planner:
 
     def _retrieve(self, run: _Run) -> list[Any]:
         brief, plan = run.brief, run.plan
-        limit = min(math.ceil(brief.send_budget / len(brief.channels)), RETRIEVE_CAP)
-        query = AudienceQuery(text=brief.audience, filter=brief.audience_filter, limit=limit)
-        with run.trace.step("retrieve audience", "profiles.retrieve", query.model_dump()) as step:
-            result = run.tools.profiles.retrieve(query)
+        query = AudienceQuery(text=brief.audience, filter=brief.audience_filter)
+        inputs = {**query.model_dump(exclude={"limit"}), "all_matches": True}
+        with run.trace.step("retrieve audience", "profiles.retrieve_all", inputs) as step:
+            result = run.tools.profiles.retrieve_all(query)  # every matching customer: the budget limits sends
             step.outputs = {"matched": len(result.portraits), "where": result.where, "message": result.message,
                             "top": [{"customer_id": h.customer_id, "score": round(h.score, 4)}
                                     for h in result.portraits[:5]]}
@@ -219,6 +231,46 @@ class Planner:
             segments = form_segments(ids, [h.metadata for h in hits], run.tools.shop, brief.max_segments, self.seed)
             step.outputs = {"segments": [{"id": s.segment_id, "name": s.name, "size": s.size} for s in segments]}
         return segments
+
+    def _send_list(self, run: _Run) -> None:
+        """Choose each treated customer's variant by batch scoring; write the audience file and drop inline ids.
+
+        Runs inside the launch step. Without an audience folder the plan keeps its members inline and no
+        per-customer choice is recorded (earlier releases' plans).
+        """
+        plan, directory = run.plan, run.tools.audience_dir
+        if directory is None or plan.launch is None:
+            return
+        held = {c for ids in plan.launch.holdout_ids.values() for c in ids}
+        treated = [c for s in plan.segments for c in s.customer_ids if c not in held]
+        products = sorted({v.product_id for v in plan.active_variants()})
+        scores, chosen_by = self._customer_scores(run, treated, products)
+        members = {s.segment_id: s.customer_ids for s in plan.segments}
+        table = send_list(run.brief, plan, members, plan.launch.holdout_ids, scores, self.seed)
+        plan.audience_file = write_audience_file(directory, plan, table, chosen_by)
+        for seg in plan.segments:
+            seg.customer_ids = []
+        plan.launch.holdout_ids = {}
+
+    @staticmethod
+    def _customer_scores(run: _Run, customers: list[str], products: list[str]) -> tuple[pd.DataFrame, str]:
+        """Every customer's score of each product (index customer_id, a column per product), and what it is."""
+        scorer = run.tools.scorer or LocalScorer()
+        effect = run.tools.effect
+        if not customers or not products:
+            return pd.DataFrame(columns=products), "no customer or product to score"
+        if isinstance(effect, PurchaseEffect):
+            known = [c for c, r in zip(customers, effect.customer_ids.get_indexer(customers), strict=True) if r >= 0]
+            return (score_propensity(scorer, effect, products, known),
+                    f"propensity ({scorer.name}): P(buys the variant's product in 30 days), purchase ranker")
+        tool = run.tools.recommend
+        known = [c for c, r in zip(customers, tool.matrix.rows(customers), strict=True) if r >= 0]
+        recs = score_recommendations(scorer, tool, RECOMMEND_K, known) if known else pd.DataFrame(
+            columns=["customer_id", "product_id", "score"])
+        recs = recs[recs["product_id"].isin(products)]
+        table = recs.pivot_table(index="customer_id", columns="product_id", values="score", aggfunc="max")
+        return (table.reindex(columns=products),
+                f"recommendation score ({scorer.name}, {tool.method}) among each customer's top {RECOMMEND_K}")
 
     @staticmethod
     def _score_products(run: _Run, segments: list[Segment]) -> dict[str, list[ScoredProduct]]:

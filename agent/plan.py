@@ -32,7 +32,9 @@ class Segment(BaseModel):
     name: str
     description: str
     size: int
-    customer_ids: list[str]
+    customer_ids: list[str] = Field(default_factory=list, description="The members, in plans that keep them inline "
+                                    "(earlier releases); empty when the plan's audience file holds them "
+                                    "(agent.audience_file.segment_members reads either).")
     top_genres: list[str]
     lifecycle_mix: dict[str, int]
     median_age: float | None = Field(None, description="Median age of the members; None when the shop records no ages.")
@@ -152,7 +154,9 @@ class LaunchDesign(BaseModel):
     send_budget: int
     reachable_customers: int
     holdout_customers: int
-    holdout_ids: dict[str, list[str]] = Field(default_factory=dict, description="Holdout customers per segment.")
+    holdout_ids: dict[str, list[str]] = Field(default_factory=dict, description="Holdout customers per segment, in "
+                                              "plans that keep them inline (earlier releases); empty when the plan's "
+                                              "audience file holds them.")
     holdout_fraction: float
     planned_sends: int
     allocations: list[Allocation]
@@ -161,6 +165,25 @@ class LaunchDesign(BaseModel):
                                       "detectable lift against its holdout, and the sizing for a target lift.")
     value: CampaignValue | None = Field(None, description="On a shop of orders: expected orders and revenue of "
                                         "the sends, beside the organic baseline (no send).")
+
+
+class AudienceFileRef(BaseModel):
+    """Where a plan's audience and send list are kept (a Parquet file outside the plan JSON), with its counts.
+
+    The file has one row per treated customer × channel (``variant_id``: the variant sent, or null when the send
+    budget leaves that customer unsent on that channel) and one row per holdout customer (``channel`` null,
+    ``variant_id`` "holdout"); columns ``customer_id``, ``segment_id``, ``channel``, ``variant_id``.
+    """
+
+    path: str = Field(description="Where the file was written (absolute); read it with agent.audience_file.")
+    sha256: str = Field(description="SHA-256 of the file's bytes, checked on reading.")
+    rows: int
+    customers: int = Field(description="Distinct customers in the file: the whole matching audience.")
+    treated_customers: int
+    holdout_customers: int
+    sends: int = Field(description="Rows with a variant: the launch's planned sends.")
+    sends_by_variant: dict[str, int] = Field(default_factory=dict)
+    chosen_by: str = Field("", description="How each treated customer's variant was chosen among the cell's.")
 
 
 WarningKind = Literal["empty_audience", "skipped_message", "unsent_variants", "legacy"]
@@ -217,6 +240,8 @@ class CampaignPlan(BaseModel):
     variants: list[CopyVariant] = Field(default_factory=list)
     revisions: list[Revision] = Field(default_factory=list)
     launch: LaunchDesign | None = None
+    audience_file: AudienceFileRef | None = Field(None, description="The audience and send list, kept outside "
+                                                  "the plan JSON (None: plans keeping members inline).")
     warnings: list[PlanWarning] = Field(default_factory=list)
     effect_model_card: dict[str, Any] = Field(default_factory=dict)
     assumptions: list[str] = Field(default_factory=list, description="What the predictions assume, in words (e.g. "

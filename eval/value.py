@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from agent.audience_file import holdout_members, segment_members
 from agent.loop import SegmentEffect
 from agent.plan import CampaignPlan
 from eval.scoring import ScoreResult, not_applicable
@@ -54,10 +55,14 @@ def _estimates(effect: SegmentEffect, customer_ids: list[str], product_ids: list
     return {e.product_id: e for e in result.estimates}
 
 
-def _treated(plan: CampaignPlan, segment_id: str) -> list[str]:
-    segment = next(s for s in plan.segments if s.segment_id == segment_id)
-    held = set(plan.launch.holdout_ids.get(segment_id, [])) if plan.launch else set()
-    return [c for c in segment.customer_ids if c not in held] or segment.customer_ids
+def _treated(plan: CampaignPlan) -> dict[str, list[str]]:
+    """Each segment's treated customers (all of them when none is held out), inline or from the audience file."""
+    members, held = segment_members(None, plan), holdout_members(None, plan)
+    out = {}
+    for segment_id, ids in members.items():
+        out_of = set(held.get(segment_id, []))
+        out[segment_id] = [c for c in ids if c not in out_of] or ids
+    return out
 
 
 def predict_plan_value(plan: CampaignPlan, effect: SegmentEffect) -> PlanValue:
@@ -68,14 +73,14 @@ def predict_plan_value(plan: CampaignPlan, effect: SegmentEffect) -> PlanValue:
     if plan.launch is None:
         return PlanValue(expected_positives=0.0, sends=0, per_variant={})
     variants = {v.variant_id: v for v in plan.variants}
+    treated = _treated(plan)
     per_variant: dict[str, float] = {}
     metrics: list[str] = []
     for segment in plan.segments:
         allocs = [a for a in plan.launch.allocations if a.segment_id == segment.segment_id and a.sends > 0]
         if not allocs:
             continue
-        rates = _estimates(effect, _treated(plan, segment.segment_id),
-                           [variants[a.variant_id].product_id for a in allocs])
+        rates = _estimates(effect, treated[segment.segment_id], [variants[a.variant_id].product_id for a in allocs])
         metrics += [e.metric for e in rates.values()]
         for a in allocs:
             per_variant[a.variant_id] = a.sends * rates[variants[a.variant_id].product_id].point
@@ -123,13 +128,14 @@ class PopularityBaseline:
         base = plan.model_copy(deep=True)
         genres = plan.brief.audience_filter.genres
         headline, body, cta = GENERIC_COPY[plan.brief.language]
+        members, treated = segment_members(None, plan), _treated(plan)
         for segment in base.segments:
             mine = [v for v in base.active_variants() if v.segment_id == segment.segment_id]
             slots = max((sum(v.channel == c for v in mine) for c in plan.brief.channels), default=0)
-            picks = self.popular(segment.customer_ids, genres, slots)
+            picks = self.popular(members[segment.segment_id], genres, slots)
             if not picks:
                 continue
-            rates = _estimates(effect, _treated(plan, segment.segment_id), picks)
+            rates = _estimates(effect, treated[segment.segment_id], picks)
             for channel in plan.brief.channels:
                 for slot, v in enumerate(x for x in mine if x.channel == channel):
                     pid = picks[min(slot, len(picks) - 1)]
