@@ -26,12 +26,13 @@ from agent.cli_output import CliError, console, emit, run_command
 from agent.settings import get_settings
 from eval.chat_eval import register_chat_runner
 from eval.cli import eval_command
-from eval.outcomes_cli import outcomes_app
+from eval.outcomes_cli import outcomes_app, register_plan_outcomes
 from serve.cli import chat_command, keys_app, serve_command
 
 if TYPE_CHECKING:
     from agent.trace import StepEvent, TraceStep
     from tools.effect import Amount
+    from tools.outcomes import ExperimentAnalysis
 
 EXAMPLE_BRIEF = Path(__file__).resolve().parents[1] / "examples" / "briefs" / "christmas_gifts.yaml"
 
@@ -62,6 +63,23 @@ app.command("chat")(chat_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
 app.add_typer(outcomes_app, name="outcomes")
+
+
+def _import_plan_outcomes(plan_id: str, file: Path, replace: bool) -> str:
+    """``campaign outcomes import``: serve.outcomes (the API database), imported on first use."""
+    from serve.outcomes import import_file
+
+    return import_file(plan_id, file, replace)
+
+
+def _plan_results(plan_id: str, metric: str) -> ExperimentAnalysis:
+    """``campaign outcomes analyse PLAN_ID``: serve.outcomes, imported on first use."""
+    from serve.outcomes import stored_results
+
+    return stored_results(plan_id, metric)
+
+
+register_plan_outcomes(_import_plan_outcomes, _plan_results)
 
 
 def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = None) -> None:

@@ -2,10 +2,12 @@
 
 Mounted in ``agent/cli.py`` with ``app.add_typer(outcomes_app, name="outcomes")``. ``campaign outcomes analyse
 --file FILE ...`` reads a CSV, Parquet or JSON-lines file and compares every arm with the control
-(:func:`tools.outcomes.analyse_file`). A plan's stored outcomes (``campaign outcomes analyse PLAN_ID``) are not
-stored yet: giving a PLAN_ID says so. Exit codes: 0 on success, 2 for bad input (a missing file or column, a
-missing control, an outcome that is not 0/1, an unreadable row), 1 for anything else — always one line on stderr,
-never a traceback.
+(:func:`tools.outcomes.analyse_file`). A launched plan's outcomes live in the API database, which this package may
+not import (eval and serve are independent layers): ``agent/cli.py`` registers serve's functions with
+:func:`register_plan_outcomes`, and ``campaign outcomes import PLAN_ID FILE [--replace]`` and ``campaign outcomes
+analyse PLAN_ID --outcome converted`` call them. Exit codes: 0 on success, 2 for bad input (a missing file or
+column, a missing control, an outcome that is not 0/1, an unreadable row; for an import, one line per bad row and
+a summary, and nothing imported), 1 for anything else — never a traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +25,23 @@ from rich.table import Table
 from tools.outcomes import ExperimentAnalysis, ExperimentRequest, OutcomeDataError, analyse_file
 
 console = Console(stderr=True)
+
+PlanImporter = Callable[[str, Path, bool], str]
+"""Import a plan's outcomes file (plan id, file, replace) and return what it did in one line."""
+PlanResults = Callable[[str, str], ExperimentAnalysis]
+"""Analyse a plan's stored outcomes (plan id, 0/1 outcome)."""
+_PLAN_OUTCOMES: list[tuple[PlanImporter, PlanResults]] = []
+
+
+def register_plan_outcomes(importer: PlanImporter, results: PlanResults) -> None:
+    """Set how plans' outcomes are imported and analysed (``agent.cli`` registers ``serve.outcomes``'s)."""
+    _PLAN_OUTCOMES[:] = [(importer, results)]
+
+
+def _plan_outcomes() -> tuple[PlanImporter, PlanResults]:
+    if not _PLAN_OUTCOMES:
+        raise RuntimeError("no plan outcomes store is registered (agent.cli registers serve.outcomes)")
+    return _PLAN_OUTCOMES[0]
 
 outcomes_app = typer.Typer(help="Measure a campaign's or any experiment's outcomes against its control.",
                            no_args_is_help=True)
@@ -80,7 +99,8 @@ def _table(result: ExperimentAnalysis, out: Console) -> None:
 @outcomes_app.command("analyse")
 def analyse(
     plan_id: Annotated[str | None, typer.Argument(
-        help="A plan's id: not available yet (plan outcomes are not stored yet); use --file.")] = None,
+        help="A plan's id: analyse its imported outcomes (each variant against the holdout, per segment too); "
+             "--outcome is opened, clicked or converted (default converted).")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="The experiment: CSV, Parquet or JSON lines.")] = None,
     arm_column: Annotated[str, typer.Option("--arm-column", help="Column naming each row's arm.")] = "arm",
     control: Annotated[str, typer.Option("--control", help="The control arm's value (e.g. holdout).")] = "holdout",
@@ -106,14 +126,17 @@ def analyse(
 
     def action() -> None:
         if plan_id is not None:
-            raise OutcomeDataError(f"plan {plan_id}: plan outcomes are not stored yet; use --file")
-        if file is None:
-            raise OutcomeDataError("give the experiment with --file FILE")
-        if not outcome:
-            raise OutcomeDataError("give the 0/1 outcome column with --outcome COL")
-        request = ExperimentRequest(arm_column=arm_column, control=control, outcome=outcome, revenue=revenue,
-                                    segment=segment, seed=seed)
-        result = analyse_file(file, request)
+            if file is not None:
+                raise OutcomeDataError("give a PLAN_ID or --file FILE, not both")
+            result = _plan_outcomes()[1](plan_id, outcome or "converted")
+        else:
+            if file is None:
+                raise OutcomeDataError("give the experiment with --file FILE")
+            if not outcome:
+                raise OutcomeDataError("give the 0/1 outcome column with --outcome COL")
+            request = ExperimentRequest(arm_column=arm_column, control=control, outcome=outcome, revenue=revenue,
+                                        segment=segment, seed=seed)
+            result = analyse_file(file, request)
         if json_out:
             sys.stdout.write(json.dumps(result.summary(), indent=2) + "\n")
         else:
@@ -121,3 +144,19 @@ def analyse(
             _table(result, out if out.is_terminal else Console(width=160))
 
     _one_line_errors(action)
+
+
+@outcomes_app.command("import")
+def import_outcomes(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id (as the API shows it).")],
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines: customer_id, arm (a variant id or "
+                                              "holdout), sent_at, and any of opened, clicked, converted, revenue, "
+                                              "wave.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Let rows change outcomes already stored.")] = False,
+) -> None:
+    """Import a launched plan's outcomes, checked against its send list: all rows or none.
+
+    Importing the same rows again changes nothing; a row changing a stored outcome is rejected without --replace;
+    new customers or arms (a later wave) are added.
+    """
+    _one_line_errors(lambda: typer.echo(_plan_outcomes()[0](plan_id, file, replace)))

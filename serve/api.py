@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -32,13 +33,26 @@ from serve.auth import require_key
 from serve.chat import ChatEvent, ChatService, ChatSessionError
 from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
+from serve.outcomes import (
+    Metric,
+    OutcomeImport,
+    OutcomeImportError,
+    PlanNotReadyError,
+    UnknownPlanError,
+    import_outcomes,
+    plan_results,
+)
 from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
 from serve.store import TERMINAL, JobRecord, KeyRecord, Status, Store
+from tools.outcomes import ExperimentAnalysis, OutcomeDataError, read_table
 from tools.shop import ShopDataError, check_shop_name, list_shops
 
 WEB_DIR = Path(__file__).with_name("web")
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+OUTCOME_TYPES = {"text/csv": ".csv", "application/vnd.apache.parquet": ".parquet", "application/x-parquet": ".parquet",
+                 "application/x-ndjson": ".jsonl", "application/jsonl": ".jsonl"}
+"""Content types of an outcomes upload, and the file kind each is read as."""
 WAKE_S = 15.0  # an SSE stream re-reads the database at least this often, even without a notification
 Key = Annotated[KeyRecord, Depends(require_key)]
 
@@ -223,6 +237,54 @@ def create_app(
             raise HTTPException(409, str(exc)) from None
         return Response(job_json(job, store.decisions(job_id)), 200 if cancelled else 202,
                         media_type="application/json")
+
+    @v1.post("/plans/{job_id}/outcomes", response_model=OutcomeImport, summary="Import a launched plan's outcomes",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 t: {"schema": {"type": "string", "format": "binary"}} for t in OUTCOME_TYPES}}},
+             responses={404: {"description": "No such plan"},
+                        409: {"description": "The plan has not finished or has no launch design"},
+                        415: {"description": "Not CSV, Parquet or JSON lines"},
+                        422: {"description": "Bad rows (each named) or rows changing stored outcomes without "
+                                             "replace: nothing was imported"}})
+    async def post_outcomes(job_id: str, request: Request, key: Key, replace: bool = False) -> OutcomeImport:
+        """The body is the file: CSV (``text/csv``), Parquet or JSON lines; one row per customer and arm.
+
+        Columns ``customer_id``, ``arm`` (a variant id or ``holdout``), ``sent_at``, and any of ``opened``,
+        ``clicked``, ``converted``, ``revenue``, ``wave``. All rows are imported or none.
+        """
+        suffix = OUTCOME_TYPES.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
+        if suffix is None:
+            raise HTTPException(415, f"send the outcomes as one of {sorted(OUTCOME_TYPES)}")
+        body = await request.body()
+
+        def run() -> OutcomeImport:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"outcomes{suffix}"
+                path.write_bytes(body)
+                return import_outcomes(store, settings, job_id, read_table(path), f"upload{suffix}", replace=replace)
+
+        try:
+            return await run_in_threadpool(run)
+        except UnknownPlanError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except PlanNotReadyError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except OutcomeImportError as exc:
+            raise HTTPException(422, {"summary": exc.summary, "errors": [e.model_dump() for e in exc.errors]}) from None
+        except OutcomeDataError as exc:
+            raise HTTPException(422, {"summary": str(exc), "errors": []}) from None
+
+    @v1.get("/plans/{job_id}/results", response_model=ExperimentAnalysis,
+            summary="A launched plan's measured lift: each variant against the holdout, overall and per segment",
+            responses={404: {"description": "No such plan"},
+                       409: {"description": "The plan has not finished, or no outcomes are stored"}})
+    def get_results(job_id: str, metric: Metric = "converted") -> ExperimentAnalysis:
+        try:
+            return plan_results(store, settings, job_id, metric)
+        except UnknownPlanError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except (PlanNotReadyError, OutcomeDataError) as exc:
+            raise HTTPException(409, str(exc)) from None
 
     @v1.get("/shops", summary="The shops plans can be made for (a brief's `shop`); ready: its tools are loaded")
     def shops() -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import serve.outcomes
 from agent.cli import app
 from agent.settings import Settings
 
@@ -108,7 +109,13 @@ def test_bad_input_is_one_line_with_exit_2(tmp_path: Path, content: str | None, 
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_plan_id_says_plan_outcomes_are_not_stored_yet() -> None:
+def test_a_plan_id_is_looked_up_in_the_api_database(settings: Settings, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    local = settings.model_copy(update={"db_url": f"sqlite:///{tmp_path / 'api.db'}"})
+    monkeypatch.setattr(serve.outcomes, "get_settings", lambda: local)
     code, _, err = _analyse("plan-123", "--outcome", "clicked")
-    assert code == 2
-    assert "plan outcomes are not stored yet; use --file" in err
+    assert (code, err) == (2, "error: no plan plan-123\n")
+    code, _, err = _analyse("plan-123", "--outcome", "visits")
+    assert (code, err) == (2, "error: a plan's outcome is one of ['opened', 'clicked', 'converted'], not 'visits'\n")
+    code, _, err = _analyse("plan-123", "--file", str(_small(tmp_path / "t.csv")), "--outcome", "clicked")
+    assert (code, err) == (2, "error: give a PLAN_ID or --file FILE, not both\n")

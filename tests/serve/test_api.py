@@ -184,7 +184,7 @@ def test_every_v1_route_needs_a_valid_key_and_says_nothing_more(settings, api_to
     app = make_app(settings, api_tools, db)
     routes = [(method.upper(), path.replace("{job_id}", "x"))
               for path, methods in app.openapi()["paths"].items() if path.startswith("/v1") for method in methods]
-    assert len(routes) == 9
+    assert len(routes) == 11  # incl. POST outcomes and GET results
     with TestClient(app) as client:
         for headers in ({}, {"Authorization": "Bearer cak_wrong"}, {"Authorization": "Basic YTpi"}, revoked_key):
             for method, path in routes:

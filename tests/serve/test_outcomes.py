@@ -1,0 +1,224 @@
+"""A launched plan's outcomes: imported against its send list (all rows or none), idempotent, and measured.
+
+The plan is the Hillstrom experiment's first 600 customers (data/hillstrom_dev.csv, a real e-mail test): men's
+e-mail is variant V1, women's V2, no e-mail the holdout, segments by zip code; the outcomes are its real visits
+(``clicked``). The data set gives no send date, so every row carries the same one (stated here, not measured).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import serve.outcomes
+from agent.audience_file import write_audience_file
+from agent.brief import parse_brief
+from agent.cli import app as cli_app
+from agent.llm import FunctionModel
+from agent.plan import AudienceSummary, CampaignPlan, LaunchDesign, Segment
+from agent.settings import Settings
+from serve.api import create_app
+from serve.auth import create_key
+from serve.outcomes import OutcomeImportError, PlanNotReadyError, UnknownPlanError, import_outcomes, plan_results
+from serve.store import Store
+from tests.serve.api_harness import chat_llm
+from tools.outcomes import ExperimentRequest, analyse_experiment
+
+ARMS = {"Mens E-Mail": "V1", "Womens E-Mail": "V2", "No E-Mail": "holdout"}
+SENT_AT = "2008-03-03T09:00:00Z"  # one date for every row: the data set has none
+PLAN_ID = "hillstrom600"
+
+
+@pytest.fixture(scope="module")
+def hillstrom(settings: Settings) -> pd.DataFrame:
+    """The first 600 customers of the Hillstrom experiment: id (row number), zip segment, arm, visit."""
+    data = pd.read_csv(settings.shared_data_dir / "hillstrom_dev.csv", nrows=600)
+    return pd.DataFrame({"customer_id": data.index.astype(str), "segment_id": data["zip_code"].str.lower(),
+                         "arm": data["segment"].map(ARMS), "visit": data["visit"]})
+
+
+def _plan(hillstrom: pd.DataFrame, folder: Path) -> CampaignPlan:
+    brief = parse_brief({"name": "Hillstrom", "goal": "Visits", "audience": "customers", "channels": ["email"],
+                         "send_budget": 600})
+    held = hillstrom["arm"].eq("holdout")
+    plan = CampaignPlan(
+        plan_id=PLAN_ID, created_at=datetime(2026, 1, 2, tzinfo=UTC), brief=brief, llm_model="m",
+        audience=AudienceSummary(query="customers", filter_used={}, size=len(hillstrom)),
+        segments=[Segment(segment_id=s, name=s, description=s, size=int(n), top_genres=[], lifecycle_mix={})
+                  for s, n in hillstrom["segment_id"].value_counts().sort_index().items()],
+        launch=LaunchDesign(send_budget=600, reachable_customers=len(hillstrom), holdout_customers=int(held.sum()),
+                            holdout_fraction=float(held.mean()), planned_sends=int((~held).sum()), allocations=[]))
+    send_list = pd.DataFrame({"customer_id": hillstrom["customer_id"], "segment_id": hillstrom["segment_id"],
+                              "channel": pd.Series("email", index=hillstrom.index).mask(held),
+                              "variant_id": hillstrom["arm"]})
+    ref = write_audience_file(folder / "audiences", plan, send_list, "Hillstrom's random assignment")
+    return plan.model_copy(update={"audience_file": ref})
+
+
+def _outcomes(hillstrom: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": hillstrom["customer_id"], "arm": hillstrom["arm"], "sent_at": SENT_AT,
+                         "clicked": hillstrom["visit"]})
+
+
+@pytest.fixture
+def store(hillstrom: pd.DataFrame, tmp_path: Path) -> Store:
+    """A database holding the finished Hillstrom plan (as a done job)."""
+    store = Store(f"sqlite:///{tmp_path / 'api.db'}")
+    plan = _plan(hillstrom, tmp_path)
+    store.add_job(PLAN_ID, "someone", plan.brief.model_dump(mode="json"), 1)
+    assert store.set_status(PLAN_ID, "done", plan=plan.model_dump_json(), steps_done=1)
+    return store
+
+
+def test_outcomes_import_once_and_reimporting_them_changes_nothing(store: Store, hillstrom: pd.DataFrame) -> None:
+    rows = _outcomes(hillstrom)
+    first = import_outcomes(store, None, PLAN_ID, rows, "outcomes.csv")
+    assert (first.rows, first.inserted, first.unchanged, first.replaced) == (600, 600, 0, 0)
+    stored = store.outcomes(PLAN_ID)
+    again = import_outcomes(store, None, PLAN_ID, rows, "outcomes.csv")
+    assert (again.inserted, again.unchanged, again.replaced) == (0, 600, 0)
+    assert store.outcomes(PLAN_ID) == stored  # not even imported_at moved
+    by_customer = {(r.customer_id, r.arm): r for r in stored}
+    one = by_customer[("0", "V2")]  # row 0 of the file: women's e-mail, no visit
+    assert one.clicked is False and one.opened is None and one.revenue is None and one.wave == 1
+    assert one.sent_at == datetime(2008, 3, 3, 9, tzinfo=UTC)
+    assert sum(bool(r.clicked) for r in stored) == int(hillstrom["visit"].sum())
+
+
+def test_a_row_changing_a_stored_outcome_is_rejected_unless_replace(store: Store, hillstrom: pd.DataFrame) -> None:
+    rows = _outcomes(hillstrom)
+    import_outcomes(store, None, PLAN_ID, rows, "outcomes.csv")
+    changed = rows.copy()
+    changed.loc[3, "clicked"] = 1 - changed.loc[3, "clicked"]
+    with pytest.raises(OutcomeImportError) as rejected:
+        import_outcomes(store, None, PLAN_ID, changed, "outcomes.csv")
+    assert [e.row for e in rejected.value.errors] == ["line 5"]
+    assert "changes the stored outcome of customer '3'" in rejected.value.errors[0].message
+    assert {r.customer_id: r.clicked for r in store.outcomes(PLAN_ID)}["3"] == bool(rows.loc[3, "clicked"])
+    done = import_outcomes(store, None, PLAN_ID, changed, "outcomes.csv", replace=True)
+    assert (done.inserted, done.unchanged, done.replaced) == (0, 599, 1)
+    assert {r.customer_id: r.clicked for r in store.outcomes(PLAN_ID)}["3"] == bool(changed.loc[3, "clicked"])
+
+
+def test_a_later_wave_appends(store: Store, hillstrom: pd.DataFrame) -> None:
+    rows = _outcomes(hillstrom)
+    import_outcomes(store, None, PLAN_ID, rows.iloc[:400], "wave1.parquet")
+    later = rows.iloc[400:].assign(wave=2)
+    result = import_outcomes(store, None, PLAN_ID, later, "wave2.parquet")
+    assert (result.inserted, result.unchanged) == (200, 0)
+    waves = pd.Series([r.wave for r in store.outcomes(PLAN_ID)]).value_counts().to_dict()
+    assert waves == {1: 400, 2: 200}
+
+
+def test_bad_rows_are_named_and_nothing_is_imported(store: Store, hillstrom: pd.DataFrame) -> None:
+    rows = _outcomes(hillstrom).iloc[:6].copy()
+    assigned = rows.loc[0, "arm"]
+    other = next(a for a in ("V1", "V2", "holdout") if a != assigned)
+    rows.loc[1, "customer_id"] = "no-such-customer"
+    rows.loc[2, "arm"] = "V9"
+    rows.loc[3, "sent_at"] = "next tuesday"
+    rows = pd.concat([rows, rows.iloc[[0]], rows.iloc[[0]].assign(arm=other)], ignore_index=True)
+    rows["revenue"] = [0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 0.0, 0.0]
+    with pytest.raises(OutcomeImportError) as bad:
+        import_outcomes(store, None, PLAN_ID, rows, "outcomes.jsonl")
+    found = {(e.row, e.message.split(" ")[0]) for e in bad.value.errors}
+    assert found == {("row 2", "unknown"), ("row 3", "unknown"), ("row 4", "unparseable"), ("row 5", "negative"),
+                     ("row 7", "duplicate"), ("row 8", "customer")}
+    messages = {e.row: e.message for e in bad.value.errors}
+    assert messages["row 2"] == "unknown customer 'no-such-customer': not in the plan's send list"
+    assert messages["row 3"] == "unknown arm 'V9': the plan's arms are ['V1', 'V2', 'holdout']"
+    assert messages["row 7"] == "duplicate of row 1 (same customer and arm)"
+    assert messages["row 8"] == f"customer '0' was not assigned to arm '{other}' (assigned: ['{assigned}'])"
+    assert bad.value.summary == "outcomes.jsonl: 6 of 8 rows rejected; nothing imported"
+    assert store.outcomes(PLAN_ID) == []
+
+
+def test_outcomes_need_a_finished_plan(store: Store, hillstrom: pd.DataFrame) -> None:
+    with pytest.raises(UnknownPlanError):
+        import_outcomes(store, None, "nope", _outcomes(hillstrom), "outcomes.csv")
+    store.add_job("queued-one", "someone", {}, 1)
+    with pytest.raises(PlanNotReadyError, match="queued"):
+        import_outcomes(store, None, "queued-one", _outcomes(hillstrom), "outcomes.csv")
+
+
+def test_results_are_the_experiment_analysis_of_the_stored_outcomes(store: Store, hillstrom: pd.DataFrame) -> None:
+    import_outcomes(store, None, PLAN_ID, _outcomes(hillstrom), "outcomes.csv")
+    result = plan_results(store, None, PLAN_ID, "clicked")
+    direct = analyse_experiment(hillstrom.rename(columns={"visit": "clicked"}),
+                                ExperimentRequest(arm_column="arm", control="holdout", outcome="clicked",
+                                                  segment="segment_id"))
+    assert result.model_dump() == direct.model_dump()
+    assert result.control.n == int(hillstrom["arm"].eq("holdout").sum())
+    assert {a.arm: a.n for a in result.arms} == hillstrom["arm"].value_counts().drop("holdout").to_dict()
+    assert {s.segment for s in result.segments} == set(hillstrom["segment_id"])
+
+
+class _UnusedTools:
+    """The outcome routes use no planner tools: any use fails the test."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the outcome routes used tools.{name}")
+
+
+def test_the_api_imports_outcomes_and_reports_results(store: Store, hillstrom: pd.DataFrame,
+                                                      settings: Settings) -> None:
+    local = settings.model_copy(update={"db_url": store.url})
+    _, key = create_key(store, "analyst")
+    headers = {"Authorization": f"Bearer {key}"}
+    body = _outcomes(hillstrom).to_csv(index=False).encode()
+    tools: Any = _UnusedTools()
+    with TestClient(create_app(local, tools, FunctionModel(chat_llm, name="scripted"), store=store,
+                               llm_probe=lambda: ["m"])) as client:
+        assert client.get(f"/v1/plans/{PLAN_ID}/results", headers=headers).status_code == 409  # nothing stored
+        url = f"/v1/plans/{PLAN_ID}/outcomes"
+        assert client.post(url, content=body, headers={**headers, "Content-Type": "text/csv"}).json() == {
+            "plan_id": PLAN_ID, "rows": 600, "inserted": 600, "unchanged": 0, "replaced": 0}
+        assert client.post(url, content=body, headers={**headers, "Content-Type": "text/plain"}).status_code == 415
+        assert client.post(url, content=body, headers={"Content-Type": "text/csv"}).status_code == 401
+        bad = _outcomes(hillstrom).iloc[:3].assign(customer_id=["0", "1", "ghost"])
+        out = io.BytesIO()
+        bad.to_parquet(out, index=False)
+        rejected = client.post(url, content=out.getvalue(),
+                               headers={**headers, "Content-Type": "application/vnd.apache.parquet"})
+        assert rejected.status_code == 422
+        assert rejected.json()["detail"]["errors"] == [
+            {"row": "row 3", "customer_id": "ghost", "arm": bad.loc[2, "arm"],
+             "message": "unknown customer 'ghost': not in the plan's send list"}]
+        results = client.get(f"/v1/plans/{PLAN_ID}/results?metric=clicked", headers=headers)
+        assert results.status_code == 200
+        assert results.json() == plan_results(store, None, PLAN_ID, "clicked").model_dump(mode="json")
+        assert client.post("/v1/plans/nope/outcomes", content=body,
+                           headers={**headers, "Content-Type": "text/csv"}).status_code == 404
+
+
+def test_the_cli_imports_and_analyses_outcomes(store: Store, hillstrom: pd.DataFrame, tmp_path: Path,
+                                               settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serve.outcomes, "get_settings", lambda: settings.model_copy(update={"db_url": store.url}))
+    file = tmp_path / "outcomes.csv"
+    _outcomes(hillstrom).to_csv(file, index=False)
+    runner = CliRunner()
+    done = runner.invoke(cli_app, ["outcomes", "import", PLAN_ID, str(file)])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == f"plan {PLAN_ID}: 600 rows: 600 added, 0 unchanged, 0 replaced"
+    changed = _outcomes(hillstrom)
+    changed.loc[0, "clicked"] = 1
+    changed.to_csv(file, index=False)
+    refused = runner.invoke(cli_app, ["outcomes", "import", PLAN_ID, str(file)])
+    assert refused.exit_code == 2
+    assert "line 2: changes the stored outcome of customer '0' arm 'V2' (clicked False -> True)" in refused.stderr
+    assert "outcomes.csv: 1 of 600 rows rejected; nothing imported" in refused.stderr
+    replaced = runner.invoke(cli_app, ["outcomes", "import", PLAN_ID, str(file), "--replace"])
+    assert replaced.exit_code == 0 and "1 replaced" in replaced.stdout
+    analysed = runner.invoke(cli_app, ["outcomes", "analyse", PLAN_ID, "--outcome", "clicked", "--json"])
+    assert analysed.exit_code == 0, analysed.output
+    assert json.loads(analysed.stdout) == plan_results(store, None, PLAN_ID, "clicked").summary()
+    unknown = runner.invoke(cli_app, ["outcomes", "analyse", "nope", "--json"])
+    assert unknown.exit_code == 2 and "no plan nope" in unknown.stderr
