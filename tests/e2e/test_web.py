@@ -101,15 +101,18 @@ def test_marketer_chats_sees_tool_calls_follows_a_plan_and_approves_it(server, t
         expect(page.locator(".msg.user")).to_have_text("Which films should we send lapsed sci-fi fans?")
         expect(page.locator('.tool[data-tool="recommend_products"] .result')).to_contain_text('"audience_size"')
         answer = page.locator(".msg.assistant").last
-        expect(answer).to_contain_text("Top pick: ")
-        expect(answer).to_contain_text(" customers.")
+        expect(answer).to_contain_text("For these ")
+        expect(answer).to_contain_text(" customers we recommend: ")
+        expect(page.locator(".answer-source").last).to_have_text("checked: every number and name is in the tool "
+                                                                 "results")
 
         page.fill("#chat-input", "Now make a plan for them")
         page.click("#chat-send")
         expect(page.locator('.tool[data-tool="create_plan"]')).to_be_visible()
-        expect(page.locator(".msg.assistant").last).to_contain_text("is queued.")
+        expect(page.locator(".msg.assistant").last).to_contain_text("is queued")
+        expect(page.locator(".answer-source .plan-link")).to_be_visible()  # the plan the chat created
         expect(page.locator("#plan-status")).to_have_text("done", timeout=WAIT_MS)  # followed over server-sent events
-        expect(page.locator("#plan-detail h3").first).to_have_text("Sci-fi win-back")
+        expect(page.locator("#plan-detail h3").first).to_have_text("Chat: lapsed sci-fi fans")
         assert page.locator("#segments .segment-row").count() >= 1
         variants = page.locator(".variant")
         assert variants.count() >= 1

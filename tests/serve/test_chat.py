@@ -292,10 +292,11 @@ def test_tool_errors_and_llm_failures_reach_the_marketer_as_one_line(settings, a
     db = tmp_path / "api.db"
     headers = new_key(db)
     with TestClient(make_app(settings, api_tools, db, chat=FunctionModel(chat_llm))) as client:
-        stream = chat(client, headers, "Predict the effect of Star Wars on lapsed customers aged 200 or over")
+        stream = chat(client, headers, "Which films for lapsed sci-fi fans over 110?")  # nobody is that old
     result = next(d for e, d in stream if e == "tool_result")
     assert result["status"] == "error" and stream[-1][1]["source"] == "template"
-    assert stream[-1][1]["answer"].startswith("Sorry, predict_effect could not answer:")
+    error = json.loads(result["content"])["error"]
+    assert stream[-1][1]["answer"] == f"Sorry, recommend_products could not answer: {error}"
 
     def down(request: ChatRequest) -> ChatReply:
         raise LLMError("cannot reach the LLM server at http://127.0.0.1:8011/v1: Connection refused")
