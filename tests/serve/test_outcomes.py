@@ -19,15 +19,22 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import serve.outcomes
-from agent.audience_file import write_audience_file
+from agent.audience_file import read_send_list, write_audience_file
 from agent.brief import parse_brief
 from agent.cli import app as cli_app
 from agent.llm import FunctionModel
-from agent.plan import AudienceSummary, CampaignPlan, LaunchDesign, Segment
+from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, LaunchDesign, Segment
 from agent.settings import Settings
 from serve.api import create_app
 from serve.auth import create_key
-from serve.outcomes import OutcomeImportError, PlanNotReadyError, UnknownPlanError, import_outcomes, plan_results
+from serve.outcomes import (
+    OutcomeImportError,
+    PlanNotReadyError,
+    UnknownPlanError,
+    assignments,
+    import_outcomes,
+    plan_results,
+)
 from serve.store import Store
 from tests.serve.api_harness import chat_llm
 from tools.outcomes import ExperimentRequest, analyse_experiment
@@ -159,6 +166,28 @@ def test_results_are_the_experiment_analysis_of_the_stored_outcomes(store: Store
     assert result.control.n == int(hillstrom["arm"].eq("holdout").sum())
     assert {a.arm: a.n for a in result.arms} == hillstrom["arm"].value_counts().drop("holdout").to_dict()
     assert {s.segment for s in result.segments} == set(hillstrom["segment_id"])
+
+
+def test_a_plan_keeping_members_inline_assigns_its_segment_variants(hillstrom: pd.DataFrame) -> None:
+    ids = hillstrom["customer_id"].tolist()[:5]
+    brief = parse_brief({"name": "Old", "goal": "Visits", "audience": "customers", "channels": ["email"],
+                         "send_budget": 5})
+    segment = {"description": "", "top_genres": [], "lifecycle_mix": {}}
+    plan = CampaignPlan(
+        plan_id="old", created_at=datetime(2026, 1, 2, tzinfo=UTC), brief=brief, llm_model="m",
+        audience=AudienceSummary(query="customers", filter_used={}, size=5),
+        segments=[Segment(segment_id="s1", name="s1", size=3, customer_ids=ids[:3], **segment),
+                  Segment(segment_id="s2", name="s2", size=2, customer_ids=ids[3:], **segment)],
+        launch=LaunchDesign(send_budget=5, reachable_customers=5, holdout_customers=2, holdout_fraction=0.4,
+                            planned_sends=3, allocations=[], holdout_ids={"s1": [ids[2]], "s2": [ids[4]]}))
+    # Only the variant's id, segment and channel decide the arms; the rest of a variant plays no part here.
+    variants = [CopyVariant.model_construct(variant_id=v, segment_id=s, channel="email")  # type: ignore[call-arg]
+                for v, s in (("V1", "s1"), ("V2", "s1"), ("V3", "s2"))]
+    plan = plan.model_copy(update={"variants": variants})
+    table = assignments(plan, read_send_list(None, plan))
+    assert sorted(zip(table["customer_id"], table["arm"], table["segment_id"], strict=True)) == sorted([
+        (ids[0], "V1", "s1"), (ids[0], "V2", "s1"), (ids[1], "V1", "s1"), (ids[1], "V2", "s1"),
+        (ids[2], "holdout", "s1"), (ids[3], "V3", "s2"), (ids[4], "holdout", "s2")])
 
 
 class _UnusedTools:
