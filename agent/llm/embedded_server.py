@@ -126,6 +126,10 @@ class LLMServer:
             # chunked: it rewinds the request's generator, which CPU generators cannot do. Copy sends seeded
             # requests with several candidates each, so prefill is never chunked; the batch still holds many.
             cmd += ["--no-enable-chunked-prefill", "--max-num-batched-tokens", str(4 * self.settings.llm_max_model_len)]
+            # vLLM picks one guided-decoding backend for the server's life from its first structured request
+            # ("auto": xgrammar, or llguidance for what xgrammar lacks); llguidance then fails every tool call
+            # (KeyError 'triggers'). Pinned to xgrammar, which decodes the copy patterns and tool calls alike.
+            cmd += ["--structured-outputs-config.backend", "xgrammar"]
         return cmd
 
     def environment(self) -> dict[str, str]:
