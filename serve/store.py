@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -180,11 +180,6 @@ class OutcomeConflictError(ValueError):
     def __init__(self, conflicts: list[tuple[str, str]]) -> None:
         self.conflicts = conflicts
         super().__init__(f"{len(conflicts)} rows would change stored outcomes (replace them explicitly)")
-
-
-def _outcome(row: OutcomeRow) -> OutcomeRecord:
-    return OutcomeRecord(row.customer_id, row.arm, _aware(row.sent_at) or now(), row.opened, row.clicked,
-                         row.converted, row.revenue, row.wave, imported_at=_aware(row.imported_at))
 
 
 def _lease(row: ServerLeaseRow) -> LeaseRecord:
@@ -481,10 +476,13 @@ class Store:
     # Outcomes ---------------------------------------------------------------------------------------------
     def outcomes(self, plan_id: str) -> list[OutcomeRecord]:
         """Return a plan's stored outcomes, by customer and arm."""
+        columns = [getattr(OutcomeRow, f) for f in ("customer_id", "arm", *OUTCOME_VALUES, "imported_at")]
         with self._session() as s:
-            rows = s.scalars(select(OutcomeRow).where(OutcomeRow.plan_id == plan_id)
+            rows = s.execute(select(*columns).where(OutcomeRow.plan_id == plan_id)
                              .order_by(OutcomeRow.customer_id, OutcomeRow.arm))
-            return [_outcome(r) for r in rows]
+            return [OutcomeRecord(c, a, _aware(sent) or now(), opened, clicked, converted, revenue, wave,
+                                  imported_at=_aware(at))
+                    for c, a, sent, opened, clicked, converted, revenue, wave, at in rows]
 
     def write_outcomes(self, plan_id: str, records: list[OutcomeRecord], *, replace: bool = False) -> OutcomeWrite:
         """Store a plan's outcomes in one transaction: new rows are added, rows stored as given change nothing.
@@ -503,28 +501,33 @@ class Store:
         """
         at = now()
         with self._session.begin() as s:
-            stored = {(r.customer_id, r.arm): r for r in
-                      s.scalars(select(OutcomeRow).where(OutcomeRow.plan_id == plan_id))}
-            new, changed, conflicts = [], [], []
+            columns = [OutcomeRow.id, OutcomeRow.customer_id, OutcomeRow.arm,
+                       *(getattr(OutcomeRow, f) for f in OUTCOME_VALUES)]
+            stored = {(row[1], row[2]): (row[0], tuple(_aware(v) if isinstance(v, datetime) else v for v in row[3:]))
+                      for row in s.execute(select(*columns).where(OutcomeRow.plan_id == plan_id))}
+            new: list[OutcomeRecord] = []
+            changed: list[tuple[int, OutcomeRecord]] = []
+            conflicts: list[tuple[str, str]] = []
             for record in records:
-                row = stored.get((record.customer_id, record.arm))
-                if row is None:
+                found = stored.get((record.customer_id, record.arm))
+                if found is None:
                     new.append(record)
                     continue
-                before = _outcome(row).values()
-                if before == record.values():
-                    continue
-                changed.append((row, record))
+                row_id, before = found
                 after = record.values()
+                if before == after:
+                    continue
+                changed.append((row_id, record))
                 differs = [f"{f} {b} -> {a}" for f, b, a in zip(OUTCOME_VALUES, before, after, strict=True) if b != a]
                 conflicts.append((record.row, f"changes the stored outcome of customer {record.customer_id!r} arm "
                                               f"{record.arm!r} ({', '.join(differs)})"))
             if conflicts and not replace:
                 raise OutcomeConflictError(conflicts)
-            for row, record in changed:
-                for field in OUTCOME_VALUES:
-                    setattr(row, field, getattr(record, field))
-                row.imported_at = at
-            s.add_all(OutcomeRow(plan_id=plan_id, customer_id=r.customer_id, arm=r.arm, imported_at=at,
-                                 **{f: getattr(r, f) for f in OUTCOME_VALUES}) for r in new)
+            if changed:  # ORM bulk update by primary key
+                s.execute(update(OutcomeRow), [{"id": row_id, "imported_at": at,
+                                                **{f: getattr(r, f) for f in OUTCOME_VALUES}} for row_id, r in changed])
+            if new:  # one executemany
+                s.execute(insert(OutcomeRow), [{"plan_id": plan_id, "customer_id": r.customer_id, "arm": r.arm,
+                                                "imported_at": at, **{f: getattr(r, f) for f in OUTCOME_VALUES}}
+                                               for r in new])
         return OutcomeWrite(inserted=len(new), unchanged=len(records) - len(new) - len(changed), replaced=len(changed))
