@@ -8,20 +8,17 @@ SQLite and on a throwaway PostgreSQL server (tests/serve/postgres_server.py; ski
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, Table, inspect, text
 
 from agent.brief import Brief
 from serve.database import BASELINE, Base, _config, current_revision, head_revision, make_engine, migrate
@@ -29,40 +26,6 @@ from serve.jobs import JobManager
 from serve.store import RESTART_REASON, TERMINAL, Store
 from tests.previous_release import PREVIOUS_SQLITE_SCHEMA, old_plan_json
 from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, BrokenPlanner
-from tests.serve.postgres_server import postgres_missing, postgres_server
-
-
-@pytest.fixture(scope="module")
-def postgres_admin() -> Iterator[str]:
-    """URL of a throwaway PostgreSQL server's admin database, for this module's tests."""
-    if (missing := postgres_missing()) is not None:
-        pytest.skip(f"no PostgreSQL here: {missing}")
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def new_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
-    """Make URLs of new, empty databases: SQLite files, or databases on a PostgreSQL server."""
-    if request.param == "sqlite":
-        names = itertools.count()
-        yield lambda: f"sqlite:///{tmp_path / f'db{next(names)}.db'}"
-        return
-    admin = create_engine(request.getfixturevalue("postgres_admin"), isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"campaign_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
-        made.append(name)
-        return admin.url.set(database=name).render_as_string(hide_password=False)
-
-    yield make
-    with admin.connect() as connection:
-        for name in made:
-            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
 
 
 def _previous_release_db(url: str) -> None:

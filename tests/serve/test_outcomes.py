@@ -3,12 +3,14 @@
 The plan is the Hillstrom experiment's first 600 customers (data/hillstrom_dev.csv, a real e-mail test): men's
 e-mail is variant V1, women's V2, no e-mail the holdout, segments by zip code; the outcomes are its real visits
 (``clicked``). The data set gives no send date, so every row carries the same one (stated here, not measured).
+The database tests run on SQLite and on a throwaway PostgreSQL server (tests/serve/conftest.py).
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,13 +78,14 @@ def _outcomes(hillstrom: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture
-def store(hillstrom: pd.DataFrame, tmp_path: Path) -> Store:
-    """A database holding the finished Hillstrom plan (as a done job)."""
-    store = Store(f"sqlite:///{tmp_path / 'api.db'}")
+def store(hillstrom: pd.DataFrame, tmp_path: Path, new_url: Callable[[], str]) -> Iterator[Store]:
+    """A database (SQLite, or PostgreSQL) holding the finished Hillstrom plan (as a done job)."""
+    store = Store(new_url())
     plan = _plan(hillstrom, tmp_path)
     store.add_job(PLAN_ID, "someone", plan.brief.model_dump(mode="json"), 1)
     assert store.set_status(PLAN_ID, "done", plan=plan.model_dump_json(), steps_done=1)
-    return store
+    yield store
+    store.engine.dispose()  # the database can be dropped
 
 
 def test_outcomes_import_once_and_reimporting_them_changes_nothing(store: Store, hillstrom: pd.DataFrame) -> None:
