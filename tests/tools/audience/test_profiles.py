@@ -157,3 +157,17 @@ def test_no_zip_codes_raw_ids_or_emails_in_index_or_tool_output(
         assert not zips & set(re.findall(r"\b[0-9A-Z]{5}\b", blob))
         assert not re.search(r"[\w.]+@[\w.]+", blob)
     assert all(re.fullmatch(r"c_[0-9a-f]{16}", cid) for cid in stored["ids"])
+
+
+def test_retrieve_all_returns_every_match_in_the_order_of_the_limited_search(tool: ProfilesTool) -> None:
+    where = AudienceFilter(lifecycle=["lapsed", "active"])
+    query = AudienceQuery(text="fans of thrillers", filter=where, limit=50)
+    everyone = tool.retrieve_all(query, page_size=97)  # pages that do not divide the audience
+    ids = [h.customer_id for h in everyone.portraits]
+    assert everyone.filter_used.genres == ["Thriller"]  # read out of the text, as retrieve reads it
+    assert len(ids) == len(set(ids)) == tool.count(everyone.filter_used) > 50
+    assert ids[:50] == [h.customer_id for h in tool.retrieve(query).portraits]
+    scores = [h.score for h in everyone.portraits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(h.metadata["lifecycle"] in ("lapsed", "active") and h.text for h in everyone.portraits)
+    assert everyone.where == tool.retrieve(query).where

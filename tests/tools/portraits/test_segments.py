@@ -59,6 +59,17 @@ def test_cluster_gives_at_most_k_segments_of_at_least_min_size_largest_first(
         assert len(sizes) == 1
 
 
+def test_minibatch_cluster_is_deterministic_and_keeps_every_row(portraits: list[Portrait], shop: Shop) -> None:
+    names, mean, scale = _standardised(portraits, shop_genres(shop))
+    points = (_raw_features(portraits, names) - mean) / scale
+    labels, centres = cluster(points, 4, MIN_MEMBERS_PER_SEGMENT, seed=42, minibatch=True)
+    again, _ = cluster(points, 4, MIN_MEMBERS_PER_SEGMENT, seed=42, minibatch=True)
+    sizes = np.bincount(labels)
+    assert np.array_equal(labels, again) and len(sizes) == len(centres) >= 2
+    assert sizes.sum() == len(points) and sizes.min() >= MIN_MEMBERS_PER_SEGMENT
+    assert list(sizes) == sorted(sizes, reverse=True)
+
+
 def test_index_model_names_are_distinct_with_marketing_age_bands(portraits: list[Portrait], shop: Shop) -> None:
     model = SegmentModel.fit(portraits, shop_genres(shop), seed=42)
     assert len(model.names) == 8 and len(set(model.names)) == 8
