@@ -51,7 +51,7 @@ def copywriter(request: ChatRequest) -> ChatReply:
         return reply_text("?")
     headline = f"{title.group(1)} is back"  # a long title (Dr. Strangelove …) would break push's 45 characters
     return reply_json({"headline": headline if len(headline) <= 45 else "Back for you tonight",
-                       "body": f"{title.group(1)} is waiting for you to watch it again tonight", "cta": "Watch now"})
+                       "body": f"{title.group(1)} is waiting for you to watch it again tonight.", "cta": "Watch now"})
 
 
 def _choices(schema: dict[str, Any]) -> list[Any]:
