@@ -94,7 +94,8 @@ class ShopScoring:
     Attributes:
         catalog: The shop's catalog, for grounding.
         baseline: The shop's popularity baseline, for the value scorer.
-        effect: The shop's effect tool (click model, expected incremental revenue, or observed category purchase rates), for the value scorer.
+        effect: The shop's effect tool (click model, expected incremental revenue, or observed category purchase
+            rates), for the value scorer.
     """
 
     catalog: Catalog

@@ -151,7 +151,8 @@ def score_value(plan: CampaignPlan, effect: SegmentEffect, baseline: PopularityB
 
     Args:
         plan: The plan.
-        effect: The effect tool of the plan's shop (the click model, expected incremental revenue, or observed category purchase rates).
+        effect: The effect tool of the plan's shop (the click model, expected incremental revenue, or observed
+            category purchase rates).
         baseline: The popularity baseline of the plan's shop.
         threshold: Least relative lift.
     """
