@@ -140,7 +140,7 @@ def test_a_stored_plan_with_inline_members_still_reads():
     assert plan.audience_file is None
     assert segment_members(None, plan) == {"S1": ["c1", "c2", "c3"]} and holdout_members(None, plan) == {"S1": ["c3"]}
     table = read_send_list(None, plan)
-    assert table.to_dict("records") == [
+    assert table.astype(object).where(table.notna(), None).to_dict("records") == [
         {"customer_id": "c1", "segment_id": "S1", "channel": "sms", "variant_id": None},
         {"customer_id": "c2", "segment_id": "S1", "channel": "sms", "variant_id": None},
         {"customer_id": "c3", "segment_id": "S1", "channel": None, "variant_id": HOLDOUT},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.audience_file import segment_members
 from agent.loop import SegmentEffect
 from agent.plan import CampaignPlan
 from eval.value import PopularityBaseline
@@ -16,9 +17,11 @@ def edited(plan: CampaignPlan) -> CampaignPlan:
 def with_products(plan: CampaignPlan, effect: SegmentEffect, baseline: PopularityBaseline, best: bool) -> CampaignPlan:
     """Give every variant its segment's best (or worst) estimated product among 60 popular eligible products."""
     out = edited(plan)
+    members = segment_members(None, out)  # inline, or the plan's audience file
     for segment in out.segments:
-        candidates = baseline.popular(segment.customer_ids, out.brief.audience_filter.genres, 60)
-        estimates = effect.predict(EffectRequest(customer_ids=segment.customer_ids, product_ids=candidates)).estimates
+        customers = members[segment.segment_id]
+        candidates = baseline.popular(customers, out.brief.audience_filter.genres, 60)
+        estimates = effect.predict(EffectRequest(customer_ids=customers, product_ids=candidates)).estimates
         pick = (max if best else min)(estimates, key=lambda e: e.point)
         for v in out.active_variants():
             if v.segment_id == segment.segment_id:

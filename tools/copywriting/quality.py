@@ -105,7 +105,7 @@ def _cut_problems(draft: Draft, language: str, strings: list[str]) -> list[str]:
         text = getattr(draft, field).strip()
         if any(text.casefold().endswith(s.casefold()) for s in strings):
             continue
-        tail = re.search(r"([A-Za-z]+)\W*$", text)
+        tail = re.search(r"([A-Za-z]+(?:-[A-Za-z]+)*)\W*$", text)  # "Sci-Fi" is one word, not a cut "Fi"
         if tail is None:
             continue
         word = tail.group(1).casefold()

@@ -112,3 +112,14 @@ def test_the_copy_tool_rejects_a_draft_that_copies_its_feedback():
             goal="Christmas gifts", segment_name="lapsed", segment_description="lapsed buyers", product=BUNTING,
             channel="email"))
     assert result.source == "template" and "copies its instructions ('string should have at most')" in result.errors[0]
+
+
+def test_a_hyphenated_last_word_is_complete() -> None:
+    from tools.copywriting.quality import _cut_problems
+
+    class Draft:
+        headline, body, cta = "Picked for you", "Chosen for you: Star Wars (1977), for fans of Sci-Fi.", "Watch it now"
+
+    assert _cut_problems(Draft(), "en", []) == []  # type: ignore[arg-type]
+    Draft.body = "Chosen for you: Star Wars, for fans of the G."
+    assert any("cut-off word ('G')" in p for p in _cut_problems(Draft(), "en", []))  # type: ignore[arg-type]

