@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,9 +41,20 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible base URL (…/v1). Unset: the embedded vLLM server on llm_port."
     )
+    llm_base_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Several OpenAI-compatible base URLs, comma-separated (e.g. vLLM replicas on GPU hosts): used "
+        "round-robin, failing over on connection errors, timeouts and 5xx answers. Unset: llm_base_url alone.",
+    )
+    llm_down_cooloff_s: float = Field(
+        30.0, ge=0.0, description="Seconds a server of llm_base_urls that failed is skipped before it is tried again."
+    )
     llm_model: str = Field("smollm2-135m-instruct", description="Model name the server answers to.")
     llm_api_key: SecretStr = Field(SecretStr("EMPTY"), description="API key sent to the LLM server.")
-    llm_timeout_s: float = Field(180.0, description="Timeout of one LLM request in seconds.")
+    llm_timeout_s: float = Field(180.0, gt=0, description="Timeout of one LLM request in seconds.")
+    llm_max_retries: int = Field(
+        1, ge=0, le=10, description="Retries of one request on the same server (openai client) before failing over."
+    )
     llm_validation_retries: int = Field(2, ge=0, le=5, description="Re-asks after an invalid reply.")
     llm_concurrency: int = Field(8, ge=1, le=64, description="Parallel LLM requests in the plan loop.")
     llm_plan_budget_s: float = Field(
@@ -116,6 +127,14 @@ class Settings(BaseSettings):
     )
     chat_max_model_calls: int = Field(6, ge=2, le=50, description="Model calls allowed in one chat turn.")
 
+    @field_validator("llm_base_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        """Read ``CAMPAIGN_LLM_BASE_URLS`` as a comma-separated list (a list passes through)."""
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
     @property
     def data_dir(self) -> Path:
         """Folder of fetched raw datasets."""
@@ -153,8 +172,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_llm_url(self) -> str:
-        """The URL every LLM client uses: the configured one, else the embedded server's."""
-        return self.llm_base_url or self.embedded_llm_url
+        """The first URL LLM clients use: llm_base_url, else the first of llm_base_urls, else the embedded server's."""
+        return self.llm_base_url or (self.llm_base_urls[0] if self.llm_base_urls else self.embedded_llm_url)
+
+    @property
+    def effective_llm_urls(self) -> list[str]:
+        """Every LLM server to use, in order: llm_base_urls, else the single :attr:`effective_llm_url`."""
+        return list(self.llm_base_urls) or [self.effective_llm_url]
 
 
 
