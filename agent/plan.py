@@ -66,6 +66,7 @@ class CopyVariant(BaseModel):
         None, description="Effect of this message: segment × product estimate × headline index (predict_effect)."
     )
     round_added: int = 0
+    rewrite_of: str | None = Field(None, description="The variant this message rewrites (revision), if any.")
     active: bool = True
 
     def rate(self) -> tuple[float, float, float]:
@@ -96,7 +97,10 @@ class Revision(BaseModel):
     round: int
     segment_id: str
     channel: Channel
-    action: Literal["replace", "keep", "reject"]
+    action: Literal["replace", "keep", "reject", "rewrite", "reject-rewrite"] = Field(description=(
+        "replace/reject: a message about an unused product replaced the weakest variant, or was rejected; "
+        "rewrite/reject-rewrite: a rewrite of a weak variant with its prediction as feedback was kept (it "
+        "predicts better), or rejected; keep: nothing tried"))
     removed_variant: str | None = None
     added_variant: str | None = None
     reason: str
