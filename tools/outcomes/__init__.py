@@ -1,6 +1,7 @@
 """Outcomes of a campaign or any experiment.
 
-Lift against a control with intervals and Holm-corrected tests, the minimum detectable lift and test sizing, and
+Lift against a control with intervals and Holm-corrected tests, predictions against observations (calibration),
+an HTML report with plots, the minimum detectable lift and test sizing, and
 Thompson-sampling allocation across waves with its replay value.
 """
 
@@ -32,6 +33,7 @@ from tools.outcomes.analysis import (
     analyse_file,
     read_table,
 )
+from tools.outcomes.calibration import ArmCheck, Calibration, Prediction, check_predictions
 from tools.outcomes.estimators import bootstrap_mean_difference, newcombe_interval, wilson_interval
 from tools.outcomes.power import (
     ArmPower,
@@ -41,14 +43,17 @@ from tools.outcomes.power import (
     minimum_detectable_lift,
     size_test,
 )
+from tools.outcomes.report import calibration_plot, lift_plot, render_report
 from tools.outcomes.testing import TestResult, holm, proportion_test, welch_test
 
 __all__ = [
     "CI_METHOD",
+    "ArmCheck",
     "ArmOutcomes",
     "ArmPower",
     "ArmResult",
     "ArmsAnalysis",
+    "Calibration",
     "CellSizing",
     "ControlSummary",
     "ExperimentAnalysis",
@@ -58,6 +63,7 @@ __all__ = [
     "OutcomeDataError",
     "Policy",
     "PolicyValue",
+    "Prediction",
     "RatioValue",
     "ReplayComparison",
     "ReplayResult",
@@ -70,12 +76,16 @@ __all__ = [
     "analyse_experiment",
     "analyse_file",
     "bootstrap_mean_difference",
+    "calibration_plot",
+    "check_predictions",
     "compare_policies",
     "holm",
+    "lift_plot",
     "minimum_detectable_lift",
     "newcombe_interval",
     "proportion_test",
     "read_table",
+    "render_report",
     "replay",
     "size_test",
     "thompson_allocation",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from tools.outcomes.calibration import Calibration
 from tools.outcomes.estimators import bootstrap_mean_difference, newcombe_interval
 from tools.outcomes.power import minimum_detectable_lift
 from tools.outcomes.testing import TestName, holm, proportion_test, welch_test
@@ -103,6 +104,9 @@ class ExperimentAnalysis(ArmsAnalysis):
     segments: list[SegmentAnalysis] = Field(default_factory=list)
     skipped_segments: list[str] = Field(default_factory=list, description="Segment values without the control or "
                                         "without another arm: nothing to compare there.")
+    predictions: list[Calibration] = Field(default_factory=list, description="Predicted against observed, one per "
+                                           "predicted quantity (a plan's results; empty for a file without "
+                                           "predictions).")
 
     def summary(self) -> dict[str, object]:
         """The stand-alone JSON: rows, arms (arm, n, rate, lift, CI, Holm-adjusted p-value) and the winner."""
