@@ -234,16 +234,16 @@ class LLMServer:
 def ensure_llm_server(settings: Settings) -> Iterator[str]:
     """Yield the base URL of an LLM server that answers, starting the embedded one only if needed.
 
-    ``settings.llm_base_url`` set: yield it, start nothing. A server already answering at the embedded
-    URL with ``settings.llm_model``: reuse it and leave it running. Otherwise start the embedded server and
-    stop it on exit.
+    ``settings.llm_base_url`` or ``settings.llm_base_urls`` set: yield the first, start nothing. A server
+    already answering at the embedded URL with ``settings.llm_model``: reuse it and leave it running.
+    Otherwise start the embedded server and stop it on exit.
 
     Raises:
         LLMServerError: when the embedded server is needed but cannot be started, or the embedded port
             is served by something that does not offer ``settings.llm_model``.
     """
-    if settings.llm_base_url:
-        yield settings.llm_base_url
+    if settings.llm_base_url or settings.llm_base_urls:
+        yield settings.effective_llm_url
         return
     url = settings.embedded_llm_url
     names = probe(url)
