@@ -72,11 +72,11 @@ def _import_plan_outcomes(plan_id: str, file: Path, replace: bool) -> str:
     return import_file(plan_id, file, replace)
 
 
-def _plan_results(plan_id: str, metric: str) -> ExperimentAnalysis:
-    """``campaign outcomes analyse PLAN_ID``: serve.outcomes, imported on first use."""
+def _plan_results(plan_id: str, metric: str, html: Path | None) -> ExperimentAnalysis:
+    """``campaign outcomes analyse PLAN_ID [--html FILE]``: serve.outcomes, imported on first use."""
     from serve.outcomes import stored_results
 
-    return stored_results(plan_id, metric)
+    return stored_results(plan_id, metric, html)
 
 
 register_plan_outcomes(_import_plan_outcomes, _plan_results)

@@ -5,9 +5,11 @@ Mounted in ``agent/cli.py`` with ``app.add_typer(outcomes_app, name="outcomes")`
 (:func:`tools.outcomes.analyse_file`). A launched plan's outcomes live in the API database, which this package may
 not import (eval and serve are independent layers): ``agent/cli.py`` registers serve's functions with
 :func:`register_plan_outcomes`, and ``campaign outcomes import PLAN_ID FILE [--replace]`` and ``campaign outcomes
-analyse PLAN_ID --outcome converted`` call them. Exit codes: 0 on success, 2 for bad input (a missing file or
-column, a missing control, an outcome that is not 0/1, an unreadable row; for an import, one line per bad row and
-a summary, and nothing imported), 1 for anything else — never a traceback.
+analyse PLAN_ID --outcome converted`` call them (a plan's results also compare each variant's prediction with what was
+observed). ``--html FILE`` writes the report with plots (:func:`tools.outcomes.render_report`).
+Exit codes: 0 on success, 2 for bad input (a missing file or column, a missing control, an outcome that is not
+0/1, an unreadable row; for an import, one line per bad row and a summary, and nothing imported), 1 for anything
+else — never a traceback.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tools.outcomes import ExperimentAnalysis, ExperimentRequest, OutcomeDataError, analyse_file
+from tools.outcomes import ExperimentAnalysis, ExperimentRequest, OutcomeDataError, analyse_file, render_report
 
 console = Console(stderr=True)
 
 PlanImporter = Callable[[str, Path, bool], str]
 """Import a plan's outcomes file (plan id, file, replace) and return what it did in one line."""
-PlanResults = Callable[[str, str], ExperimentAnalysis]
-"""Analyse a plan's stored outcomes (plan id, 0/1 outcome)."""
+PlanResults = Callable[[str, str, Path | None], ExperimentAnalysis]
+"""Analyse a plan's stored outcomes (plan id, 0/1 outcome, where to write the HTML report or None)."""
 _PLAN_OUTCOMES: list[tuple[PlanImporter, PlanResults]] = []
 
 
@@ -89,6 +91,20 @@ def _table(result: ExperimentAnalysis, out: Console) -> None:
     if result.skipped_segments:
         out.print(f"segments without the control or another arm (not compared): {result.skipped_segments}",
                   highlight=False)
+    for check in result.predictions:
+        calibration = Table(title=f"predicted {check.predicted_metric} against observed {check.observed_metric}")
+        for column in ("arm", "n", "predicted", "90% interval", "observed", "95% CI", "inside", "pred - obs"):
+            calibration.add_column(column, justify="left" if column == "arm" else "right")
+        for c in check.arms:
+            calibration.add_row(c.arm, f"{c.n:,}", f"{c.predicted:.4g}",
+                                f"[{c.predicted_low:.4g}, {c.predicted_high:.4g}]", f"{c.observed:.4g}",
+                                f"[{c.observed_low:.4g}, {c.observed_high:.4g}]",
+                                "yes" if c.inside else "no", f"{c.error:+.4g}")
+        out.print(calibration)
+        out.print(check.sentence(), highlight=False)
+        out.print(f"pairing: {check.pairing}", highlight=False)
+        for note in check.notes:
+            out.print(f"note: {note}", highlight=False)
     for seg in result.segments:
         lifts = ", ".join(f"{a.arm} {a.lift:+.4f} [{a.ci_low:+.4f}, {a.ci_high:+.4f}] p={a.p_value:.3g}"
                           for a in seg.arms)
@@ -114,6 +130,9 @@ def analyse(
     json_out: Annotated[bool, typer.Option("--json", help="Print {rows, arms: [{arm, n, rate, lift, ci_low, ci_high, "
                                            "p_value}], winner}; the control is not listed; p_value is "
                                            "Holm-adjusted across the arms.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as one HTML file: the lift per "
+                                              "arm with its 95% CI (forest plot) and, for a plan, each variant's "
+                                              "predicted against observed outcome.")] = None,
 ) -> None:
     """Compare every arm with the control: rate, lift with a 95% CI, Holm-adjusted p-value, winner.
 
@@ -122,13 +141,16 @@ def analyse(
     p_value: two-sided (z-test; Fisher's exact test when an expected count is below 5), Holm-adjusted across arms.
 
     winner: the arm with the largest lift among those significantly better than the control after Holm, or null.
+
+    For a plan: each variant's predicted outcome (point and 90% interval) against the observed one (95% CI), and
+    the calibration across variants. --html FILE writes all of it with plots as one HTML file.
     """
 
     def action() -> None:
         if plan_id is not None:
             if file is not None:
                 raise OutcomeDataError("give a PLAN_ID or --file FILE, not both")
-            result = _plan_outcomes()[1](plan_id, outcome or "converted")
+            result = _plan_outcomes()[1](plan_id, outcome or "converted", html)
         else:
             if file is None:
                 raise OutcomeDataError("give the experiment with --file FILE")
@@ -137,6 +159,9 @@ def analyse(
             request = ExperimentRequest(arm_column=arm_column, control=control, outcome=outcome, revenue=revenue,
                                         segment=segment, seed=seed)
             result = analyse_file(file, request)
+            if html is not None:
+                html.write_text(render_report(result, title=f"Experiment: {file.name}", context=[
+                    f"{file} · arm column {arm_column} · control {control} · outcome {outcome}"]), encoding="utf-8")
         if json_out:
             sys.stdout.write(json.dumps(result.summary(), indent=2) + "\n")
         else:

@@ -11,12 +11,15 @@ one transaction (:meth:`serve.store.Store.write_outcomes`): a row already stored
 changing a stored outcome is rejected unless ``replace``, new customers or arms (a later wave) are added.
 
 :func:`plan_results` analyses the stored outcomes with :func:`tools.outcomes.analyse_experiment`: each variant
-against the holdout, overall and per segment (the segment each customer had in the send list).
+against the holdout, overall and per segment (the segment each customer had in the send list), and each variant's
+prediction against what was observed (:func:`plan_predictions` says which predicted quantity pairs with which
+observed one; :func:`tools.outcomes.check_predictions` measures). :func:`results_report` renders all of it as one
+HTML page with plots.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, cast
 
@@ -28,7 +31,16 @@ from agent.launch import HOLDOUT
 from agent.plan import CampaignPlan
 from agent.settings import Settings, get_settings
 from serve.store import OutcomeConflictError, OutcomeRecord, Store
-from tools.outcomes import ExperimentAnalysis, ExperimentRequest, OutcomeDataError, analyse_experiment, read_table
+from tools.outcomes import (
+    ExperimentAnalysis,
+    ExperimentRequest,
+    OutcomeDataError,
+    Prediction,
+    analyse_experiment,
+    check_predictions,
+    read_table,
+    render_report,
+)
 
 REQUIRED = ("customer_id", "arm", "sent_at")
 FLAGS = ("opened", "clicked", "converted")
@@ -276,6 +288,82 @@ def _order(label: str) -> int:
     return int(label.rsplit(" ", 1)[-1]) if label[-1:].isdigit() else -1
 
 
+@dataclass(frozen=True)
+class PredictionSet:
+    """The variants' predictions of one quantity, and the observed outcome they pair with.
+
+    Attributes:
+        observed: ``"rate"`` (the 0/1 metric analysed) or ``"revenue"`` (revenue per customer).
+        predicted_metric: What the predictions count.
+        pairing: Why the two are compared, and how they differ.
+        predictions: One per variant.
+    """
+
+    observed: Literal["rate", "revenue"]
+    predicted_metric: str
+    pairing: str
+    predictions: list[Prediction]
+
+
+def plan_predictions(plan: CampaignPlan, metric: str) -> list[PredictionSet]:
+    """Pair each variant's prediction (point and 90% interval) with the observed outcome it predicts.
+
+    - A shop of orders (the variant has a send value: retail): the predicted buyers of the variant's product per
+      customer sent (``with_send_orders / customers``, 30 days) pair with the share of the arm's customers with
+      ``metric``; the predicted revenue per customer sent (``with_send_revenue / customers``) with the observed
+      revenue per customer.
+    - A response model (``unit`` probability: MovieLens's p_like × headline index): the predicted response per send
+      pairs with the ``metric`` rate.
+    - Money per send without a send value: the prediction pairs with the observed revenue per customer.
+
+    Args:
+        plan: The plan.
+        metric: The 0/1 outcome analysed (opened, clicked or converted).
+
+    Returns:
+        One set per kind of prediction the plan's variants make (none when they make none).
+    """
+    orders: list[Prediction] = []
+    revenue: list[Prediction] = []
+    response: list[Prediction] = []
+    money: list[Prediction] = []
+    for v in plan.variants:
+        value = v.value()
+        if value is not None and value.customers > 0:
+            n = value.customers
+            for target, amount in ((orders, value.with_send_orders), (revenue, value.with_send_revenue)):
+                target.append(Prediction(arm=v.variant_id, point=amount.point / n, low=amount.low / n,
+                                         high=amount.high / n))
+            continue
+        point, low, high = v.rate()
+        unit = getattr(v.effect, "unit", "probability")
+        (response if unit == "probability" else money).append(Prediction(arm=v.variant_id, point=point, low=low,
+                                                                         high=high))
+    currency = plan.currency or "money"
+    sets = []
+    if orders:
+        sets.append(PredictionSet("rate", "buyers of the variant's product per customer sent (30 days)", (
+            f"The plan predicts, per customer sent, the buyers of the promoted product in 30 days (the segment's "
+            f"expected orders with the send / its customers); it is compared with the share of the arm's customers "
+            f"with {metric}. The outcome counts any {metric}, not only the promoted product, so observed above "
+            f"predicted is expected when customers buy other products too."), orders))
+        sets.append(PredictionSet("revenue", f"revenue per customer sent ({currency}, 30 days)", (
+            f"The plan predicts, per customer sent, the revenue of the promoted product in 30 days (expected "
+            f"revenue with the send / customers); it is compared with the observed revenue per customer of the arm "
+            f"({currency}; a customer without reported revenue counts 0)."), revenue))
+    if response:
+        metrics = sorted({(v.predicted or v.effect).metric for v in plan.variants})
+        sets.append(PredictionSet("rate", f"response per send ({', '.join(metrics)})", (
+            f"The plan predicts each variant's response per send (the effect model's {', '.join(metrics)} × the "
+            f"headline index); it is compared with the share of the arm's customers with {metric}. On a shop of "
+            "ratings the prediction is a proxy (a customer liking the title), not a measured click."), response))
+    if money:
+        sets.append(PredictionSet("revenue", f"money per send ({currency})", (
+            "The plan predicts each variant's money per send; it is compared with the observed revenue per customer "
+            "of the arm (a customer without reported revenue counts 0)."), money))
+    return sets
+
+
 def plan_results(store: Store, settings: Settings | None, plan_id: str, metric: Metric = "converted",
                  alpha: float = 0.05, seed: int = 0) -> ExperimentAnalysis:
     """Analyse a plan's stored outcomes: each variant against the holdout, overall and per send-list segment.
@@ -289,7 +377,8 @@ def plan_results(store: Store, settings: Settings | None, plan_id: str, metric: 
         seed: Seed of the revenue bootstrap.
 
     Returns:
-        The analysis; revenue is compared too when any row reported revenue.
+        The analysis; revenue is compared too when any row reported revenue. ``predictions`` holds each variant's
+        prediction against what was observed (see :func:`plan_predictions` for the pairs).
 
     Raises:
         UnknownPlanError: No such plan.
@@ -308,7 +397,32 @@ def plan_results(store: Store, settings: Settings | None, plan_id: str, metric: 
         table["revenue"] = table["revenue"].fillna(0.0)  # a converted customer without revenue: none reported
     request = ExperimentRequest(arm_column="arm", control=HOLDOUT, outcome=metric, revenue=revenue,
                                 segment="segment_id", alpha=alpha, seed=seed)
-    return analyse_experiment(table, request, source=f"plan {plan_id}'s outcomes")
+    analysis = analyse_experiment(table, request, source=f"plan {plan_id}'s outcomes")
+    checks = []
+    for kind in plan_predictions(plan, metric):
+        if kind.observed == "revenue" and not revenue:
+            continue
+        column = metric if kind.observed == "rate" else "revenue"
+        observed = table[["arm", column]].rename(columns={column: "value"})
+        check = check_predictions(observed, kind.predictions, binary=kind.observed == "rate",
+                                  predicted_metric=kind.predicted_metric,
+                                  observed_metric=metric if kind.observed == "rate" else "revenue per customer",
+                                  pairing=kind.pairing)
+        if check is not None:
+            checks.append(check)
+    return analysis.model_copy(update={"predictions": checks})
+
+
+def results_report(plan: CampaignPlan, analysis: ExperimentAnalysis) -> str:
+    """The plan's results as one HTML page: lift per arm (forest plot), predicted against observed, per segment.
+
+    Args:
+        plan: The plan (its name and id head the page; every text is escaped).
+        analysis: :func:`plan_results` of the plan.
+    """
+    return render_report(analysis, analysis.predictions, title=f"Results: {plan.brief.name}",
+                         context=[f"plan {plan.plan_id} · shop {plan.shop} · created {plan.created_at:%Y-%m-%d}",
+                                  f"each variant against the holdout; outcome {analysis.outcome}"])
 
 
 def import_file(plan_id: str, file: Path, replace: bool = False) -> str:
@@ -325,8 +439,13 @@ def import_file(plan_id: str, file: Path, replace: bool = False) -> str:
         store.engine.dispose()
 
 
-def stored_results(plan_id: str, metric: str) -> ExperimentAnalysis:
+def stored_results(plan_id: str, metric: str, html: Path | None = None) -> ExperimentAnalysis:
     """Analyse a plan's outcomes stored in the configured database (``campaign outcomes analyse PLAN_ID``).
+
+    Args:
+        plan_id: The plan.
+        metric: The 0/1 outcome (opened, clicked or converted).
+        html: Also write the HTML report (:func:`results_report`) there.
 
     Raises:
         OutcomeDataError: No such or no finished plan, an unknown metric, or no outcomes stored.
@@ -336,6 +455,9 @@ def stored_results(plan_id: str, metric: str) -> ExperimentAnalysis:
     settings = get_settings()
     store = Store(settings.database_url)
     try:
-        return plan_results(store, settings, plan_id, cast(Metric, metric))
+        analysis = plan_results(store, settings, plan_id, cast(Metric, metric))
+        if html is not None:
+            html.write_text(results_report(load_plan(store, plan_id), analysis), encoding="utf-8")
+        return analysis
     finally:
         store.engine.dispose()

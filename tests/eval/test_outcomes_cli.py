@@ -119,3 +119,15 @@ def test_a_plan_id_is_looked_up_in_the_api_database(settings: Settings, tmp_path
     assert (code, err) == (2, "error: a plan's outcome is one of ['opened', 'clicked', 'converted'], not 'visits'\n")
     code, _, err = _analyse("plan-123", "--file", str(_small(tmp_path / "t.csv")), "--outcome", "clicked")
     assert (code, err) == (2, "error: give a PLAN_ID or --file FILE, not both\n")
+
+
+def test_file_mode_writes_the_html_report_with_the_lift_plot(settings: Settings, tmp_path: Path) -> None:
+    report = tmp_path / "hillstrom.html"
+    result = runner.invoke(app, ["outcomes", "analyse", "--file", str(settings.shared_data_dir / "hillstrom_dev.csv"),
+                                 "--arm-column", "segment", "--control", "No E-Mail", "--outcome", "visit",
+                                 "--html", str(report)])
+    assert result.exit_code == 0, result.output
+    page = report.read_text(encoding="utf-8")
+    assert page.count('<img src="data:image/png;base64,') == 1  # the lifts; a file holds no predictions
+    assert "Mens E-Mail" in page and "Womens E-Mail" in page and "No predictions to compare" in page
+    assert "<b>Winner:</b> Mens E-Mail" in page

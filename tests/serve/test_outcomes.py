@@ -35,11 +35,14 @@ from serve.outcomes import (
     UnknownPlanError,
     assignments,
     import_outcomes,
+    load_plan,
     plan_results,
+    results_report,
 )
 from serve.store import Store
 from tests.serve.api_harness import chat_llm
-from tools.outcomes import ExperimentRequest, analyse_experiment
+from tools.effect import EffectEstimate
+from tools.outcomes import ExperimentRequest, analyse_experiment, wilson_interval
 
 ARMS = {"Mens E-Mail": "V1", "Womens E-Mail": "V2", "No E-Mail": "holdout"}
 SENT_AT = "2008-03-03T09:00:00Z"  # one date for every row: the data set has none
@@ -254,3 +257,53 @@ def test_the_cli_imports_and_analyses_outcomes(store: Store, hillstrom: pd.DataF
     assert json.loads(analysed.stdout) == plan_results(store, None, PLAN_ID, "clicked").summary()
     unknown = runner.invoke(cli_app, ["outcomes", "analyse", "nope", "--json"])
     assert unknown.exit_code == 2 and "no plan nope" in unknown.stderr
+    _predicting(store)
+    report = tmp_path / "results.html"
+    shown = runner.invoke(cli_app, ["outcomes", "analyse", PLAN_ID, "--outcome", "clicked", "--html", str(report)])
+    assert shown.exit_code == 0, shown.output
+    assert "predicted response per send (visit) against observed clicked" in shown.stdout
+    assert "arms inside their 90% interval" in shown.stdout
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and page.count('<img src="data:image/png;base64,') == 2
+
+
+PUBLISHED = {"V1": 0.183, "V2": 0.151}
+"""Hillstrom's published full-data visit rates of men's and women's e-mail, used here as the plan's predictions
+(with a ±0.02 interval set here): the first 600 customers are observed against them."""
+
+
+def _predicting(store: Store) -> CampaignPlan:
+    """Give the stored Hillstrom plan a variant per e-mail predicting its published visit rate."""
+    plan = load_plan(store, PLAN_ID)
+    variants = [CopyVariant(variant_id=v, segment_id=plan.segments[0].segment_id, channel="email", language="en",
+                            product_id=v, product_title=v, headline="h", body="b", cta="c", source="template",
+                            effect=EffectEstimate(product_id=v, metric="visit", point=r, low=r - 0.02, high=r + 0.02,
+                                                  n_customers=600, factors=[]))
+                for v, r in PUBLISHED.items()]
+    plan = plan.model_copy(update={"variants": variants, "brief": plan.brief.model_copy(
+        update={"name": "<script>alert('x')</script>"})})
+    assert store.set_status(PLAN_ID, "done", plan=plan.model_dump_json(), steps_done=1)
+    return plan
+
+
+def test_each_variant_is_checked_against_its_predicted_interval(store: Store, hillstrom: pd.DataFrame) -> None:
+    plan = _predicting(store)
+    import_outcomes(store, None, PLAN_ID, _outcomes(hillstrom), "outcomes.csv")
+    result = plan_results(store, None, PLAN_ID, "clicked")
+    (check,) = result.predictions
+    assert check.predicted_metric == "response per send (visit)" and check.observed_metric == "clicked"
+    assert "compared with the share of the arm's customers with clicked" in check.pairing
+    errors = []
+    for c in check.arms:
+        visits = hillstrom.loc[hillstrom["arm"] == c.arm, "visit"]
+        assert (c.n, c.observed) == (len(visits), pytest.approx(visits.mean()))
+        assert (c.observed_low, c.observed_high) == pytest.approx(wilson_interval(int(visits.sum()), len(visits)))
+        assert (c.predicted, c.predicted_low, c.predicted_high) == pytest.approx(
+            (PUBLISHED[c.arm], PUBLISHED[c.arm] - 0.02, PUBLISHED[c.arm] + 0.02))
+        assert c.inside == (abs(visits.mean() - PUBLISHED[c.arm]) <= 0.02)
+        errors.append(PUBLISHED[c.arm] - visits.mean())
+    assert check.mean_error == pytest.approx(sum(errors) / 2)
+    assert check.share_inside == sum(c.inside for c in check.arms) / 2
+    page = results_report(plan, result)
+    assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert page.count('<img src="data:image/png;base64,') == 2  # lift per arm, predicted against observed
