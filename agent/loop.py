@@ -1,14 +1,18 @@
 """The plan loop: retrieve → segment → score products → predict → choose → write copy → revise → launch design.
 
 Every number in the returned plan comes from a tool output recorded in the trace. The loop revises the
-copy variants against the effect model's predictions until no unused candidate beats an active variant
-or ``brief.max_revisions`` rounds have run.
+copy variants against the effect model's predictions: each round swaps the weakest variant of a segment and
+channel for an unused product that beats it, and rewrites the weakest third of its variants with their predicted
+effect and its factors in the prompt, keeping a rewrite only when its prediction is at least
+:data:`MIN_REWRITE_GAIN` better. It stops when a round neither swaps nor improves a message, or after
+``brief.max_revisions`` rounds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -29,7 +33,15 @@ from agent.plan_guard import PlanGuard, guarded_copy_tool, run_guarded
 from agent.segments import form_segments
 from agent.trace import StepListener, TraceRecorder, TraceStep
 from tools.audience import AudienceQuery, ProfilesTool
-from tools.copywriting import Channel, CopyRequest, CopyResult, CopyTool, CopyUnavailableError
+from tools.copywriting import (
+    Channel,
+    CopyRequest,
+    CopyResult,
+    CopyTool,
+    CopyUnavailableError,
+    RewriteError,
+    RewriteFeedback,
+)
 from tools.effect import EffectEstimate, EffectRequest, EffectResult, PurchaseEffect, VariantEffect
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
 from tools.scoring import BatchScorer, LocalScorer, score_propensity, score_recommendations
@@ -49,6 +61,13 @@ purchase model (a product outside a customer's top ones ranks after those inside
 EXTRA_CANDIDATES = 3
 MIN_GAIN = 0.005  # a candidate must beat a variant's predicted p_like by this much to replace it
 MIN_RELATIVE_GAIN = 0.05  # … or, on observed purchase rates (0.1–10%), by this share of the variant's rate
+REWRITE_SHARE = 3
+"""Each round rewrites the weakest third of a segment × channel's active variants (at least one; none besides a
+product swap in a cell of fewer than three), so a round writes at most one message per active variant."""
+MIN_REWRITE_GAIN = 0.01
+"""A rewrite is kept when its predicted response per send beats the old message's by at least 1% (relative; both
+share the segment × product base rate, so this is a 1% better headline index)."""
+_PREDICTING = threading.Lock()  # the headline model's embedding cache is one file: one rating at a time
 STEPS = ("retrieve audience", "form segments", "score products", "predict effect of candidates", "choose products",
          "write copy", "predict effect of variants", "design launch")
 """The steps of a plan besides its revision rounds (which run between the last two), in trace order."""
@@ -317,7 +336,12 @@ class Planner:
                                            for p in s.products] for s in segments}
 
     def _write(self, run: _Run, jobs: list[tuple[Segment, Channel, ScoredProduct]], step: TraceStep,
-               round_no: int, start_index: int) -> list[CopyVariant]:
+               round_no: int, start_index: int, rewrite_of: Sequence[CopyVariant] | None = None,
+               failed: dict[str, RewriteError] | None = None) -> list[CopyVariant]:
+        """Write a message per job; with ``rewrite_of`` (one old variant per job) rewrite those with feedback.
+
+        A rewrite that no candidate passed gives no variant; its error goes to ``failed`` by the old variant's id.
+        """
         brief = run.brief
         offers = campaign_offers(run.tools.shop, brief)
         facts = {p.product_id: product_facts(run.tools.shop, p, offers) for _, _, p in jobs}
@@ -327,10 +351,23 @@ class Planner:
             banned_phrases=brief.banned_phrases,
         ) for seg, channel, p in jobs]
         # Returns as soon as the run is cancelled or out of LLM budget: calls in flight are not waited for.
-        results = run_guarded(functools.partial(self._write_one, run.tools.copy), requests, self.concurrency,
-                              run.guard)
+        olds: Sequence[CopyVariant | None] = [None] * len(jobs) if rewrite_of is None else rewrite_of
+        results: Sequence[CopyResult | CopyUnavailableError | RewriteError] = (
+            run_guarded(functools.partial(self._write_one, run.tools.copy), requests, self.concurrency, run.guard)
+            if rewrite_of is None else
+            run_guarded(functools.partial(self._rewrite_one, run.tools.copy, run.tools.predict_effect),
+                        list(zip(requests, rewrite_of, strict=True)), self.concurrency, run.guard))
         variants: list[CopyVariant] = []
-        for (seg, channel, product), result in zip(jobs, results, strict=True):
+        for (seg, channel, product), result, old in zip(jobs, results, olds, strict=True):
+            if isinstance(result, RewriteError):
+                step.llm_calls += result.attempts
+                step.prompt_tokens += result.prompt_tokens
+                step.completion_tokens += result.completion_tokens
+                step.notes.append(f"{seg.segment_id}/{channel}: no rewrite of {old.variant_id if old else '?'} "
+                                  f"passed: {result}")
+                if failed is not None and old is not None:
+                    failed[old.variant_id] = result
+                continue
             if isinstance(result, CopyUnavailableError):
                 run.skip(step, seg.segment_id, channel, product.product_id, str(result))
                 continue
@@ -347,10 +384,11 @@ class Planner:
                 headline=result.headline, body=result.body, cta=result.cta, disclaimer=result.disclaimer,
                 source=result.source, llm_attempts=result.attempts, llm_errors=result.errors,
                 effect=_effect_of(seg, product.product_id), round_added=round_no,
+                rewrite_of=old.variant_id if old is not None else None,
             ))
-        step.outputs = {v.variant_id: {"segment": v.segment_id, "channel": v.channel, "product": v.product_title,
-                                       "source": v.source, "headline": v.headline, "base_rate": v.effect.point}
-                        for v in variants}
+        step.outputs.update({v.variant_id: {"segment": v.segment_id, "channel": v.channel, "product": v.product_title,
+                                            "source": v.source, "headline": v.headline, "base_rate": v.effect.point}
+                             for v in variants})
         return variants
 
     @staticmethod
@@ -358,6 +396,25 @@ class Planner:
         try:
             return copy.write(request)
         except CopyUnavailableError as exc:
+            return exc
+
+    @staticmethod
+    def _rewrite_one(copy: CopyTool, predict: VariantScorer, item: tuple[CopyRequest, CopyVariant]
+                     ) -> CopyResult | RewriteError:
+        """Rewrite one variant with its prediction as feedback, choosing among the candidates by their prediction."""
+        request, old = item
+        assert old.predicted is not None  # targets are predicted variants
+        feedback = RewriteFeedback(headline=old.headline, body=old.body, cta=old.cta,
+                                   **old.predicted.model_dump(include=set(RewriteFeedback.model_fields)
+                                                              - {"headline", "body", "cta"}))
+
+        def predicted(draft: Any) -> float:
+            with _PREDICTING:
+                return predict([old.model_copy(update={"headline": draft.headline})])[0].point
+
+        try:
+            return copy.rewrite(request, feedback, rank=predicted)
+        except RewriteError as exc:
             return exc
 
     def _first_drafts(self, run: _Run) -> None:
@@ -374,10 +431,10 @@ class Planner:
     def _predict_variants(run: _Run, variants: list[CopyVariant], step: TraceStep) -> None:
         for variant, effect in zip(variants, run.tools.predict_effect(variants), strict=True):
             variant.predicted = effect
-        step.outputs["predicted"] = {
+        step.outputs.setdefault("predicted", {}).update({
             v.variant_id: v.predicted.model_dump(include={"point", "low", "high", "p_like", "headline_index"})
             for v in variants if v.predicted is not None
-        }
+        })
 
     def _revise(self, run: _Run) -> None:
         plan = run.plan
@@ -404,11 +461,97 @@ class Planner:
                                + ("replaced" if better else "kept the old message"),
                     ))
                 plan.variants.extend(new)
+                decisions += self._rewrite(run, round_no, step, {(s.segment_id, c) for s, c, _, _ in jobs})
                 plan.revisions.extend(decisions)
                 step.outputs["decisions"] = [d.model_dump(exclude={"round"}) for d in decisions]
-            if not jobs:
-                step.notes.append("stopped: no unused candidate beats an active variant")
+            if not jobs and not any(d.action == "rewrite" for d in decisions):
+                step.notes.append("stopped: no unused candidate beats an active variant and no rewrite improved")
                 break
+
+    def _rewrite(self, run: _Run, round_no: int, step: TraceStep, swapped: set[tuple[str, Channel]]
+                 ) -> list[Revision]:
+        """Rewrite the round's weakest variants with their prediction as feedback; keep a rewrite that predicts better.
+
+        A rewrite is kept when its predicted response per send beats the old message's by :data:`MIN_REWRITE_GAIN`
+        (relative); the old message is then inactive, else the rewrite is. Each rewrite's old and new headline and
+        predicted change are in the step's ``rewrites`` output.
+        """
+        plan = run.plan
+        targets = self._rewrite_targets(run, round_no, step, swapped)
+        if not targets:
+            return []
+        jobs = [(seg, old.channel, next(p for p in seg.products if p.product_id == old.product_id))
+                for seg, old in targets]
+        failed: dict[str, RewriteError] = {}
+        new = self._write(run, jobs, step, round_no, len(plan.variants), [old for _, old in targets], failed)
+        self._predict_variants(run, new, step)
+        by_old = {v.rewrite_of: v for v in new}
+        decisions, shown = [], []
+        for seg, old in targets:
+            variant = by_old.get(old.variant_id)
+            if variant is None:
+                decisions.append(Revision(
+                    round=round_no, segment_id=seg.segment_id, channel=old.channel, action="reject-rewrite",
+                    reason=f"no rewrite of {old.variant_id} passed the schema, grounding and quality floor in "
+                           f"{failed[old.variant_id].attempts if old.variant_id in failed else 0} LLM call(s): kept "
+                           "the old message"))
+                continue
+            new_rate, old_rate = variant.rate()[0], old.rate()[0]
+            better = new_rate > old_rate * (1 + MIN_REWRITE_GAIN)
+            (old if better else variant).active = False
+            change = new_rate / old_rate - 1 if old_rate > 0 else 0.0
+            new_index = variant.predicted.headline_index if variant.predicted else 1.0
+            old_index = old.predicted.headline_index if old.predicted else 1.0
+            decisions.append(Revision(
+                round=round_no, segment_id=seg.segment_id, channel=old.channel,
+                action="rewrite" if better else "reject-rewrite",
+                removed_variant=old.variant_id if better else variant.variant_id,
+                added_variant=variant.variant_id if better else None,
+                reason=f"rewrite of {old.variant_id} ({old.product_title}) with its prediction as feedback: headline "
+                       f"{old.headline!r} -> {variant.headline!r}, predicted {old_rate:.4f} -> {new_rate:.4f} "
+                       f"({change:+.1%}; headline index {old_index:.2f} -> {new_index:.2f}): "
+                       + ("kept the rewrite" if better else
+                          f"kept the old message (a rewrite must predict at least {MIN_REWRITE_GAIN:.0%} better)"),
+            ))
+            shown.append({"old_variant": old.variant_id, "new_variant": variant.variant_id,
+                          "old_headline": old.headline, "new_headline": variant.headline,
+                          "old_point": old_rate, "new_point": new_rate, "change": round(change, 4), "kept": better})
+        plan.variants.extend(new)
+        step.outputs["rewrites"] = shown
+        return decisions
+
+    @staticmethod
+    def _rewrite_targets(run: _Run, round_no: int, step: TraceStep, swapped: set[tuple[str, Channel]]
+                         ) -> list[tuple[Segment, CopyVariant]]:
+        """Choose the round's rewrites: the weakest third of each segment × channel's active variants.
+
+        At least one per cell, but none in a cell of fewer than three whose weakest variant is being swapped this
+        round; a variant written this round or rewritten before is not chosen.
+        """
+        tried = {v.rewrite_of for v in run.plan.variants if v.rewrite_of}
+        targets: list[tuple[Segment, CopyVariant]] = []
+        unrated = 0
+        for seg in run.plan.segments:
+            products = {p.product_id for p in seg.products}
+            for channel in run.brief.channels:
+                active = [v for v in run.plan.active_variants() if v.segment_id == seg.segment_id
+                          and v.channel == channel]
+                share = len(active) // REWRITE_SHARE
+                count = share if (seg.segment_id, channel) in swapped else max(1, share)
+                eligible = []
+                for v in sorted(active, key=lambda v: v.rate()[0]):
+                    if v.round_added == round_no or v.variant_id in tried or v.predicted is None \
+                            or v.product_id not in products:
+                        continue
+                    if v.predicted.headline_index_low == v.predicted.headline_index_high:
+                        unrated += 1  # a headline without a rating (no model for its language) cannot improve
+                        continue
+                    eligible.append(v)
+                targets += [(seg, v) for v in eligible[:count]]
+        if unrated:
+            step.notes.append(f"{unrated} variant(s) not rewritten: their headline has no copy-effect rating (its "
+                              "language has no headline model), so no prediction can tell a better one")
+        return targets
 
     @staticmethod
     def _revision_jobs(run: _Run, round_no: int

@@ -8,7 +8,15 @@ template as fallback).
 
 from tools.copywriting.attribute_words import ATTRIBUTE_WORDS_ZH, attribute_words
 from tools.copywriting.channels import CHANNEL_LIMITS, MIN_MESSAGE_ROOM, Channel, ChannelLimits, Language
-from tools.copywriting.copywriter import CopyRequest, CopyResult, CopyTool, CopyUnavailableError, catalog_values
+from tools.copywriting.copywriter import (
+    CopyRequest,
+    CopyResult,
+    CopyTool,
+    CopyUnavailableError,
+    RewriteError,
+    RewriteFeedback,
+    catalog_values,
+)
 from tools.copywriting.grounding import CJK, GENRES_ZH, ProductFacts, display_title, grounding_problems
 from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
 
@@ -26,6 +34,8 @@ __all__ = [
     "CopyUnavailableError",
     "Language",
     "ProductFacts",
+    "RewriteError",
+    "RewriteFeedback",
     "attribute_words",
     "catalog_values",
     "display_title",

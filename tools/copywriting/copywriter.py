@@ -35,6 +35,26 @@ class CopyUnavailableError(ValueError):
     """No message about the product fits the channel (e.g. a long title in an SMS with a disclaimer)."""
 
 
+class RewriteError(ValueError):
+    """No rewrite of a message passed the schema, grounding and quality floor: the old message stays.
+
+    Args:
+        message: Why (the last problem).
+        attempts: LLM calls made.
+        errors: Why each candidate was rejected.
+        prompt_tokens: Prompt tokens the calls used.
+        completion_tokens: Completion tokens the calls used.
+    """
+
+    def __init__(self, message: str, *, attempts: int, errors: list[str], prompt_tokens: int = 0,
+                 completion_tokens: int = 0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.errors = errors
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+
+
 class CopyDraft(BaseModel):
     """A message draft: what the LLM must return (validated against the product facts in context)."""
 
@@ -51,6 +71,9 @@ class CopyDraft(BaseModel):
         problems = grounding_problems(text, ctx["facts"], ctx["language"], banned=tuple(ctx.get("banned", ())))
         if not ctx.get("template"):
             problems += floor_problems(self, ctx["facts"], ctx["language"], ctx.get("prompt", ""))
+        previous = ctx.get("previous_headline")
+        if previous is not None and self.headline.strip().casefold() == previous.strip().casefold():
+            problems.append("the headline is the old one: write a new headline")
         disclaimer = ctx.get("disclaimer") or ""
         total = len(self.headline) + len(self.body) + len(self.cta) + len(disclaimer)
         if total > ctx["limits"].total:
@@ -161,6 +184,27 @@ class CopyRequest(BaseModel):
     banned_phrases: list[str] = Field(default_factory=list, description="Phrases the copy must not use.")
 
 
+class RewriteFeedback(BaseModel):
+    """A message and what the copy-effect model predicts for it: the feedback of a rewrite (derived, model output).
+
+    The numbers are :class:`tools.effect.VariantEffect` fields of the message: its predicted response per send,
+    its headline index (relative click-through against an average tested Upworthy headline) and the factors
+    behind them, with the closest tested headlines as evidence.
+    """
+
+    headline: str
+    body: str
+    cta: str
+    point: float = Field(description="Predicted response per send (base rate × headline index).")
+    low: float = Field(description="5th percentile of the prediction.")
+    high: float = Field(description="95th percentile.")
+    headline_index: float = Field(description="The headline's click-through index (1.0 = an average headline).")
+    headline_index_low: float
+    headline_index_high: float
+    factors: list[str] = Field(description="The model's factors, in plain words.")
+    evidence: list[str] = Field(default_factory=list, description="Closest tested headlines and their lift.")
+
+
 class CopyResult(BaseModel):
     """A finished message and how it was made."""
 
@@ -223,7 +267,8 @@ class CopyTool:
         frequency_penalty: Sampling penalty on tokens already written (keeps SmolLM2-135M from looping on a phrase).
     """
 
-    TEMPLATES: ClassVar[tuple[str, ...]] = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja")
+    TEMPLATES: ClassVar[tuple[str, ...]] = ("copy_system.jinja", "copy_user.jinja", "copy_fallback.jinja",
+                                            "copy_rewrite.jinja")
     """The templates the tool renders: a prompt version folder must hold all of them."""
 
     def __init__(self, model: ChatModel, retries: int = 2, temperature: float = 0.7, seed: int = 42,
@@ -301,6 +346,56 @@ class CopyTool:
     def _context(request: CopyRequest, limits: ChannelLimits) -> dict[str, Any]:
         return {"facts": request.product, "language": request.language, "limits": limits,
                 "disclaimer": request.disclaimer, "banned": request.banned_phrases}
+
+    def rewrite(self, request: CopyRequest, feedback: RewriteFeedback,
+                rank: Callable[[CopyDraft], float] | None = None) -> CopyResult:
+        """Rewrite a message with its predicted effect and factors in the prompt (``copy_rewrite.jinja``).
+
+        The conversation is the first draft's prompt, the old message as the model's answer, then the feedback;
+        the reply goes through the same constrained schema, ``n`` candidates, grounding and quality floor as
+        :meth:`write`, and must change the headline. Unlike :meth:`write` there is no template fallback: a rewrite
+        is the LLM's or nothing.
+
+        Args:
+            request: The request the old message answered (same segment, channel, product and offers).
+            feedback: The old message and its prediction.
+            rank: Score of a valid candidate, e.g. its predicted effect (default: :attr:`rank` of the request).
+
+        Returns:
+            The rewrite (``source="llm"``).
+
+        Raises:
+            RewriteError: no candidate passed; it says why and what the tries cost.
+        """
+        limits, body_max = self._limits(request)
+        body_max = min(body_max, self.body_max)
+        instructions = self.prompts.render("copy_rewrite.jinja", language=request.language,
+                                           **feedback.model_dump(exclude={"headline", "body", "cta"}))
+        old = CopyDraft.model_construct(headline=feedback.headline, body=feedback.body, cta=feedback.cta)
+        messages = [*self.messages(request), Message(role="assistant", content=old.model_dump_json()),
+                    Message(role="user", content=instructions)]
+        feedback_wording = render("structured_retry.jinja", problem=_FEEDBACK_WORDING)
+        # The old message may be kept in part (the floor's echo rule reads the instructions, not the old message).
+        prompt = "\n".join([*(m.content or "" for m in messages if m.role != "assistant"), feedback_wording])
+        context = {**self._context(request, limits), "prompt": prompt, "previous_headline": feedback.headline}
+        try:
+            result = generate_structured(
+                self.model, messages,
+                constrained_draft_model(request.channel, body_max, request.product, request.language),
+                retries=self.retries, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed,
+                context=context, n=self.candidates, rank=rank or self.rank(request),
+                frequency_penalty=self.frequency_penalty, echo_reply=False,
+            )
+        except StructuredOutputError as exc:
+            raise RewriteError(str(exc), attempts=exc.attempts, errors=exc.errors,
+                               prompt_tokens=exc.usage.prompt_tokens,
+                               completion_tokens=exc.usage.completion_tokens) from exc
+        return CopyResult(
+            **result.value.model_dump(include={"headline", "body", "cta"}), disclaimer=request.disclaimer,
+            source="llm", attempts=result.attempts, errors=result.errors,
+            prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
+            latency_s=result.latency_s,
+        )
 
     def write(self, request: CopyRequest) -> CopyResult:
         """Write one message, falling back to the fact template when the LLM gives no valid draft.

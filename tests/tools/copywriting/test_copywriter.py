@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from agent.llm import FunctionModel, ScriptedModel, reply_json, reply_text
+from agent.llm import FunctionModel, ScriptedModel, reply_candidates, reply_json, reply_text
 from prompts import PRODUCTION_PROMPTS, PROMPTS_DIR, PromptError, PromptRenderer
 from tools.copywriting import (
     CHANNEL_LIMITS,
@@ -12,6 +12,8 @@ from tools.copywriting import (
     CopyTool,
     CopyUnavailableError,
     ProductFacts,
+    RewriteError,
+    RewriteFeedback,
     display_title,
     format_price,
     grounding_problems,
@@ -234,3 +236,44 @@ def test_movielens_prompt_and_fallback_are_unchanged():
     draft = CopyTool(ScriptedModel()).fallback(_request(language="zh"))
     assert draft.model_dump() == {"headline": "Star Wars（1977）", "cta": "立即观看",
                                   "body": "为喜欢动作、冒险、爱情、科幻、战争的您推荐：Star Wars（1977）。"}
+
+
+FEEDBACK = RewriteFeedback(
+    headline="Star Wars is back", body="The 1977 space saga awaits you tonight.", cta="Watch now", point=0.4123,
+    low=0.3011, high=0.5234, headline_index=0.87, headline_index_low=0.71, headline_index_high=1.04,
+    factors=["product for this segment: likes Sci-Fi", "headline: asks a question: no (-6.2% click-through vs an "
+             "average headline)"],
+    evidence=['"What happens next will surprise you" +12.0% in its test'],
+)
+
+
+def test_rewrite_prompt_holds_the_old_message_its_prediction_and_factors():
+    new = {"headline": "Star Wars: ready for the saga?", "body": "The 1977 space saga is waiting for you.",
+           "cta": "Watch now"}
+    with ScriptedModel([reply_json(new)]) as model:
+        result = CopyTool(model, retries=0).rewrite(_request(), FEEDBACK)
+    assert result.source == "llm" and result.headline == new["headline"]
+    first, messages = CopyTool(ScriptedModel()).messages(_request()), model.requests[0].messages
+    assert [m.content for m in messages[:2]] == [m.content for m in first]  # the first draft's prompt, then …
+    assert messages[2].role == "assistant" and '"headline":"Star Wars is back"' in messages[2].content
+    feedback = messages[3].content
+    assert messages[3].role == "user" and "0.4123" in feedback and "0.3011" in feedback and "0.87" in feedback
+    assert all(f in feedback for f in FEEDBACK.factors) and FEEDBACK.evidence[0] in feedback
+    with ScriptedModel([reply_text("no")]) as model, pytest.raises(RewriteError):
+        CopyTool(model, retries=0).rewrite(_request(language="zh"), FEEDBACK)
+    assert "文案效果模型" in model.requests[0].messages[3].content and "0.4123" in model.requests[0].messages[3].content
+
+
+def test_rewrite_keeps_the_best_valid_candidate_by_the_given_rank_and_never_the_old_headline():
+    same = {"headline": "Star Wars is back", "body": "The 1977 space saga returns for you.", "cta": "Watch now"}
+    short = {"headline": "Star Wars tonight", "body": "The 1977 space saga returns for you.", "cta": "Watch now"}
+    longer = {"headline": "Star Wars: why it still thrills", "body": "The 1977 space saga returns for you.",
+              "cta": "Watch now"}
+    with ScriptedModel([reply_candidates([same, short, longer])]) as model:
+        result = CopyTool(model, retries=0, candidates=3).rewrite(_request(), FEEDBACK,
+                                                                 rank=lambda d: -len(d.headline))
+    assert result.headline == "Star Wars tonight" and model.requests[0].n == 3
+    assert any("the headline is the old one" in e for e in result.errors)
+    with ScriptedModel([reply_json(same)] * 2) as model, pytest.raises(RewriteError) as failed:
+        CopyTool(model, retries=1, candidates=1).rewrite(_request(), FEEDBACK)
+    assert failed.value.attempts == 2 and len(failed.value.errors) == 2 and failed.value.prompt_tokens == 40
