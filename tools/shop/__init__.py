@@ -6,6 +6,7 @@ clothing catalog, Open Bandit logs), dataset fetching, cleaning reports and the 
 
 from tools.shop.datasets import OBD_CAMPAIGNS, OBD_POLICIES, DatasetFetchError, fetch_datasets
 from tools.shop.directory import ShopInfo, check_shop_name, list_shops, load_shop, shop_cleaning_report, shop_names
+from tools.shop.hillstrom import ARM_PRODUCTS, HILLSTROM_SHOP_NAME, MENS_EMAIL, WOMENS_EMAIL, load_hillstrom_shop
 from tools.shop.library import SHOP_NAME_PATTERN, erase_from_shops, ingest_shop_files
 from tools.shop.product_naming import CatalogCoverage, Coverage
 from tools.shop.retail import RETAIL_SHOP_NAME, load_retail_shop, retail_catalog_coverage, retail_cleaning_report
@@ -14,13 +15,17 @@ from tools.shop.schema import LIKED_RATING, Offer, OrderLine, Product, ShopDataE
 from tools.shop.shop_data import OUTSIDE_US, Shop, load_demo_shop, product_model, pseudonymise
 
 __all__ = [
+    "ARM_PRODUCTS",
+    "HILLSTROM_SHOP_NAME",
     "LIKED_RATING",
+    "MENS_EMAIL",
     "OBD_CAMPAIGNS",
     "OBD_POLICIES",
     "OUTSIDE_US",
     "RAW_COLUMNS",
     "RETAIL_SHOP_NAME",
     "SHOP_NAME_PATTERN",
+    "WOMENS_EMAIL",
     "CatalogCoverage",
     "Coverage",
     "DatasetFetchError",
@@ -36,6 +41,7 @@ __all__ = [
     "ingest_shop_files",
     "list_shops",
     "load_demo_shop",
+    "load_hillstrom_shop",
     "load_retail_shop",
     "load_shop",
     "product_model",

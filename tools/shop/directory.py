@@ -1,7 +1,8 @@
 """Every shop the assistant can plan for, by name: the built-in ``retail`` and ``movielens`` and the imported ones.
 
 ``retail`` is UCI Online Retail (real transactions of a UK gift retailer with prices, the default demo shop);
-``movielens`` is MovieLens-100k (ratings, no prices); every other name is a shop stored by
+``movielens`` is MovieLens-100k (ratings, no prices); ``hillstrom`` is the Hillstrom e-mail experiment's customers
+(:mod:`tools.shop.hillstrom`; its products are the two e-mails); every other name is a shop stored by
 ``campaign data import`` (:mod:`tools.shop.library`).
 """
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from agent.settings import Settings
 from tools.shop.cleaning import CleaningReport
+from tools.shop.hillstrom import hillstrom_cleaning_report, load_hillstrom_shop
 from tools.shop.library import RESERVED_NAMES, cleaning_report, load_stored_shop, stored_shops
 from tools.shop.retail import load_retail_shop, retail_cleaning_report
 from tools.shop.shop_data import Shop, ShopDataError, load_demo_shop
@@ -19,6 +21,7 @@ from tools.shop.sources import load_movielens
 BUILT_IN_SHOPS: dict[str, str] = {
     "retail": "UCI Online Retail: a UK online gift retailer's real transactions, 2010-12-01 to 2011-11-08 (GBP)",
     "movielens": "MovieLens-100k: 943 viewers' film ratings (no prices; the recommender benchmark)",
+    "hillstrom": "Hillstrom e-mail experiment (2008): 48,000 customers; products: the men's and women's e-mails",
 }
 assert tuple(BUILT_IN_SHOPS) == RESERVED_NAMES
 
@@ -76,6 +79,8 @@ def load_shop(settings: Settings, name: str | None = None) -> Shop:
         return load_retail_shop(settings)
     if name == "movielens":
         return load_demo_shop(settings)
+    if name == "hillstrom":
+        return load_hillstrom_shop(settings)
     return load_stored_shop(settings, name)
 
 
@@ -90,4 +95,6 @@ def shop_cleaning_report(settings: Settings, name: str) -> CleaningReport:
         return retail_cleaning_report(settings)
     if name == "movielens":
         return load_movielens(settings)[1]
+    if name == "hillstrom":
+        return hillstrom_cleaning_report(settings)
     return cleaning_report(settings, name)

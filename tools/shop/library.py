@@ -30,7 +30,7 @@ _ORDERS = "orders.parquet"
 _OFFERS = "offers.json"
 _META = "shop.json"
 SHOP_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-RESERVED_NAMES = ("retail", "movielens")
+RESERVED_NAMES = ("retail", "movielens", "hillstrom")
 """Names of the built-in shops (:mod:`tools.shop.directory`); an imported shop cannot take them."""
 _NAME = re.compile(SHOP_NAME_PATTERN)
 
