@@ -27,7 +27,7 @@ from agent.settings import get_settings
 from eval.chat_eval import register_chat_runner
 from eval.cli import eval_command
 from eval.outcomes_cli import outcomes_app, register_plan_outcomes
-from serve.cli import chat_command, keys_app, serve_command
+from serve.cli import audit_app, chat_command, keys_app, serve_command
 
 if TYPE_CHECKING:
     from agent.trace import StepEvent, TraceStep
@@ -61,6 +61,7 @@ register_chat_runner(_chat_eval_runner)
 app.command("serve")(serve_command)
 app.command("chat")(chat_command)
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 app.add_typer(data_app, name="data")
 app.add_typer(outcomes_app, name="outcomes")
 

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="API key `campaign chat` sends (from `campaign keys create`).")
     api_workers: int = Field(2, ge=1, le=32, description="Plans computed at the same time (worker threads).")
     api_queue_size: int = Field(16, ge=0, le=10_000, description="Plans waiting for a worker; more answer 429.")
+    api_rate_limit_per_minute: int = Field(
+        600, ge=0, le=1_000_000, description="Requests one API key may make per minute (in bursts up to as many); "
+        "more answer 429 with Retry-After. 0: no limit.",
+    )
+    api_public_docs: bool = Field(
+        False, description="Serve /docs, /redoc and /openapi.json without a key (default: they need any valid key).",
+    )
     api_lease_s: float = Field(
         30.0, ge=1.0, le=3600.0,
         description="A `campaign serve` holds its database's server lease and renews it every third of this; a "

@@ -2,8 +2,9 @@
 
 Build it with :func:`create_app`; every dependency is injected (the plan-loop tools, the chat LLM, the
 planner factory, the LLM probe), so tests run the real app on a scripted LLM. OpenAPI: ``/openapi.json``,
-``/docs``. Every ``/v1`` route needs ``Authorization: Bearer <key>``; ``/healthz`` and the page shell do not.
-Any valid key may cancel or review any plan (keys have no roles and plans no owner checks).
+``/docs`` (they need a key unless ``api_public_docs``). Every ``/v1`` route needs ``Authorization: Bearer <key>``
+of a role (:mod:`serve.auth`): reads need ``read``, creating and cancelling plans and chat ``plan``, reviews and
+outcome imports ``approve``, keys ``admin``; ``/healthz`` and the page shell need none. Plans have no owner checks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -29,7 +31,7 @@ from agent.brief import Brief, BriefError, check_offer
 from agent.llm import ChatModel
 from agent.loop import Planner, ToolSource
 from agent.settings import Settings
-from serve.auth import require_key
+from serve.auth import AUTH_RESPONSES, ApproveKey, KeyUse, PlanKey, RateLimiter, ReadKey, keys_router, require_role
 from serve.chat import ChatEvent, ChatService, ChatSessionError
 from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
@@ -43,7 +45,7 @@ from serve.outcomes import (
     plan_results,
 )
 from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
-from serve.store import TERMINAL, JobRecord, KeyRecord, Status, Store
+from serve.store import TERMINAL, JobRecord, Status, Store
 from tools.outcomes import ExperimentAnalysis, OutcomeDataError, read_table
 from tools.shop import ShopDataError, check_shop_name, list_shops
 
@@ -54,7 +56,6 @@ OUTCOME_TYPES = {"text/csv": ".csv", "application/vnd.apache.parquet": ".parquet
                  "application/x-ndjson": ".jsonl", "application/jsonl": ".jsonl"}
 """Content types of an outcomes upload, and the file kind each is read as."""
 WAKE_S = 15.0  # an SSE stream re-reads the database at least this often, even without a notification
-Key = Annotated[KeyRecord, Depends(require_key)]
 
 
 def _field_errors(exc: ValidationError, prefix: tuple[str, ...]) -> RequestValidationError:
@@ -128,12 +129,15 @@ def create_app(
         yield
         await run_in_threadpool(jobs.stop)
 
-    app = FastAPI(title="campaign-agent API", version="1", lifespan=lifespan,
+    public = settings.api_public_docs  # otherwise the reference is served below, behind a key
+    app = FastAPI(title="campaign-agent API", version="1", lifespan=lifespan, openapi_url="/openapi.json" if public
+                  else None, docs_url="/docs" if public else None, redoc_url="/redoc" if public else None,
                   description="Campaign plans from briefs (audience, products, copy, predicted effect), "
                               "human review, and a marketer chat. Authenticate with `Authorization: Bearer <key>` "
-                              "(create keys with `campaign keys create --name NAME`).")
+                              "(create keys with `campaign keys create NAME --role ROLE`).")
     app.state.store, app.state.jobs, app.state.chat = store, jobs, chat
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
+    app.state.rate_limiter, app.state.key_use = RateLimiter(settings.api_rate_limit_per_minute), KeyUse(store)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_role("read"))], responses=AUTH_RESPONSES)
 
     def load(job_id: str) -> JobRecord:
         job = store.job(job_id)
@@ -143,7 +147,7 @@ def create_app(
 
     @v1.post("/plans", status_code=202, response_model=JobOut, summary="Queue a plan for a brief",
              responses={429: {"description": "The queue is full"}, 422: {"description": "Invalid brief"}})
-    def create_plan(brief: Brief, key: Key) -> Response:
+    def create_plan(brief: Brief, key: PlanKey) -> Response:
         try:
             if brief.shop is not None and not tools.ready(brief.shop):
                 check_shop_name(settings, brief.shop)  # its tools load in the worker, which checks the filter then
@@ -207,7 +211,7 @@ def create_app(
         finally:
             jobs.remove_listener(job_id, notify)
 
-    def decide(job_id: str, decision: str, body: DecisionIn, key: KeyRecord) -> Response:
+    def decide(job_id: str, decision: str, body: DecisionIn, key: ApproveKey) -> Response:
         job = load(job_id)
         if job.status != "done":
             raise HTTPException(409, f"plan {job_id} is {job.status}; only a finished plan can be reviewed")
@@ -215,11 +219,11 @@ def create_app(
         return Response(job_json(job, store.decisions(job_id)), media_type="application/json")
 
     @v1.post("/plans/{job_id}/approve", response_model=JobOut, summary="Approve a finished plan (who and why)")
-    def approve(job_id: str, body: DecisionIn, key: Key) -> Response:
+    def approve(job_id: str, body: DecisionIn, key: ApproveKey) -> Response:
         return decide(job_id, "approved", body, key)
 
     @v1.post("/plans/{job_id}/reject", response_model=JobOut, summary="Reject a finished plan (who and why)")
-    def reject(job_id: str, body: DecisionIn, key: Key) -> Response:
+    def reject(job_id: str, body: DecisionIn, key: ApproveKey) -> Response:
         return decide(job_id, "rejected", body, key)
 
     @v1.post("/plans/{job_id}/cancel", response_model=JobOut, summary="Cancel a queued or running plan",
@@ -227,7 +231,7 @@ def create_app(
                                                                 "events or poll until the status is cancelled)"},
                         404: {"description": "No such plan"},
                         409: {"description": "The plan already ended (done, failed or cancelled)"}})
-    def cancel(job_id: str, key: Key) -> Response:
+    def cancel(job_id: str, key: PlanKey) -> Response:
         """A queued plan is cancelled at once (200) and never runs; a running one stops at its next step (202)."""
         try:
             job, cancelled = jobs.cancel(job_id, key.name)
@@ -246,7 +250,7 @@ def create_app(
                         415: {"description": "Not CSV, Parquet or JSON lines"},
                         422: {"description": "Bad rows (each named) or rows changing stored outcomes without "
                                              "replace: nothing was imported"}})
-    async def post_outcomes(job_id: str, request: Request, key: Key, replace: bool = False) -> OutcomeImport:
+    async def post_outcomes(job_id: str, request: Request, key: ApproveKey, replace: bool = False) -> OutcomeImport:
         """The body is the file: CSV (``text/csv``), Parquet or JSON lines; one row per customer and arm.
 
         Columns ``customer_id``, ``arm`` (a variant id or ``holdout``), ``sent_at``, and any of ``opened``,
@@ -261,7 +265,8 @@ def create_app(
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / f"outcomes{suffix}"
                 path.write_bytes(body)
-                return import_outcomes(store, settings, job_id, read_table(path), f"upload{suffix}", replace=replace)
+                return import_outcomes(store, settings, job_id, read_table(path), f"upload{suffix}", replace=replace,
+                                       actor=f"key:{key.name}")
 
         try:
             return await run_in_threadpool(run)
@@ -301,7 +306,7 @@ def create_app(
 
     @v1.post("/chat", summary="Chat with the campaign assistant (server-sent events)",
              response_class=EventSourceResponse)
-    def chat_turn(body: ChatIn, key: Key) -> EventSourceResponse:
+    def chat_turn(body: ChatIn, key: PlanKey) -> EventSourceResponse:
         try:
             _, events = chat.turn(key.id, body.session_id, body.message, body.shop)
         except ChatSessionError as exc:
@@ -317,6 +322,19 @@ def create_app(
         return report
 
     app.include_router(v1)
+    app.include_router(keys_router())
+    if not settings.api_public_docs:  # the reference needs a key too: any role reads it
+        @app.get("/openapi.json", include_in_schema=False)
+        def openapi_schema(_key: ReadKey) -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @app.get("/docs", include_in_schema=False)
+        def swagger(_key: ReadKey) -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
+
+        @app.get("/redoc", include_in_schema=False)
+        def redoc(_key: ReadKey) -> HTMLResponse:
+            return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

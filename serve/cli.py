@@ -1,7 +1,7 @@
-"""Commands of the campaign API: ``campaign serve``, ``campaign keys …`` and ``campaign chat``.
+"""Commands of the campaign API: ``campaign serve``, ``campaign keys …``, ``campaign audit …`` and ``campaign chat``.
 
-Plain Typer-annotated functions (and the ``keys_app`` group) that :mod:`agent.cli` mounts. Every failure
-is one line on stderr and a non-zero exit code, never a traceback.
+Plain Typer-annotated functions (and the ``keys_app`` and ``audit_app`` groups) that :mod:`agent.cli` mounts.
+Every failure is one line on stderr and a non-zero exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from serve.store import Store
 
 console = Console(stderr=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys of the campaign API.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the API's hash-chained audit trail.", no_args_is_help=True)
 PREVIEW = 300
 
 
@@ -69,7 +70,7 @@ def serve_command(
     Starts the embedded LLM server first unless CAMPAIGN_LLM_BASE_URL points at one (or one already answers).
     Jobs, plans, decisions, chats and keys live in CAMPAIGN_DB_URL (default: SQLite in CAMPAIGN_HOME).
     Open http://HOST:PORT/ for the page, /docs for the OpenAPI reference. Create a key first:
-    `campaign keys create --name NAME`.
+    `campaign keys create NAME --role admin`.
     """
     with _one_line_errors():
         import uvicorn
@@ -102,31 +103,49 @@ def serve_command(
 
 
 # ---- campaign keys --------------------------------------------------------------------------------------
+def _when(at: Any) -> str:
+    return f"{at:%Y-%m-%d %H:%M}" if at else ""
+
+
 @keys_app.command("create")
 def keys_create(
-    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'crm-sync' or 'ana'.")],
+    name_arg: Annotated[str | None, typer.Argument(metavar="NAME", help="Who or what uses the key, e.g. 'crm-sync'.",
+                                                   show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(help="The name, as an option (same as NAME).")] = None,
+    role: Annotated[str, typer.Option(help="read, plan, approve or admin; each includes those before it.")] = "admin",
+    expires_in: Annotated[str | None, typer.Option(help="Stop working after a duration (30d, 12h, 90m, 2w) or at an "
+                                                        "ISO date/time (UTC); default never.")] = None,
 ) -> None:
     """Create an API key and print it once on stdout (only its hash is stored: copy it now)."""
-    from serve.auth import create_key
+    from serve.auth import create_key, parse_expiry
 
     with _one_line_errors():
+        if name_arg and name and name_arg != name:
+            raise CommandError("give the name once: as NAME or as --name", 2)
+        if not (name_arg or name):
+            raise CommandError("name the key: `campaign keys create NAME --role ROLE`", 2)
         try:
-            record, key = create_key(_store(get_settings()), name)
+            expires = parse_expiry(expires_in) if expires_in else None
+            record, key = create_key(_store(get_settings()), name_arg or name or "", role, expires)
         except ValueError as exc:
             raise CommandError(str(exc), 2) from None
         sys.stdout.write(key + "\n")
-        console.print(f"created key {record.id} named {record.name!r}; it is shown only this once", highlight=False)
+        until = f", expires {record.expires_at:%Y-%m-%d %H:%M} UTC" if record.expires_at else ""
+        console.print(f"created key {record.id} named {record.name!r} with role {record.role}{until}; it is shown "
+                      "only this once", highlight=False)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List API keys (id, name, first characters, created, revoked); never the keys themselves."""
+    """List API keys (id, name, first characters, role, created, expires, last use, revoked); never the keys."""
     with _one_line_errors():
-        table = Table("id", "name", "starts with", "created", "revoked")
+        table = Table("id", "name", "starts with", "role", "created", "expires", "last used", "revoked")
+        at = now()
         for k in _store(get_settings()).api_keys():
-            table.add_row(k.id, k.name, k.prefix + "…", f"{k.created_at:%Y-%m-%d %H:%M}",
-                          f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
-        Console().print(table)
+            expires = _when(k.expires_at) + (" (expired)" if k.expires_at and k.expires_at <= at else "")
+            table.add_row(k.id, k.name, k.prefix + "…", k.role, _when(k.created_at), expires, _when(k.last_used_at),
+                          _when(k.revoked_at))
+        Console(width=160).print(table)
 
 
 @keys_app.command("revoke")
@@ -140,6 +159,39 @@ def keys_revoke(
             raise CommandError(f"no active key with id or name {key!r} (see `campaign keys list`)")
         for k in revoked:
             console.print(f"revoked {k.id} ({k.name})", highlight=False)
+
+
+# ---- campaign audit -------------------------------------------------------------------------------------
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit trail and check every event's hash and link: OK, or the first broken event (exit 1)."""
+    with _one_line_errors():
+        verdict = _store(get_settings()).verify_audit()
+        if not verdict.ok:
+            raise CommandError(f"audit trail broken at event {verdict.broken_id}: {verdict.reason} "
+                               f"({verdict.events} events before it verified)")
+        sys.stdout.write(f"OK: {verdict.events} events, head {verdict.head}\n")
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Show the newest this many events.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
+) -> None:
+    """Show the newest audit events, oldest first (id, time, kind, actor, subject, details)."""
+    with _one_line_errors():
+        found = _store(get_settings()).audit_events(limit)
+        if as_json:
+            for e in found:
+                sys.stdout.write(json.dumps({"id": e.id, "at": e.at.isoformat(), "kind": e.kind, "actor": e.actor,
+                                             "subject": e.subject, "data": e.data, "hash": e.hash},
+                                            ensure_ascii=False) + "\n")
+            return
+        table = Table("id", "at (UTC)", "kind", "actor", "subject", "details")
+        for e in found:
+            table.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.kind, e.actor, e.subject,
+                          json.dumps(e.data, ensure_ascii=False))
+        Console(width=200).print(table)
 
 
 # ---- campaign chat --------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The API database: its SQLAlchemy tables and the engine that holds them.
 
-Seven tables: API keys (as hashes), plan jobs, their events, human decisions on plans, chat messages, the
-outcomes of launched plans, and the server lease (which ``campaign serve`` runs the jobs of this database).
+Eight tables: API keys (as hashes, with a role and an expiry), plan jobs, their events, human decisions on plans,
+chat messages, the outcomes of launched plans, the server lease (which ``campaign serve`` runs the jobs of this
+database) and the hash-chained audit trail (:mod:`serve.audit`).
 :func:`make_engine` opens any SQLAlchemy URL; a SQLite file gets its folder created and write-ahead logging, so
 readers never wait for the writing worker.
 Every time is stored in UTC. :class:`~serve.store.Store` reads and writes these tables and hands out plain records.
@@ -64,6 +65,11 @@ class ApiKeyRow(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    role: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    """``read``, ``plan``, ``approve`` or ``admin`` (:data:`serve.auth.ROLES`); keys made before roles are admin."""
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """Recorded at most once a minute per key (with the ``key.used`` audit event)."""
 
 
 class JobRow(Base):
@@ -153,6 +159,25 @@ class OutcomeRow(Base):
     revenue: Mapped[float | None] = mapped_column(Float, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     wave: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AuditEventRow(Base):
+    """One event of the append-only audit trail, chained to the one before by ``prev_hash`` (:mod:`serve.audit`).
+
+    ``data`` is the event's canonical JSON text (stored as text so that no database reorders it); ``hash`` is
+    sha256(``prev_hash`` + canonical JSON of the row). ``prev_hash`` is unique: two writers that read the same last
+    event cannot both append after it (the second one retries), so the trail stays one chain.
+    """
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(120))
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 def make_engine(url: str) -> Engine:

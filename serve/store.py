@@ -6,6 +6,9 @@ Methods open a short transaction each and return plain records (:class:`KeyRecor
 the store. Plans are stored as their JSON text; step events as JSON. The tables and the engine (SQLite with
 write-ahead logging) are in :mod:`serve.database`.
 
+The audit trail (:mod:`serve.audit`) is append-only: decisions, outcome imports and key changes append their event
+in the same transaction as the change, and the store has no method that updates or deletes an event.
+
 One server runs the jobs of a database: it holds the server lease (:meth:`Store.acquire_server_lease`) and
 renews it; a second one is refused while the lease is live (:class:`ServerBusyError`), on SQLite and on a server
 database alike. Every move of a job is a conditional update: a job leaves ``queued`` only once
@@ -15,19 +18,24 @@ database alike. Every move of a job is a conditional update: a job leaves ``queu
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from serve.audit import GENESIS, AuditEvent, AuditVerdict, canonical_json, event_hash, verify_chain
 from serve.database import (
     ApiKeyRow,
+    AuditEventRow,
     ChatMessageRow,
     DecisionRow,
     EventRow,
@@ -44,6 +52,8 @@ TERMINAL: tuple[Status, ...] = ("done", "failed", "cancelled")
 RESTART_REASON = "interrupted by a server restart"
 CANCEL_REQUESTED = "cancel_requested"  # event kind: someone asked a running job to stop at its next step
 LEASE = "jobs"  # the one server lease of a database
+AUDIT_RETRIES = 5  # appends that lost the race for the chain's end to another process are retried this often
+T = TypeVar("T")
 
 
 class ServerBusyError(RuntimeError):
@@ -74,6 +84,13 @@ class KeyRecord:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    role: str = "admin"
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def active(self, at: datetime) -> bool:
+        """Whether the key is accepted at ``at``: not revoked and not expired."""
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,13 @@ class DecisionRecord:
 
 
 def _key(row: ApiKeyRow) -> KeyRecord:
-    return KeyRecord(row.id, row.name, row.prefix, _aware(row.created_at) or now(), _aware(row.revoked_at))
+    return KeyRecord(row.id, row.name, row.prefix, _aware(row.created_at) or now(), _aware(row.revoked_at),
+                     row.role, _aware(row.expires_at), _aware(row.last_used_at))
+
+
+def _event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(row.id, _aware(row.at) or now(), row.kind, row.actor, row.subject, json.loads(row.data),
+                      row.prev_hash, row.hash)
 
 
 def _job(row: JobRow) -> JobRecord:
@@ -199,6 +222,7 @@ class Store:
         self.engine = make_engine(url)
         migrate(self.engine)  # alembic: a new database is built, one of an earlier release upgraded in place
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._audit_lock = threading.Lock()  # this process appends one event at a time (the chain has one end)
 
     # Server lease -----------------------------------------------------------------------------------------
     def server_lease(self) -> LeaseRecord | None:
@@ -271,33 +295,109 @@ class Store:
         with self._session.begin() as s:
             s.execute(delete(ServerLeaseRow).where(ServerLeaseRow.name == LEASE, ServerLeaseRow.holder == holder))
 
+    # Audit trail ----------------------------------------------------------------------------------------
+    def _audited(self, change: Callable[[Session], T],
+                 event: Callable[[T], tuple[str, str, str, dict[str, Any]] | None]) -> T:
+        """Run ``change`` and append its audit event in one transaction; return what ``change`` returned.
+
+        ``event`` turns the result into ``(kind, actor, subject, data)``, or None when nothing happened. Appends of
+        this process are serialized by a lock; one that loses the chain's end to another process (the unique
+        ``prev_hash``, or SQLite's write lock) is rolled back whole and retried, so a change is never stored without
+        its event.
+        """
+        with self._audit_lock:
+            for attempt in range(AUDIT_RETRIES):
+                try:
+                    with self._session.begin() as s:
+                        result = change(s)
+                        s.flush()  # the change's writes first: on SQLite they take the write lock before the read
+                        described = event(result)
+                        if described is None:
+                            return result
+                        kind, actor, subject, data = described
+                        last = s.scalar(select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1))
+                        prev, at, text = last or GENESIS, now(), canonical_json(data)
+                        s.add(AuditEventRow(at=at, kind=kind, actor=actor[:120], subject=subject[:120], data=text,
+                                            prev_hash=prev, hash=event_hash(prev, at, kind, actor[:120],
+                                                                            subject[:120], text)))
+                    return result
+                except (IntegrityError, OperationalError):
+                    if attempt == AUDIT_RETRIES - 1:
+                        raise
+        raise AssertionError("unreachable")
+
+    def audit(self, kind: str, actor: str, subject: str, data: dict[str, Any] | None = None) -> None:
+        """Append an event to the audit trail (e.g. ``plan.queued`` by ``key:ana`` on a plan id)."""
+        self._audited(lambda s: None, lambda _: (kind, actor, subject, data or {}))
+
+    def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
+        """The newest ``limit`` events of the audit trail (all with None), oldest first."""
+        query = select(AuditEventRow).order_by(AuditEventRow.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._session() as s:
+            return [_event(r) for r in reversed(list(s.scalars(query)))]
+
+    def verify_audit(self) -> AuditVerdict:
+        """Walk the whole audit trail, oldest first, and report OK or the first event that breaks the chain."""
+        columns = (AuditEventRow.id, AuditEventRow.at, AuditEventRow.kind, AuditEventRow.actor, AuditEventRow.subject,
+                   AuditEventRow.data, AuditEventRow.prev_hash, AuditEventRow.hash)
+        with self._session() as s:
+            rows = s.execute(select(*columns).order_by(AuditEventRow.id).execution_options(yield_per=1000))
+            return verify_chain(tuple(r) for r in rows)  # type: ignore[misc]
+
     # API keys ---------------------------------------------------------------------------------------------
-    def add_key(self, name: str, key_hash: str, prefix: str) -> KeyRecord:
-        """Store a new key's hash under ``name``."""
-        with self._session.begin() as s:
-            row = ApiKeyRow(id=uuid.uuid4().hex[:12], name=name, key_hash=key_hash, prefix=prefix, created_at=now())
+    def add_key(self, name: str, key_hash: str, prefix: str, role: str = "admin", expires_at: datetime | None = None,
+                actor: str = "cli") -> KeyRecord:
+        """Store a new key's hash under ``name`` with ``role`` (and an expiry), and audit it (``key.created``)."""
+        def change(s: Session) -> ApiKeyRow:
+            row = ApiKeyRow(id=uuid.uuid4().hex[:12], name=name, key_hash=key_hash, prefix=prefix, created_at=now(),
+                            role=role, expires_at=expires_at)
             s.add(row)
+            return row
+
+        row = self._audited(change, lambda r: ("key.created", actor, r.id, {
+            "name": name, "role": role, "expires_at": expires_at.isoformat() if expires_at else None}))
         return _key(row)
 
-    def key_by_hash(self, key_hash: str) -> KeyRecord | None:
-        """Return the unrevoked key with this hash, or None."""
+    def key_by_hash(self, key_hash: str, at: datetime | None = None) -> KeyRecord | None:
+        """Return the key with this hash if it is active at ``at`` (default now): not revoked nor expired."""
         with self._session() as s:
             row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None)))
-            return _key(row) if row else None
+            record = _key(row) if row else None
+        return record if record is not None and record.active(at or now()) else None
 
     def api_keys(self) -> list[KeyRecord]:
         """All keys, oldest first."""
         with self._session() as s:
             return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
 
-    def revoke_key(self, id_or_name: str) -> list[KeyRecord]:
-        """Revoke the key with this id, or every active key with this name; return what was revoked."""
-        with self._session.begin() as s:
-            rows = list(s.scalars(select(ApiKeyRow).where(
-                (ApiKeyRow.id == id_or_name) | (ApiKeyRow.name == id_or_name), ApiKeyRow.revoked_at.is_(None))))
+    def revoke_key(self, id_or_name: str, actor: str = "cli", by_name: bool = True) -> list[KeyRecord]:
+        """Revoke the key with this id, or every active key with this name; return what was revoked (audited).
+
+        With ``by_name`` False only the id is matched.
+        """
+        def change(s: Session) -> list[ApiKeyRow]:
+            match = (ApiKeyRow.id == id_or_name) | (ApiKeyRow.name == id_or_name) if by_name else (
+                ApiKeyRow.id == id_or_name)
+            rows = list(s.scalars(select(ApiKeyRow).where(match, ApiKeyRow.revoked_at.is_(None))))
             for row in rows:
                 row.revoked_at = now()
+            return rows
+
+        rows = self._audited(change, lambda rs: ("key.revoked", actor, ",".join(r.id for r in rs)[:120], {
+            "asked": id_or_name, "keys": [{"id": r.id, "name": r.name} for r in rs]}) if rs else None)
         return [_key(r) for r in rows]
+
+    def record_key_use(self, key_id: str, key_name: str, route: str) -> None:
+        """Record that a key was used: its ``last_used_at`` and a ``key.used`` audit event naming the route.
+
+        The caller bounds how often (the API: the first request of each key in each minute).
+        """
+        def change(s: Session) -> None:
+            s.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=now()))
+
+        self._audited(change, lambda _: ("key.used", f"key:{key_name}", key_id, {"route": route}))
 
     # Jobs -------------------------------------------------------------------------------------------------
     def add_job(self, job_id: str, owner: str, brief: dict[str, Any], steps_expected: int) -> JobRecord:
@@ -442,10 +542,14 @@ class Store:
 
     # Decisions --------------------------------------------------------------------------------------------
     def add_decision(self, job_id: str, decision: str, by: str, reason: str, api_key: str) -> DecisionRecord:
-        """Append a human decision to the job's audit trail."""
-        with self._session.begin() as s:
+        """Append a human decision to the job's decisions and to the audit trail (``plan.approved``/``rejected``)."""
+        def change(s: Session) -> DecisionRow:
             row = DecisionRow(job_id=job_id, decision=decision, by=by, reason=reason, api_key=api_key, at=now())
             s.add(row)
+            return row
+
+        row = self._audited(change, lambda r: (f"plan.{decision}", f"key:{api_key}", job_id,
+                                               {"by": by, "reason": reason}))
         return DecisionRecord(row.decision, row.by, row.reason, row.api_key, _aware(row.at) or now())
 
     def decisions(self, job_id: str) -> list[DecisionRecord]:
@@ -484,13 +588,18 @@ class Store:
                                   imported_at=_aware(at))
                     for c, a, sent, opened, clicked, converted, revenue, wave, at in rows]
 
-    def write_outcomes(self, plan_id: str, records: list[OutcomeRecord], *, replace: bool = False) -> OutcomeWrite:
+    def write_outcomes(self, plan_id: str, records: list[OutcomeRecord], *, replace: bool = False,
+                       actor: str = "cli", source: str = "") -> OutcomeWrite:
         """Store a plan's outcomes in one transaction: new rows are added, rows stored as given change nothing.
+
+        The import is audited (``outcomes.imported``, with its counts) in the same transaction.
 
         Args:
             plan_id: The plan (a job id).
             records: One per (customer, arm), already validated (no duplicates).
             replace: Let rows change stored outcomes; otherwise any such row rejects the whole import.
+            actor: Who imports them (``key:NAME`` or ``cli``), for the audit trail.
+            source: The file's name, for the audit trail.
 
         Returns:
             How many rows were added, already stored, and replaced.
@@ -500,7 +609,8 @@ class Store:
                 written).
         """
         at = now()
-        with self._session.begin() as s:
+
+        def change(s: Session) -> OutcomeWrite:
             columns = [OutcomeRow.id, OutcomeRow.customer_id, OutcomeRow.arm,
                        *(getattr(OutcomeRow, f) for f in OUTCOME_VALUES)]
             stored = {(row[1], row[2]): (row[0], tuple(_aware(v) if isinstance(v, datetime) else v for v in row[3:]))
@@ -530,4 +640,9 @@ class Store:
                 s.execute(insert(OutcomeRow), [{"plan_id": plan_id, "customer_id": r.customer_id, "arm": r.arm,
                                                 "imported_at": at, **{f: getattr(r, f) for f in OUTCOME_VALUES}}
                                                for r in new])
-        return OutcomeWrite(inserted=len(new), unchanged=len(records) - len(new) - len(changed), replaced=len(changed))
+            return OutcomeWrite(inserted=len(new), unchanged=len(records) - len(new) - len(changed),
+                                replaced=len(changed))
+
+        return self._audited(change, lambda w: ("outcomes.imported", actor, plan_id, {
+            "source": source, "rows": len(records), "inserted": w.inserted, "unchanged": w.unchanged,
+            "replaced": w.replaced, "replace": replace}))

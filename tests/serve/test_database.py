@@ -1,6 +1,7 @@
 """The API database changes through alembic migrations (serve.migrations), never through ``create_all``.
 
-A database of the previous release is upgraded in place (its jobs and plans stay, and the new server runs it); the
+A database of the previous release is upgraded in place (its jobs and plans stay, its keys become admin keys that
+still work, and the new server runs it); the
 baseline revision is exactly that release's schema; a database built by the migrations equals the models (a model
 changed without a migration fails here); servers starting at once on a new database migrate it once. Each runs on
 SQLite and on a throwaway PostgreSQL server (tests/serve/postgres_server.py; skipped without PostgreSQL or psycopg).
@@ -21,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, Table, inspect, text
 
 from agent.brief import Brief
+from serve.auth import find_key, hash_key, role_allows
 from serve.database import BASELINE, Base, _config, current_revision, head_revision, make_engine, migrate
 from serve.jobs import JobManager
 from serve.store import RESTART_REASON, TERMINAL, Store
@@ -73,13 +75,19 @@ def test_a_previous_release_database_is_upgraded_in_place_and_served(new_url: Ca
              "steps_done": done, "created_at": at}
             for i, status, plan, done in [("old-done", "done", old_plan_json(), 8), ("old-running", "running", None, 2),
                                           ("old-queued", "queued", None, 0)]])
+        old_key = "cak_" + "k" * 43  # a key as that release stored it: its hash, no role column
+        connection.execute(Table("api_keys", MetaData(), autoload_with=engine).insert(), [
+            {"id": "oldkey", "name": "ops", "key_hash": hash_key(old_key), "prefix": old_key[:10], "created_at": at,
+             "revoked_at": None},
+            {"id": "gone", "name": "ex", "key_hash": hash_key("cak_gone"), "prefix": "cak_gone", "created_at": at,
+             "revoked_at": at}])
 
     assert current_revision(engine) is None  # made by create_all: no version table
-    assert migrate(engine) == ["0002", "0003"]  # stamped with the baseline, then upgraded in place
-    assert current_revision(engine) == head_revision() == "0003"
+    assert migrate(engine) == ["0002", "0003", "0004"]  # stamped with the baseline, then upgraded in place
+    assert current_revision(engine) == head_revision() == "0004"
     assert _model_diffs(engine) == []
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0003",)]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [("0004",)]
         assert tuple(connection.execute(text("SELECT count(*), count(runner) FROM jobs")).one()) == (3, 0)
     engine.dispose()
 
@@ -87,6 +95,12 @@ def test_a_previous_release_database_is_upgraded_in_place_and_served(new_url: Ca
     assert migrate(store.engine) == []  # upgraded once; nothing left to do
     done = store.job("old-done")
     assert done is not None and done.status == "done" and done.plan == old_plan_json()
+    assert sorted((k.id, k.role, k.expires_at) for k in store.api_keys()) == [("gone", "admin", None),
+                                                                               ("oldkey", "admin", None)]
+    found = find_key(store, old_key)  # the old key still works, with every right
+    assert found is not None and found.id == "oldkey" and role_allows(found.role, "admin")
+    assert find_key(store, "cak_gone") is None  # and a revoked one stays revoked
+    assert store.verify_audit().ok and store.audit_events() == []
 
     ended = threading.Event()
     jobs = JobManager(store, lambda on_step: BrokenPlanner(), workers=1)
@@ -119,7 +133,7 @@ def test_the_baseline_revision_is_the_previous_release_schema(tmp_path: Path) ->
 
 def test_a_new_database_built_by_the_migrations_equals_the_models(new_url: Callable[[], str]) -> None:
     engine = make_engine(new_url())
-    assert migrate(engine) == ["0001", "0002", "0003"]
+    assert migrate(engine) == ["0001", "0002", "0003", "0004"]
     assert current_revision(engine) == head_revision()
     assert _model_diffs(engine) == []  # a model changed without a migration shows up here
     scratch = make_engine(new_url())
@@ -135,7 +149,7 @@ def test_a_database_of_the_hand_upgraded_development_build_is_stamped_at_its_rev
     with engine.begin() as connection:  # what that build's create_all made: revision 0002's tables, no version table
         command.upgrade(_config(connection), "0002")
         connection.exec_driver_sql("DROP TABLE alembic_version")
-    assert migrate(engine) == ["0003"]
+    assert migrate(engine) == ["0003", "0004"]
     assert current_revision(engine) == head_revision()
     assert _model_diffs(engine) == []
     engine.dispose()
@@ -163,7 +177,24 @@ def test_servers_starting_at_once_migrate_a_new_database_once(new_url: Callable[
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(applied) == [[], [], [], ["0001", "0002", "0003"]]
+    assert sorted(applied) == [[], [], [], ["0001", "0002", "0003", "0004"]]
     engine = make_engine(url)
     assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_a_release_3_database_with_keys_upgrades_to_roles_and_they_are_admin(new_url: Callable[[], str]) -> None:
+    engine = make_engine(new_url())
+    with engine.begin() as connection:  # the release before roles: revision 0003
+        command.upgrade(_config(connection), "0003")
+    key = "cak_" + "r" * 43
+    with engine.begin() as connection:
+        connection.execute(Table("api_keys", MetaData(), autoload_with=engine).insert(), [
+            {"id": "k3", "name": "crm", "key_hash": hash_key(key), "prefix": key[:10],
+             "created_at": datetime(2026, 11, 1, tzinfo=UTC)}])
+    assert migrate(engine) == ["0004"]
+    assert _model_diffs(engine) == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, role, expires_at, last_used_at FROM api_keys")).all() == [
+            ("k3", "admin", None, None)]
     engine.dispose()
