@@ -12,20 +12,31 @@ from tools.effect.category_rate import CategoryPurchaseRate
 from tools.effect.click_model import ClickModel
 from tools.effect.effect_tool import EffectEstimate, EffectRequest, EffectResult, EffectTool
 from tools.effect.headlines import DEFAULT_FINE_TUNE, headline_ctr_model, score_pairs_file
+from tools.effect.lift_effect import LiftEffect, hillstrom_log_prior
 from tools.effect.purchases import PurchaseEffect, PurchaseModel, bench_shop, evaluate_later_file
 from tools.effect.send_value import Amount, SendValue
-from tools.effect.uplift import evaluate_uplift_file, train_uplift
+from tools.effect.uplift import (
+    CampaignOutcomes,
+    LearnedLift,
+    evaluate_uplift_file,
+    learn_lift,
+    save_learned_lift,
+    train_uplift,
+)
 from tools.effect.variant_effect import VariantEffect, combination, predict_effect
 
 __all__ = [
     "DEFAULT_FINE_TUNE",
     "Amount",
+    "CampaignOutcomes",
     "CategoryPurchaseRate",
     "ClickModel",
     "EffectEstimate",
     "EffectRequest",
     "EffectResult",
     "EffectTool",
+    "LearnedLift",
+    "LiftEffect",
     "PurchaseEffect",
     "PurchaseModel",
     "SendValue",
@@ -35,7 +46,10 @@ __all__ = [
     "evaluate_later_file",
     "evaluate_uplift_file",
     "headline_ctr_model",
+    "hillstrom_log_prior",
+    "learn_lift",
     "predict_effect",
+    "save_learned_lift",
     "score_pairs_file",
     "train_obd_ctr",
     "train_uplift",

@@ -1,13 +1,31 @@
-"""The Hillstrom e-mail experiment: an uplift model of who responds to which e-mail, and its metrics."""
+"""The Hillstrom e-mail experiment: an uplift model, its lift prior, and the lift a shop learns from its outcomes."""
 
+from tools.effect.uplift.learned import (
+    HOLDOUT_ARM,
+    CampaignOutcomes,
+    LearnedLift,
+    hillstrom_heterogeneity,
+    learn_lift,
+    load_learned_lift,
+    log_lift_prior,
+    save_learned_lift,
+)
 from tools.effect.uplift.model import evaluate_uplift_file, train_uplift
 from tools.effect.uplift.prior import ASSUMPTION, LiftPrior, hillstrom_prior, lift_prior
 
 __all__ = [
     "ASSUMPTION",
+    "HOLDOUT_ARM",
+    "CampaignOutcomes",
+    "LearnedLift",
     "LiftPrior",
     "evaluate_uplift_file",
+    "hillstrom_heterogeneity",
     "hillstrom_prior",
+    "learn_lift",
     "lift_prior",
+    "load_learned_lift",
+    "log_lift_prior",
+    "save_learned_lift",
     "train_uplift",
 ]
