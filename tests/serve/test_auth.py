@@ -12,13 +12,13 @@ from typer.testing import CliRunner
 
 from agent.settings import Settings
 from serve import cli
-from serve.auth import ROLES, KeyUse, RateLimiter, create_key, find_key, hash_key, parse_expiry, role_allows
+from serve.auth import ROLES, KeyUse, RateLimiter, Role, create_key, find_key, hash_key, parse_expiry, role_allows
 from serve.database import now
 from serve.store import Store
 from tests.serve.api_harness import make_app
 
 # The role each route needs; every /v1 route of the app must be listed (a new route must choose its role).
-NEEDED = {
+NEEDED: dict[tuple[str, str], Role] = {
     ("GET", "/v1/plans"): "read", ("GET", "/v1/plans/{job_id}"): "read",
     ("GET", "/v1/plans/{job_id}/events"): "read", ("GET", "/v1/plans/{job_id}/results"): "read",
     ("GET", "/v1/shops"): "read",
