@@ -38,6 +38,8 @@ class Brief(BaseModel):
         max_segments: Upper bound on segments formed from the audience.
         variants_per_channel: Copy variants per segment and channel (for the launch test).
         max_revisions: Upper bound on revision rounds against predicted effect.
+        strategy_rounds: Rounds in which the LLM proposes each segment's strategy (angle, products, offer) with
+            the predictions of its earlier proposals as feedback; 0: the rules choose (best predicted products).
         holdout_fraction: Share of the reachable audience kept as an untreated holdout.
         disclaimer: Text every message must carry, if any.
         banned_phrases: Phrases no message may use (checked case-insensitively).
@@ -57,6 +59,7 @@ class Brief(BaseModel):
     max_segments: int = Field(3, ge=1, le=10)
     variants_per_channel: int = Field(2, ge=1, le=5)
     max_revisions: int = Field(2, ge=1, le=10)
+    strategy_rounds: int = Field(2, ge=0, le=5, description="LLM strategy rounds per segment; 0: rules only.")
     holdout_fraction: float = Field(0.1, ge=0.0, le=0.5)
     disclaimer: str | None = Field(None, max_length=300)
     banned_phrases: list[str] = Field(default_factory=list, description="Phrases no message may use.")

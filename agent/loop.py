@@ -31,6 +31,15 @@ from agent.offers import campaign_offers, product_facts
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, PlanWarning, Revision, RunTotals, Segment
 from agent.plan_guard import PlanGuard, guarded_copy_tool, run_guarded
 from agent.segments import form_segments
+from agent.strategy import (
+    Intent,
+    StrategyRun,
+    brief_intent,
+    featured_order,
+    focus_on_intent,
+    shop_vocabulary,
+    strategy_options,
+)
 from agent.trace import StepListener, TraceRecorder, TraceStep
 from tools.audience import AudienceQuery, ProfilesTool
 from tools.copywriting import (
@@ -205,7 +214,7 @@ class Planner:
         if hits:
             plan.segments = self._segment(run, hits)
             pools = self._score_products(run, plan.segments)
-            self._choose(brief, plan.segments, pools, self._predict(run, plan.segments, pools), trace)
+            self._choose(run, pools, self._predict(run, plan.segments, pools))
             self._first_drafts(run)
             self._revise(run)
             with trace.step("design launch", "launch design", {"send_budget": brief.send_budget}) as step:
@@ -320,20 +329,72 @@ class Planner:
                             for sid, estimates in effects.items()}
         return effects
 
-    def _choose(self, brief: Brief, segments: list[Segment], pools: dict[str, list[ScoredProduct]],
-                effects: dict[str, list[EffectEstimate]], trace: TraceRecorder) -> None:
+    def _choose(self, run: _Run, pools: dict[str, list[ScoredProduct]],
+                effects: dict[str, list[EffectEstimate]]) -> None:
+        """Choose each segment's strategy: its featured products (the intent's when the brief names one), angle, offer.
+
+        The candidates are the pool ranked by predicted effect, restricted to the brief's named genre, category or
+        theme (a segment whose pool has too few of them gets a pool searched within it); the LLM proposes among
+        them for ``brief.strategy_rounds`` rounds with the predictions of its earlier proposals as feedback
+        (:mod:`agent.strategy`), and the winner's products come first in the segment's products.
+        """
+        brief, segments, tools = run.brief, run.plan.segments, run.tools
         k = brief.variants_per_channel + EXTRA_CANDIDATES
-        ranked = {s.segment_id: rank_by_effect(pools[s.segment_id], effects[s.segment_id]) for s in segments}
-        tolerance = distinct_tolerance(ranked)
-        with trace.step("choose products", "rank candidates by predicted effect",
-                        {"k": k, "distinct_tolerance": round(tolerance, 5)}) as step:
+        intent = brief_intent(brief, shop_vocabulary(tools.shop))
+        tool = "LLM strategy proposals scored by the effect models" if brief.strategy_rounds else \
+            "rank candidates by predicted effect"
+        with run.trace.step("choose products", tool, {"k": k, "intent": intent.words,
+                                                      "strategy_rounds": brief.strategy_rounds}) as step:
+            searched = self._intent_pools(run, intent, pools, effects, k)
+            ranked = {s.segment_id: rank_by_effect(pools[s.segment_id], effects[s.segment_id]) for s in segments}
+            ranked, intent_notes = focus_on_intent(ranked, intent, brief.variants_per_channel)
+            tolerance = distinct_tolerance(ranked)
             kept, step.notes = shortlist(ranked, brief.variants_per_channel, k, tolerance)
-            for seg in segments:
-                chosen = kept[seg.segment_id]
+            options = [strategy_options(seg, kept[seg.segment_id], brief, tools.shop, intent,
+                                        intent_notes.get(seg.segment_id)) for seg in segments]
+            strategy = StrategyRun(brief, tools.shop, tools.copy.model, tools.predict_effect, run.guard,
+                                   self.concurrency, tools.copy.seed, tools.copy.temperature)
+            records = strategy.propose(options)
+            step.llm_calls, step.prompt_tokens = strategy.llm_calls, strategy.usage.prompt_tokens
+            step.completion_tokens = strategy.usage.completion_tokens
+            for seg, opts in zip(segments, options, strict=True):
+                chosen = featured_order(opts, records[seg.segment_id])
                 seg.products = [c.explained(len(pools[seg.segment_id])) for c in chosen]
                 seg.product_effects = [c.effect for c in chosen]
-            step.outputs = {s.segment_id: [{"product_id": p.product_id, "title": p.title, "reason": p.reason}
-                                           for p in s.products] for s in segments}
+                seg.strategy = records[seg.segment_id]
+                if seg.strategy.intent_note:
+                    step.notes.append(f"{seg.segment_id}: {seg.strategy.intent_note}")
+            step.outputs = {s.segment_id: {
+                "products": [{"product_id": p.product_id, "title": p.title, "reason": p.reason} for p in s.products],
+                "strategy": s.strategy.model_dump(include={"winner", "reason", "rounds", "intent", "proposals"})
+                if s.strategy else None} for s in segments}
+            if searched:
+                step.outputs["intent_search"] = searched
+
+    @staticmethod
+    def _intent_pools(run: _Run, intent: Intent, pools: dict[str, list[ScoredProduct]],
+                      effects: dict[str, list[EffectEstimate]], k: int) -> dict[str, int]:
+        """Add products of the intent to pools holding fewer than ``k`` of them: a search within it, predicted.
+
+        Returns the products added per segment (recorded in the trace).
+        """
+        added: dict[str, int] = {}
+        if not intent:
+            return added
+        for seg in run.plan.segments:
+            pool = pools[seg.segment_id]
+            if sum(intent.matches(p.genres) for p in pool) >= k:
+                continue
+            have = {p.product_id for p in pool}
+            extra = [p for p in run.tools.recommend.score(RecommendRequest(
+                customer_ids=seg.customer_ids, k=POOL_SIZE, genres=intent.terms,
+                exclude_seen=run.tools.shop.has_ratings)).products if p.product_id not in have]
+            if extra:
+                pools[seg.segment_id] = [*pool, *extra]
+                effects[seg.segment_id] = [*effects[seg.segment_id], *run.tools.effect.predict(EffectRequest(
+                    customer_ids=seg.customer_ids, product_ids=[p.product_id for p in extra])).estimates]
+            added[seg.segment_id] = len(extra)
+        return added
 
     def _write(self, run: _Run, jobs: list[tuple[Segment, Channel, ScoredProduct]], step: TraceStep,
                round_no: int, start_index: int, rewrite_of: Sequence[CopyVariant] | None = None,

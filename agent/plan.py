@@ -25,6 +25,46 @@ class AudienceSummary(BaseModel):
     message: str = ""
 
 
+class StrategyProposal(BaseModel):
+    """One proposed strategy of a segment (by the LLM, or the rule baseline) and what the models predict for it.
+
+    ``predicted`` is derived: the mean over the featured products of the effect tool's segment × product estimate
+    times the copy-effect (headline) model's index of the angle written as a headline about the product.
+    """
+
+    label: str = Field(description="'R': the rule baseline (best predicted products); 'A', 'B', …: LLM proposals.")
+    round: int = Field(description="Strategy round that proposed it (0: the rule baseline).")
+    source: Literal["llm", "rules"]
+    angle: str = Field(description="The theme of the segment's messages (one of the grounded angle options).")
+    product_ids: list[str]
+    product_titles: list[str]
+    offer: str | None = Field(None, description="The offer code to feature; None: no offer.")
+    predicted: float = Field(description="Mean predicted response per send over the featured products (derived).")
+    product_predictions: list[float] = Field(default_factory=list, description="Each featured product's prediction.")
+    headline_index: float = Field(1.0, description="Mean headline index of the angle over the featured products.")
+    in_intent: int = Field(0, description="Featured products belonging to the brief's named intent.")
+
+
+class SegmentStrategy(BaseModel):
+    """The strategy step of one segment: its options, the proposals of every round, and why one won."""
+
+    intent: list[str] = Field(default_factory=list, description="Genres, categories or themes the brief names.")
+    intent_note: str | None = Field(None, description="Why featured products are outside the intent, if any are.")
+    rounds: int = Field(0, description="LLM rounds run (0: the rules chose, no LLM proposal).")
+    llm_calls: int = 0
+    angles: list[str] = Field(default_factory=list, description="The angle options offered.")
+    offers: list[str] = Field(default_factory=list, description="The offer options offered ('none' included).")
+    options: list[str] = Field(default_factory=list, description="The product ids offered, best predicted first.")
+    proposals: list[StrategyProposal] = Field(default_factory=list)
+    winner: str = Field("R", description="Label of the proposal the plan follows.")
+    reason: str = ""
+    errors: list[str] = Field(default_factory=list, description="Why LLM proposals were invalid or missing.")
+
+    def chosen(self) -> StrategyProposal | None:
+        """Return the winning proposal."""
+        return next((p for p in self.proposals if p.label == self.winner), None)
+
+
 class Segment(BaseModel):
     """A group of similar customers from the audience, with its candidate products."""
 
@@ -40,6 +80,8 @@ class Segment(BaseModel):
     median_age: float | None = Field(None, description="Median age of the members; None when the shop records no ages.")
     products: list[ScoredProduct] = Field(default_factory=list)
     product_effects: list[EffectEstimate] = Field(default_factory=list)
+    strategy: SegmentStrategy | None = Field(None, description="The strategy step: proposals, predictions, winner "
+                                             "(plans before the LLM proposed strategies: None).")
 
 
 class CopyVariant(BaseModel):
