@@ -36,13 +36,17 @@ from serve.chat import ChatEvent, ChatService, ChatSessionError
 from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
 from serve.outcomes import (
+    REPORT_HEADERS,
     Metric,
     OutcomeImport,
     OutcomeImportError,
     PlanNotReadyError,
+    PlotKind,
     UnknownPlanError,
     import_outcomes,
     plan_results,
+    results_page,
+    results_plot,
 )
 from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
 from serve.store import TERMINAL, JobRecord, Status, Store
@@ -50,7 +54,7 @@ from tools.outcomes import ExperimentAnalysis, OutcomeDataError, read_table
 from tools.shop import ShopDataError, check_shop_name, list_shops
 
 WEB_DIR = Path(__file__).with_name("web")
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 OUTCOME_TYPES = {"text/csv": ".csv", "application/vnd.apache.parquet": ".parquet", "application/x-parquet": ".parquet",
                  "application/x-ndjson": ".jsonl", "application/jsonl": ".jsonl"}
@@ -290,6 +294,33 @@ def create_app(
             raise HTTPException(404, str(exc)) from None
         except (PlanNotReadyError, OutcomeDataError) as exc:
             raise HTTPException(409, str(exc)) from None
+
+    @v1.get("/plans/{job_id}/results.html", response_class=HTMLResponse,
+            summary="The results as one HTML page: lift per variant (forest plot), predicted against observed",
+            responses={404: {"description": "No such plan"},
+                       409: {"description": "The plan has not finished, or no outcomes are stored"}})
+    def get_results_page(job_id: str, metric: Metric = "converted") -> HTMLResponse:
+        try:
+            page = results_page(store, settings, job_id, metric)
+        except UnknownPlanError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except (PlanNotReadyError, OutcomeDataError) as exc:
+            raise HTTPException(409, str(exc)) from None
+        return HTMLResponse(page, headers=REPORT_HEADERS)
+
+    @v1.get("/plans/{job_id}/results/plot.png", response_class=Response,
+            summary="A plot of the results (PNG): kind=lift, or kind=predicted with index (of `predictions`)",
+            responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such plan"},
+                       409: {"description": "The plan has not finished, no outcomes, or no such prediction"}})
+    def get_results_plot(job_id: str, kind: PlotKind = "lift", index: Annotated[int, Query(ge=0, le=10)] = 0,
+                         metric: Metric = "converted") -> Response:
+        try:
+            png = results_plot(store, settings, job_id, kind, index, metric)
+        except UnknownPlanError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except (PlanNotReadyError, OutcomeDataError) as exc:
+            raise HTTPException(409, str(exc)) from None
+        return Response(png, media_type="image/png")
 
     @v1.get("/shops", summary="The shops plans can be made for (a brief's `shop`); ready: its tools are loaded")
     def shops() -> dict[str, Any]:

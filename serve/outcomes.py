@@ -37,7 +37,9 @@ from tools.outcomes import (
     OutcomeDataError,
     Prediction,
     analyse_experiment,
+    calibration_plot,
     check_predictions,
+    lift_plot,
     read_table,
     render_report,
 )
@@ -251,7 +253,7 @@ def load_plan(store: Store, plan_id: str) -> CampaignPlan:
 
 
 def import_outcomes(store: Store, settings: Settings | None, plan_id: str, data: pd.DataFrame, source: str,
-                    *, replace: bool = False, actor: str = "cli") -> OutcomeImport:
+                    *, replace: bool = False) -> OutcomeImport:
     """Validate an outcomes table against the plan's send list and store it in one transaction.
 
     Args:
@@ -261,7 +263,6 @@ def import_outcomes(store: Store, settings: Settings | None, plan_id: str, data:
         data: The rows (see the module docstring for the columns).
         source: The file's name, for row labels and messages.
         replace: Let rows change outcomes already stored.
-        actor: Who imports them, for the audit trail (``key:NAME`` over the API, ``cli`` for the command).
 
     Returns:
         How many rows were added, unchanged and replaced.
@@ -277,7 +278,7 @@ def import_outcomes(store: Store, settings: Settings | None, plan_id: str, data:
     if errors:
         raise OutcomeImportError(source, len(data), sorted(errors, key=lambda e: _order(e.row)))
     try:
-        written = store.write_outcomes(plan_id, records, replace=replace, actor=actor, source=source)
+        written = store.write_outcomes(plan_id, records, replace=replace)
     except OutcomeConflictError as exc:
         raise OutcomeImportError(source, len(data), [RowError(row=row, message=message)
                                                      for row, message in exc.conflicts]) from None
@@ -424,6 +425,50 @@ def results_report(plan: CampaignPlan, analysis: ExperimentAnalysis) -> str:
     return render_report(analysis, analysis.predictions, title=f"Results: {plan.brief.name}",
                          context=[f"plan {plan.plan_id} · shop {plan.shop} · created {plan.created_at:%Y-%m-%d}",
                                   f"each variant against the holdout; outcome {analysis.outcome}"])
+
+
+REPORT_HEADERS = {"Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                                             "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff"}
+"""Headers of the HTML report served by the API: no script runs in it, its plots are data URIs."""
+PlotKind = Literal["lift", "predicted"]
+
+
+def results_page(store: Store, settings: Settings | None, plan_id: str, metric: Metric = "converted") -> str:
+    """The plan's results as one HTML page (:func:`results_report` of :func:`plan_results`).
+
+    Raises:
+        UnknownPlanError: No such plan.
+        PlanNotReadyError: The plan has not finished or has no launch design.
+        OutcomeDataError: No outcomes with ``metric`` are stored.
+    """
+    analysis = plan_results(store, settings, plan_id, metric)
+    return results_report(load_plan(store, plan_id), analysis)
+
+
+def results_plot(store: Store, settings: Settings | None, plan_id: str, kind: PlotKind, index: int = 0,
+                 metric: Metric = "converted") -> bytes:
+    """One plot of the plan's results as PNG bytes: the lift per arm, or predicted against observed.
+
+    Args:
+        store: The API database.
+        settings: Settings (where the plan's audience file is).
+        plan_id: The plan.
+        kind: ``lift`` (each variant against the holdout, 95% CI) or ``predicted`` (predicted against observed).
+        index: Which of the results' ``predictions`` (``predicted`` only; 0: the metric's rate).
+        metric: The 0/1 outcome.
+
+    Raises:
+        UnknownPlanError: No such plan.
+        PlanNotReadyError: The plan has not finished or has no launch design.
+        OutcomeDataError: No outcomes stored, or no such prediction to plot.
+    """
+    analysis = plan_results(store, settings, plan_id, metric)
+    if kind == "lift":
+        return lift_plot(analysis, metric)
+    if index >= len(analysis.predictions):
+        raise OutcomeDataError(f"plan {plan_id}: {len(analysis.predictions)} prediction(s) to compare, no index "
+                               f"{index}")
+    return calibration_plot(analysis.predictions[index])
 
 
 def import_file(plan_id: str, file: Path, replace: bool = False) -> str:

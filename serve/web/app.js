@@ -23,7 +23,7 @@ function el(tag, attrs = {}, ...children) {
 
 async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${state.key}`, ...(options.headers || {}) };
-  if (options.body) headers["Content-Type"] = "application/json";
+  if (options.body && !headers["Content-Type"]) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) { logout("That key was not accepted."); throw new Error("unauthorized"); }
   return response;
@@ -424,6 +424,7 @@ function renderPlan(job) {
   }
   if (job.error) nodes.push(el("p", { class: job.status === "cancelled" ? "muted" : "error", id: "plan-error" }, job.error));
   if (plan) nodes.push(...planSections(plan));
+  if (plan && plan.launch && job.status === "done") nodes.push(resultsSection(job.id));
   nodes.push(reviewSection(job));
   showDetail(...nodes);
 }
@@ -482,6 +483,96 @@ function planSections(plan) {
         el("td", {}, fmt(s.duration_s, 2)), el("td", {}, s.llm_calls)))));
   }
   return out;
+}
+
+// ---- outcomes: upload a launched plan's outcomes file, show the lift per variant and predicted against observed
+const OUTCOME_TYPES = { csv: "text/csv", parquet: "application/vnd.apache.parquet", jsonl: "application/x-ndjson",
+  ndjson: "application/x-ndjson", json: "application/x-ndjson" };
+const pct = (x) => `${(100 * x).toFixed(2)}%`;
+const signed = (x, digits = 4) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+
+function resultsSection(id) {
+  const metric = el("select", { id: "results-metric" }, ["converted", "clicked", "opened"].map((m) => el("option", { value: m }, m)));
+  const file = el("input", { id: "outcomes-file", type: "file", accept: ".csv,.parquet,.jsonl,.ndjson,.json" });
+  const replace = el("input", { id: "outcomes-replace", type: "checkbox" });
+  const status = el("div", { id: "outcomes-status", role: "status" });
+  const body = el("div", { id: "results" });
+  const upload = async () => {
+    const chosen = file.files[0];
+    if (!chosen) { status.replaceChildren(el("p", { class: "error" }, "Choose an outcomes file first.")); return; }
+    const type = OUTCOME_TYPES[chosen.name.split(".").pop().toLowerCase()];
+    if (!type) { status.replaceChildren(el("p", { class: "error" }, "Use a .csv, .parquet or .jsonl file.")); return; }
+    status.replaceChildren(el("p", { class: "muted" }, `uploading ${chosen.name} …`));
+    const response = await api(`/v1/plans/${id}/outcomes?replace=${replace.checked}`,
+      { method: "POST", body: chosen, headers: { "Content-Type": type } });
+    if (response.ok) {
+      const r = await response.json();
+      status.replaceChildren(el("p", { class: "ok" }, `${r.rows} rows: ${r.inserted} added, ${r.unchanged} unchanged, ${r.replaced} replaced`));
+      showResults(id, metric.value, body);
+      return;
+    }
+    status.replaceChildren(...await uploadErrors(response));
+  };
+  metric.addEventListener("change", () => showResults(id, metric.value, body));
+  showResults(id, metric.value, body);
+  return el("section", { class: "results", id: "results-section" }, el("h3", {}, "Results"),
+    el("p", { class: "muted" }, "Outcomes file: customer_id, arm (a variant id or holdout), sent_at, and any of opened, clicked, converted, revenue, wave. All rows are imported or none."),
+    el("div", { class: "buttons" }, file, el("label", {}, replace, "replace stored outcomes"),
+      el("button", { id: "outcomes-upload", type: "button", onclick: upload }, "Upload outcomes")),
+    status, el("label", {}, "Outcome ", metric), body);
+}
+
+async function uploadErrors(response) {
+  let detail = null;
+  try { detail = (await response.json()).detail; } catch { /* not JSON */ }
+  if (!detail || typeof detail === "string" || !detail.summary) {
+    return [el("p", { class: "error" }, typeof detail === "string" ? detail : `${response.status} ${response.statusText}`)];
+  }
+  const rows = detail.errors.slice(0, 100).map((e) => el("li", {},
+    `${e.row}: ${e.customer_id ? `customer ${e.customer_id} ` : ""}${e.arm ? `arm ${e.arm}: ` : ""}${e.message}`));
+  const more = detail.errors.length > 100 ? [el("li", {}, `… and ${detail.errors.length - 100} more`)] : [];
+  return [el("p", { class: "error", id: "outcomes-summary" }, detail.summary), el("ul", { id: "outcomes-errors", class: "error" }, rows, more)];
+}
+
+async function plotImage(url, alt) {
+  const img = el("img", { alt, class: "plot" });
+  const response = await api(url);
+  if (response.ok) img.src = URL.createObjectURL(await response.blob());
+  return img;
+}
+
+async function showResults(id, metric, body) {
+  const response = await api(`/v1/plans/${id}/results?metric=${metric}`);
+  if (!response.ok) { body.replaceChildren(el("p", { class: "muted", id: "results-none" }, await errorText(response))); return; }
+  const r = await response.json();
+  const arms = el("table", { id: "results-arms" },
+    el("tr", {}, ["arm", "n", "rate", "lift", "95% CI", "p (Holm)", "significant"].map((h) => el("th", {}, h))),
+    el("tr", {}, el("td", {}, `${r.control.arm} (control)`), el("td", {}, r.control.n), el("td", {}, pct(r.control.rate)), el("td", {}), el("td", {}), el("td", {}), el("td", {})),
+    r.arms.map((a) => el("tr", { "data-arm": a.arm }, el("td", {}, a.arm), el("td", {}, a.n), el("td", {}, pct(a.rate)), el("td", {}, signed(a.lift)),
+      el("td", {}, `[${signed(a.ci_low)}, ${signed(a.ci_high)}]`), el("td", {}, a.p_value.toPrecision(3)), el("td", {}, a.significant ? "yes" : "no"))));
+  const nodes = [arms, el("p", { id: "results-winner" }, `Winner: ${r.winner || "none (no variant significantly better than the holdout after Holm)"}`),
+    ...r.power_notes.map((n) => el("p", { class: "muted" }, n)), await plotImage(`/v1/plans/${id}/results/plot.png?kind=lift&metric=${metric}`, "lift per variant")];
+  for (const [i, c] of r.predictions.entries()) {
+    nodes.push(el("h4", {}, `Predicted ${c.predicted_metric} against observed ${c.observed_metric}`), el("p", { class: "muted" }, c.pairing),
+      el("table", { class: "results-predictions" },
+        el("tr", {}, ["variant", "n", "predicted [90%]", "observed [95% CI]", "inside"].map((h) => el("th", {}, h))),
+        c.arms.map((a) => el("tr", {}, el("td", {}, a.arm), el("td", {}, a.n), el("td", {}, `${fmt(a.predicted, 4)} [${fmt(a.predicted_low, 4)}, ${fmt(a.predicted_high, 4)}]`),
+          el("td", {}, `${fmt(a.observed, 4)} [${fmt(a.observed_low, 4)}, ${fmt(a.observed_high, 4)}]`), el("td", {}, a.inside ? "yes" : "no")))),
+      el("p", {}, `Inside the 90% interval: ${pct(c.share_inside)}; mean predicted − observed ${signed(c.mean_error)}`
+        + (c.slope === null ? "" : `; rank correlation ${fmt(c.rank_correlation, 2)}, calibration slope ${fmt(c.slope, 2)}`)),
+      await plotImage(`/v1/plans/${id}/results/plot.png?kind=predicted&index=${i}&metric=${metric}`, "predicted against observed"));
+  }
+  const report = el("a", { id: "results-report", download: `results-${id}.html`, href: "#" }, "Download the report (HTML)");
+  report.addEventListener("click", async (e) => {
+    if (report.dataset.ready) return;
+    e.preventDefault();
+    const page = await api(`/v1/plans/${id}/results.html?metric=${metric}`);
+    if (!page.ok) return;
+    report.href = URL.createObjectURL(await page.blob());
+    report.dataset.ready = "1";
+    report.click();
+  });
+  body.replaceChildren(...nodes, el("p", {}, report));
 }
 
 function reviewSection(job) {

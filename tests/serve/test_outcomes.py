@@ -197,10 +197,13 @@ def test_a_plan_keeping_members_inline_assigns_its_segment_variants(hillstrom: p
 
 
 class _UnusedTools:
-    """The outcome routes use no planner tools: any use fails the test."""
+    """The outcome routes use no planner tools: calling any fails the test (the app may look them up)."""
 
     def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"the outcome routes used tools.{name}")
+        def used(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(f"the outcome routes used tools.{name}")
+
+        return used
 
 
 def test_the_api_imports_outcomes_and_reports_results(store: Store, hillstrom: pd.DataFrame,
@@ -232,6 +235,19 @@ def test_the_api_imports_outcomes_and_reports_results(store: Store, hillstrom: p
         assert results.json() == plan_results(store, None, PLAN_ID, "clicked").model_dump(mode="json")
         assert client.post("/v1/plans/nope/outcomes", content=body,
                            headers={**headers, "Content-Type": "text/csv"}).status_code == 404
+        page = client.get(f"/v1/plans/{PLAN_ID}/results.html?metric=clicked", headers=headers)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script runs
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert page.text.count('<img src="data:image/png;base64,') == 1  # this plan predicts nothing
+        plot = client.get(f"/v1/plans/{PLAN_ID}/results/plot.png?kind=lift&metric=clicked", headers=headers)
+        assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
+        assert plot.content.startswith(b"\x89PNG")
+        assert client.get(f"/v1/plans/{PLAN_ID}/results/plot.png?kind=predicted&metric=clicked",
+                          headers=headers).status_code == 409  # no prediction to plot
+        assert client.get("/v1/plans/nope/results.html", headers=headers).status_code == 404
+        assert client.get(f"/v1/plans/{PLAN_ID}/results.html").status_code == 401
+        assert "img-src 'self' blob:" in client.get("/").headers["content-security-policy"]  # the page's plots
 
 
 def test_the_cli_imports_and_analyses_outcomes(store: Store, hillstrom: pd.DataFrame, tmp_path: Path,
@@ -307,3 +323,4 @@ def test_each_variant_is_checked_against_its_predicted_interval(store: Store, hi
     page = results_report(plan, result)
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert page.count('<img src="data:image/png;base64,') == 2  # lift per arm, predicted against observed
+
