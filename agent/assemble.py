@@ -17,6 +17,7 @@ from tools.effect import (
     CategoryPurchaseRate,
     ClickModel,
     EffectTool,
+    LiftEffect,
     PurchaseEffect,
     headline_ctr_model,
     predict_effect,
@@ -24,7 +25,7 @@ from tools.effect import (
 from tools.portraits import open_portrait_store
 from tools.recommend import RecommendTool
 from tools.scoring import scorer_from_settings
-from tools.shop import Shop, load_shop
+from tools.shop import HILLSTROM_SHOP_NAME, Shop, load_shop
 
 
 def effect_tool(shop: Shop, settings: Settings) -> SegmentEffect:
@@ -34,8 +35,12 @@ def effect_tool(shop: Shop, settings: Settings) -> SegmentEffect:
     imported shop with ``--orders``) gets :class:`tools.effect.PurchaseEffect`: expected incremental revenue per
     send from its purchase model and the Hillstrom uplift prior. A shop with purchase events but no priced orders
     gets each segment's observed 30-day category purchase rate (:class:`tools.effect.CategoryPurchaseRate`), as
-    does a priced shop with too short a history for a purchase model (its model card says why).
+    does a priced shop with too short a history for a purchase model (its model card says why). The ``hillstrom``
+    shop, whose products are e-mails, gets :class:`tools.effect.LiftEffect`: incremental visits per send from the
+    Hillstrom lift prior, or from the lift it learned from its own campaigns' outcomes (``campaign train``).
     """
+    if shop.name == HILLSTROM_SHOP_NAME:
+        return LiftEffect.for_shop(shop, settings)
     if shop.has_ratings:
         return EffectTool(shop, ClickModel.load_or_train(shop, settings))
     if shop.orders is not None and not shop.orders.empty and shop.has_prices:

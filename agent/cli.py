@@ -183,17 +183,20 @@ def train(
 
         from agent.assemble import effect_tool
         from agent.progress import progress_bar
-        from agent.training import train_all
+        from agent.training import learn_from_outcomes, train_all
+        from serve.campaign_outcomes import configured_campaigns
         from tools.effect import ClickModel, headline_ctr_model
         from tools.recommend import RecommendTool
         from tools.shop import load_demo_shop, load_shop
 
         settings = get_settings()
+        outcomes = configured_campaigns()  # launched campaigns' outcomes in the API database: each shop learns its lift
         if force:
-            cards = train_all(settings, console)
+            cards = train_all(settings, console, outcomes)
         else:
+            cards = {"learned_lift": learn_from_outcomes(settings, outcomes)}
             with console.status("checking the click model …"):
-                cards = {"click_model": ClickModel.load_or_train(load_demo_shop(settings), settings).card}
+                cards["click_model"] = ClickModel.load_or_train(load_demo_shop(settings), settings).card
             shop = load_shop(settings)
             with console.status(f"checking the recommender of shop {settings.default_shop!r} …"):
                 recommender = RecommendTool.fit(shop, settings).model
