@@ -41,6 +41,11 @@ class Brief(BaseModel):
         strategy_rounds: Rounds in which the LLM proposes each segment's strategy (angle, products, offer) with
             the predictions of its earlier proposals as feedback; 0: the rules choose (best predicted products).
         holdout_fraction: Share of the reachable audience kept as an untreated holdout.
+        target_lift: The lift the launch test should be able to detect: absolute, in the response rate (0.02 =
+            two percentage points more buyers or responders than the holdout), with 80% power at alpha 0.05. The
+            launch sizes each segment's holdout and number of variants for it; None: each segment × channel's
+            predicted lift. When the audience is too small, the plan says so and suggests fewer variants or a
+            longer campaign.
         disclaimer: Text every message must carry, if any.
         banned_phrases: Phrases no message may use (checked case-insensitively).
     """
@@ -61,6 +66,9 @@ class Brief(BaseModel):
     max_revisions: int = Field(2, ge=1, le=10)
     strategy_rounds: int = Field(2, ge=0, le=5, description="LLM strategy rounds per segment; 0: rules only.")
     holdout_fraction: float = Field(0.1, ge=0.0, le=0.5)
+    target_lift: float | None = Field(None, gt=0.0, lt=1.0, description="Absolute lift of the response rate the "
+                                      "launch test should detect (0.02: two percentage points); None: the "
+                                      "predicted lift.")
     disclaimer: str | None = Field(None, max_length=300)
     banned_phrases: list[str] = Field(default_factory=list, description="Phrases no message may use.")
 

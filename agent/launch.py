@@ -122,9 +122,9 @@ def _power(brief: Brief, plan: CampaignPlan, allocations: list[Allocation], held
                         f"variants is below it." if any(x.predicted_lift is not None for x in arms) else "."))
     if any(not np.isfinite(x.mde) for x in arms):
         notes.append("A segment without holdout customers cannot measure the lift of its variants.")
-    prefix = "" if target_lift is not None else "Suggested (not applied; the brief's holdout fraction is kept): "
-    notes += [prefix + c.sentence() for c in sizing]
-    return LaunchPower(target_lift=target_lift, applied=target_lift is not None, arms=arms, sizing=sizing, notes=notes)
+    notes += [c.sentence() for c in sizing]
+    return LaunchPower(target_lift=target_lift, applied=any(c.sizing.feasible for c in sizing), arms=arms,
+                       sizing=sizing, notes=notes)
 
 
 def _arm_sends(variants: list[CopyVariant], sends: int, arms: int) -> list[int]:
@@ -145,16 +145,19 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: floa
 
     The design states what it can measure (``power``): each sent variant's minimum detectable lift against its
     segment's holdout at the predicted baseline rate, and per segment × channel the holdout and number of variants
-    that would detect the target lift (``target_lift``, else the predicted lift), or that none can, with a
-    suggestion. With ``target_lift`` given, that sizing is applied: a segment's holdout grows to the largest the
-    cells that can reach the target need (never below ``brief.holdout_fraction``), and a cell sends only its best
-    variants, as many as the sizing allows; without it, the brief's holdout and all variants are kept.
+    that would detect the target lift (``target_lift``, else the brief's ``target_lift``, else the cell's predicted
+    lift), or that none can, with a suggestion (fewer variants, or a longer campaign). The sizing of every cell that
+    can reach its target is applied: its segment's holdout grows to the largest the cells that can reach the target
+    need (never below ``brief.holdout_fraction``), and the cell sends only its best variants, as many as the sizing
+    allows. A cell that cannot reach it, or has no target (no predicted lift: a response model), keeps the brief's
+    holdout and all its variants.
 
     Args:
         brief: The brief (budget, channels, holdout fraction).
         plan: The plan with segments and active variants.
         seed: Seed of the holdout draw.
-        target_lift: Absolute lift (in the response rate) the test should detect; given, the sizing is applied.
+        target_lift: Absolute lift (in the response rate) the test should detect; None: ``brief.target_lift``,
+            and when that is None too, each cell's predicted lift.
 
     Returns:
         The launch design with per-variant sends and predicted positives (sends × predicted rate).
@@ -163,8 +166,9 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: floa
     notes: list[str] = []
     treated: dict[str, int] = {}
     holdout: dict[str, list[str]] = {}
+    target_lift = target_lift if target_lift is not None else brief.target_lift
     sizing = size_cells(brief, plan, target_lift)
-    apply = {(c.segment_id, c.channel): c.sizing for c in sizing if target_lift is not None and c.sizing.feasible}
+    apply = {(c.segment_id, c.channel): c.sizing for c in sizing if c.sizing.feasible}
     for seg in plan.segments:
         held = max([round(seg.size * brief.holdout_fraction)]
                    + [s.holdout for (sid, _), s in apply.items() if sid == seg.segment_id])
@@ -202,7 +206,8 @@ def design_launch(brief: Brief, plan: CampaignPlan, seed: int, target_lift: floa
                 value=value,
             ))
     if apply:
-        notes.append(f"Holdout: sized to detect a lift of {target_lift:.4f} ({holdout_total} customers, at least "
+        target = f"{target_lift:.4f}" if target_lift is not None else "each cell's predicted lift"
+        notes.append(f"Holdout: sized to detect a lift of {target} ({holdout_total} customers, at least "
                      f"{brief.holdout_fraction:.0%} of each segment) receive nothing; compare them with treated "
                      "customers to measure uplift. Sends are split evenly across the variants each cell can test.")
     else:

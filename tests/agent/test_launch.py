@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.brief import Brief
+from agent.brief import Brief, BriefError, parse_brief
 from agent.launch import apportion, design_launch
 from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, Segment
-from tools.effect import EffectEstimate
+from tools.effect import Amount, EffectEstimate, SendValue
 
 Z = 1.959963984540054 + 0.8416212335729143  # z[0.975] + z[0.8]
 
@@ -91,4 +91,57 @@ def test_a_target_the_audience_cannot_reach_is_said_with_a_suggestion() -> None:
     assert launch.holdout_customers == 20  # nothing is applied: the brief's holdout and both variants
     assert [a.sends for a in launch.allocations] == [90, 90]
     note = next(n for n in launch.notes if "cannot detect a lift of 0.0200" in n)
+    assert "Test fewer variants, or run the campaign longer" in note
+
+
+def test_the_briefs_target_lift_sizes_the_launch_like_the_argument() -> None:
+    plan = _plan(3000, [0.10, 0.11, 0.12])
+    brief = plan.brief.model_copy(update={"target_lift": 0.035})
+    from_brief = design_launch(brief, plan.model_copy(update={"brief": brief}), seed=0)
+    from_argument = design_launch(plan.brief, plan, seed=0, target_lift=0.035)
+    assert from_brief.power is not None and from_brief.power.applied and from_brief.power.target_lift == 0.035
+    assert from_brief.model_dump() == from_argument.model_dump()
+
+
+@pytest.mark.parametrize("value", [0, -0.01, 1.0, "big"])
+def test_a_target_lift_outside_0_to_1_is_refused_naming_the_field(value: object) -> None:
+    with pytest.raises(BriefError, match="field 'target_lift'"):
+        parse_brief({"name": "n", "goal": "goal", "audience": "everyone", "channels": ["email"], "send_budget": 10,
+                     "target_lift": value})
+
+
+def _valued(plan: CampaignPlan, base: float, lift: float) -> CampaignPlan:
+    """Give every variant a send value: ``base`` organic buyers and ``lift`` added buyers per customer."""
+    size = plan.segments[0].size
+
+    def amount(x: float) -> Amount:
+        return Amount(point=x * size, low=x * size * 0.8, high=x * size * 1.2)
+
+    value = SendValue(customers=size, currency="GBP", line_revenue=10.0, organic_orders=amount(base),
+                      with_send_orders=amount(base + lift), incremental_orders=amount(lift),
+                      organic_revenue=amount(base * 10), with_send_revenue=amount((base + lift) * 10),
+                      incremental_revenue=amount(lift * 10), lift=Amount(point=1 + lift / base, low=1.0, high=2.0),
+                      lift_source="set in this test")
+    variants = [v.model_copy(update={"effect": v.effect.model_copy(update={"unit": "currency", "value": value})})
+                for v in plan.variants]
+    return plan.model_copy(update={"variants": variants})
+
+
+def test_without_a_target_the_predicted_lift_sizes_the_launch_when_the_audience_allows() -> None:
+    plan = _valued(_plan(3000, [0.10, 0.11]), base=0.10, lift=0.05)
+    launch = design_launch(plan.brief, plan, seed=0)
+    assert launch.power is not None and launch.power.applied and launch.power.target_lift is None
+    (cell,) = launch.power.sizing
+    assert cell.sizing.target_lift == pytest.approx(0.05) and cell.sizing.feasible
+    assert launch.holdout_customers == cell.sizing.holdout
+    assert any("sized to detect a lift of each cell's predicted lift" in n for n in launch.notes)
+    assert all(a.detectable for a in launch.power.arms if a.sends)
+
+
+def test_a_predicted_lift_too_small_to_detect_keeps_the_briefs_holdout_and_says_so() -> None:
+    plan = _valued(_plan(1000, [0.10, 0.11]), base=0.10, lift=0.005)
+    launch = design_launch(plan.brief, plan, seed=0)
+    assert launch.power is not None and not launch.power.applied
+    assert launch.holdout_customers == 100 and [a.sends for a in launch.allocations] == [450, 450]
+    note = next(n for n in launch.notes if "cannot detect a lift of 0.0050" in n)
     assert "Test fewer variants, or run the campaign longer" in note
