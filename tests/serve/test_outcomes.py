@@ -154,6 +154,23 @@ def test_bad_rows_are_named_and_nothing_is_imported(store: Store, hillstrom: pd.
     assert store.outcomes(PLAN_ID) == []
 
 
+def test_unreadable_flags_revenue_and_waves_are_named_by_csv_line(store: Store, hillstrom: pd.DataFrame) -> None:
+    rows = _outcomes(hillstrom).iloc[:5].astype({"clicked": object}).assign(revenue="0", wave="1")
+    rows.loc[0, "clicked"] = "maybe"
+    rows.loc[1, "revenue"] = "ten pounds"
+    rows.loc[2, "wave"] = "0"
+    rows.loc[3, "sent_at"] = ""
+    with pytest.raises(OutcomeImportError) as bad:
+        import_outcomes(store, None, PLAN_ID, rows, "outcomes.csv")
+    assert [(e.row, e.message) for e in bad.value.errors] == [
+        ("line 2", "clicked must be 0/1, true/false or yes/no, not 'maybe'"),
+        ("line 3", "revenue 'ten pounds' is not a number"),
+        ("line 4", "wave must be a whole number from 1, not '0'"),
+        ("line 5", "unparseable sent_at ''")]
+    assert bad.value.summary == "outcomes.csv: 4 of 5 rows rejected; nothing imported"
+    assert store.outcomes(PLAN_ID) == []
+
+
 def test_outcomes_need_a_finished_plan(store: Store, hillstrom: pd.DataFrame) -> None:
     with pytest.raises(UnknownPlanError):
         import_outcomes(store, None, "nope", _outcomes(hillstrom), "outcomes.csv")
