@@ -447,7 +447,8 @@ class PortraitStore:
 
 
 def open_portrait_store(
-    settings: Settings, shop: Shop, console: Console | None = None, config: PortraitConfig | None = None
+    settings: Settings, shop: Shop, console: Console | None = None, config: PortraitConfig | None = None,
+    repair: bool = False,
 ) -> PortraitStore:
     """Open the portrait store and bring it up to date with the shop (a no-op when nothing changed).
 
@@ -456,10 +457,27 @@ def open_portrait_store(
         shop: The shop to index.
         console: Rich console for progress; None is silent.
         config: Portrait building knobs.
+        repair: When the embedded store cannot be opened or built (its files are corrupt), move its folder
+            aside (``chroma.corrupt-<time>``, kept for inspection) and build the shop's portraits anew
+            (``campaign index``); other shops' portraits are rebuilt on their next use.
 
     Returns:
         The up-to-date store.
     """
+    try:
+        store = PortraitStore.from_settings(settings, config, shop=shop.name)
+        store.build(shop, console)
+        return store
+    except Exception:
+        if not repair or settings.chroma_url or not settings.chroma_dir.exists():
+            raise
+    from chromadb.api.client import SharedSystemClient
+
+    aside = settings.chroma_dir.with_name(f"chroma.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    settings.chroma_dir.rename(aside)
+    SharedSystemClient.clear_system_cache()  # Chroma keeps one client per folder in the process
+    if console is not None:
+        console.print(f"the portrait store could not be read; moved it to {aside} and rebuilding", highlight=False)
     store = PortraitStore.from_settings(settings, config, shop=shop.name)
     store.build(shop, console)
     return store
