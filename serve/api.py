@@ -33,6 +33,7 @@ from agent.loop import Planner, ToolSource
 from agent.settings import Settings
 from serve.auth import AUTH_RESPONSES, ApproveKey, KeyUse, PlanKey, RateLimiter, ReadKey, keys_router, require_role
 from serve.chat import ChatEvent, ChatService, ChatSessionError
+from serve.errors import install_error_handling
 from serve.health import health
 from serve.jobs import JobFinishedError, JobManager, PlannerFactory, QueueFullError, UnknownJobError
 from serve.outcomes import (
@@ -190,7 +191,8 @@ def create_app(
             response_class=EventSourceResponse,
             description="Events: `status` (`{status, error?}`), `step_start` and `step_end` (a trace step), "
                         "`cancel_requested` (`{by}`). The stream ends after a done, failed or cancelled status.")
-    async def plan_events(job_id: str, last_event_id: Annotated[int, Header(ge=0)] = 0) -> EventSourceResponse:
+    async def plan_events(job_id: str, last_event_id: Annotated[int, Header(ge=0, le=2**63 - 1)] = 0
+                          ) -> EventSourceResponse:
         await run_in_threadpool(load, job_id)
         return EventSourceResponse(_job_events(job_id, last_event_id), ping=15)
 
@@ -205,11 +207,15 @@ def create_app(
         try:
             while True:
                 wake.clear()
+                job = await run_in_threadpool(store.job, job_id)  # read before the events: a status and its event
+                ended = job is None or job.status in TERMINAL    # are stored together
                 for e in await run_in_threadpool(store.events_after, job_id, after):
                     after = e.id
                     yield ServerSentEvent(data=json.dumps(e.data, ensure_ascii=False), event=e.kind, id=str(e.id))
                     if e.kind == "status" and e.data.get("status") in TERMINAL:
                         return
+                if ended:  # resumed after the final status (Last-Event-ID): nothing more will come
+                    return
                 with suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), WAKE_S)
         finally:
@@ -372,4 +378,5 @@ def create_app(
         return FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
 
     app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+    install_error_handling(app)
     return app
