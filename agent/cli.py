@@ -24,6 +24,8 @@ import typer
 from agent.brief import BriefError, check_against_shop, load_brief
 from agent.cli_output import CliError, console, emit, run_command
 from agent.settings import get_settings
+from eval.bench_load import register_load_run
+from eval.bench_security import register_security_checks
 from eval.chat_eval import register_chat_runner
 from eval.cli import eval_command
 from eval.outcomes_cli import outcomes_app, register_plan_outcomes
@@ -83,12 +85,31 @@ def _plan_results(plan_id: str, metric: str, html: Path | None) -> ExperimentAna
 register_plan_outcomes(_import_plan_outcomes, _plan_results)
 
 
+def _security_checks(*args: Any) -> Any:
+    """``campaign bench security``'s fuzzing and fault scenarios on the API (serve, imported on use)."""
+    from serve.security_checks import run_security_checks
+
+    return run_security_checks(*args)
+
+
+def _load_run(*args: Any) -> Any:
+    """``campaign bench load``'s load test of the API (serve, imported on use)."""
+    from serve.load import run_load
+
+    return run_load(*args)
+
+
+register_security_checks(_security_checks)
+register_load_run(_load_run)
+
+
 def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = None) -> None:
     brief = load_brief(brief_path)  # fail fast, before anything heavy is loaded
 
     from agent.assemble import build_tools
     from agent.llm import OpenAIBackend, ensure_llm_server
     from agent.loop import Planner
+    from agent.plan_guard import PlanGuard
     from agent.report import write_plan
     from tools.shop import ShopDataError, check_shop_name
 
@@ -114,7 +135,7 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = 
             else:
                 console.print(f"  ✓ {step.step} [dim]({step.duration_s:.1f} s, {step.llm_calls} LLM calls)[/dim]")
 
-        with status:
+        with status, PlanGuard(settings.llm_plan_budget_s).active():  # the API's per-plan LLM time budget
             plan = Planner(tools, settings.llm_concurrency, settings.seed, on_event).run(brief)
     json_path, md_path = write_plan(plan, out_dir)
     if as_json:
@@ -278,6 +299,8 @@ def effect_purchases(
 @bench_app.command("profiles")
 @bench_app.command("allocation")
 @bench_app.command("scoring")
+@bench_app.command("security")
+@bench_app.command("load")
 def bench(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = True,
@@ -299,14 +322,14 @@ def bench(
 def index(
     shop: Annotated[str | None, typer.Option(help="Shop to index (default: CAMPAIGN_DEFAULT_SHOP, retail).")] = None,
 ) -> None:
-    """Build or refresh a shop's portrait index (only changed customers are re-embedded)."""
+    """Build or refresh a shop's portrait index (only changed customers are re-embedded; a corrupt store is rebuilt)."""
 
     def action() -> None:
         from tools.portraits import open_portrait_store
         from tools.shop import load_shop
 
         settings = get_settings()
-        store = open_portrait_store(settings, load_shop(settings, shop), console=console)
+        store = open_portrait_store(settings, load_shop(settings, shop), console=console, repair=True)
         console.print(f"portrait index of {shop or settings.default_shop!r} ready: {store.count()} portraits",
                       highlight=False)
 
