@@ -154,13 +154,16 @@ def read_yaml(path: Path, error: type[Exception]) -> object:
     """Read a YAML (or JSON) file.
 
     Raises:
-        error: one line naming the file, when it cannot be read or is not valid YAML (with the line).
+        error: one line naming the file, when it cannot be read, is not valid YAML (with the line), or uses
+            aliases (a few lines of them expand to millions of values: a "billion laughs").
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise error(f"{path}: YAML aliases (*name) are not allowed: they can expand without bound")
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
