@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,7 +54,8 @@ TERMINAL: tuple[Status, ...] = ("done", "failed", "cancelled")
 RESTART_REASON = "interrupted by a server restart"
 CANCEL_REQUESTED = "cancel_requested"  # event kind: someone asked a running job to stop at its next step
 LEASE = "jobs"  # the one server lease of a database
-AUDIT_RETRIES = 5  # appends that lost the race for the chain's end to another process are retried this often
+AUDIT_RETRIES = 20  # appends that lost the race for the chain's end to another process are retried this often
+_PG_AUDIT_LOCK = 7_412_905_312  # pg_advisory_xact_lock key: one audit append at a time per Postgres database
 T = TypeVar("T")
 
 
@@ -301,14 +304,16 @@ class Store:
         """Run ``change`` and append its audit event in one transaction; return what ``change`` returned.
 
         ``event`` turns the result into ``(kind, actor, subject, data)``, or None when nothing happened. Appends of
-        this process are serialized by a lock; one that loses the chain's end to another process (the unique
-        ``prev_hash``, or SQLite's write lock) is rolled back whole and retried, so a change is never stored without
-        its event.
+        this process are serialized by a lock, and on Postgres those of every process by a transaction-scoped
+        advisory lock; elsewhere one that loses the chain's end to another process (the unique ``prev_hash``, or
+        SQLite's write lock) is rolled back whole and retried, so a change is never stored without its event.
         """
         with self._audit_lock:
             for attempt in range(AUDIT_RETRIES):
                 try:
                     with self._session.begin() as s:
+                        if self.engine.dialect.name == "postgresql":
+                            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
                         result = change(s)
                         s.flush()  # the change's writes first: on SQLite they take the write lock before the read
                         described = event(result)
@@ -316,14 +321,15 @@ class Store:
                             return result
                         kind, actor, subject, data = described
                         last = s.scalar(select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1))
-                        prev, at, text = last or GENESIS, now(), canonical_json(data)
-                        s.add(AuditEventRow(at=at, kind=kind, actor=actor[:120], subject=subject[:120], data=text,
+                        prev, at, body = last or GENESIS, now(), canonical_json(data)
+                        s.add(AuditEventRow(at=at, kind=kind, actor=actor[:120], subject=subject[:120], data=body,
                                             prev_hash=prev, hash=event_hash(prev, at, kind, actor[:120],
-                                                                            subject[:120], text)))
+                                                                            subject[:120], body)))
                     return result
                 except (IntegrityError, OperationalError):
                     if attempt == AUDIT_RETRIES - 1:
                         raise
+                    time.sleep(random.uniform(0.0, 0.01 * (attempt + 1)))  # writers of other processes spread out
         raise AssertionError("unreachable")
 
     def audit(self, kind: str, actor: str, subject: str, data: dict[str, Any] | None = None) -> None:
