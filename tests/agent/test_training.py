@@ -12,13 +12,17 @@ import dataclasses
 import functools
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from agent.assemble import effect_tool
 from agent.brief import parse_brief
 from agent.candidates import PURCHASE_TOLERANCE
+from agent.cli import app as cli_app
 from agent.llm import ChatReply, ChatRequest, FunctionModel, reply_json, reply_text
 from agent.loop import Planner, PlannerTools
 from agent.plan import CampaignPlan
@@ -60,7 +64,7 @@ def home(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settin
     """Settings with a home of their own (its learned lift is seen by no other test), the real data folder."""
     folder = tmp_path_factory.mktemp("learning-home")
     (folder / "data").symlink_to(settings.data_dir.resolve(), target_is_directory=True)
-    return settings.model_copy(update={"home": folder, "database_url": f"sqlite:///{folder / 'api.db'}"})
+    return settings.model_copy(update={"home": folder, "db_url": f"sqlite:///{folder / 'api.db'}"})
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +170,40 @@ def test_the_hillstrom_loop_learns_and_the_next_plan_changes(home: Settings, too
             assert chosen == {best}  # the segment gets the e-mail it learned works best for it
         if womens_share[segment.segment_id] < 0.2:  # men's merchandise buyers: the women's e-mail did little
             assert best == MENS_EMAIL
+
+
+def test_campaign_plan_plans_for_the_hillstrom_shop(home: Settings, tools: PlannerTools, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``campaign plan BRIEF --shop hillstrom`` with the scripted copywriter (the shop's tools of this module)."""
+    import agent.assemble
+    import agent.cli
+    import agent.llm
+
+    monkeypatch.setattr(agent.cli, "get_settings", lambda: home)
+    monkeypatch.setattr(agent.assemble, "build_tools", lambda *args, **kwargs: tools)
+
+    @contextmanager
+    def scripted_server(_: Settings) -> Iterator[str]:
+        yield "http://scripted"  # the copywriter is a FunctionModel: no server is called
+
+    monkeypatch.setattr(agent.llm, "ensure_llm_server", scripted_server)
+    brief = tmp_path / "brief.yaml"
+    brief.write_text("name: Women's line\ngoal: Bring buyers of women's merchandise back to the site\n"
+                     "audience: customers who love women's merchandise\n"
+                     "audience_filter: {genres: [Women's merchandise]}\nchannels: [email]\nsend_budget: 1000\n"
+                     "variants_per_channel: 1\nmax_revisions: 1\nstrategy_rounds: 0\n", encoding="utf-8")
+    result = CliRunner().invoke(cli_app, ["plan", str(brief), "--shop", "hillstrom", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    plan = CampaignPlan.model_validate_json((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    assert plan.shop == "hillstrom" and plan.launch is not None and plan.launch.planned_sends > 0
+    customers = tools.shop.customers.set_index("customer_id")
+    matched = [c for s in plan.segments for c in (segment_members_of(home, plan, s.segment_id))]
+    assert matched and customers.loc[matched, "womens"].eq(1).all()  # the genre filter: women's merchandise buyers
+    assert {v.product_id for v in plan.active_variants()} <= {MENS_EMAIL, WOMENS_EMAIL}
+
+
+def segment_members_of(settings: Settings, plan: CampaignPlan, segment_id: str) -> list[str]:
+    """The customers of one segment of a plan (from its audience file)."""
+    from agent.audience_file import segment_members
+
+    return segment_members(settings, plan)[segment_id]

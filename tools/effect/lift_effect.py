@@ -18,16 +18,17 @@ import numpy as np
 
 from agent.settings import Settings
 from tools.effect.effect_tool import EffectEstimate, EffectRequest, EffectResult
-from tools.effect.uplift.learned import (
+from tools.effect.uplift import (
+    DEV_FILE,
     GroupLift,
     LearnedLift,
     LogLiftPrior,
     hillstrom_heterogeneity,
+    lift_prior,
     load_learned_lift,
     log_lift_prior,
+    read_experiment,
 )
-from tools.effect.uplift.model import DEV_FILE, read_experiment
-from tools.effect.uplift.prior import lift_prior
 
 if TYPE_CHECKING:
     from tools.shop import Shop
