@@ -253,7 +253,7 @@ def load_plan(store: Store, plan_id: str) -> CampaignPlan:
 
 
 def import_outcomes(store: Store, settings: Settings | None, plan_id: str, data: pd.DataFrame, source: str,
-                    *, replace: bool = False) -> OutcomeImport:
+                    *, replace: bool = False, actor: str = "cli") -> OutcomeImport:
     """Validate an outcomes table against the plan's send list and store it in one transaction.
 
     Args:
@@ -263,6 +263,7 @@ def import_outcomes(store: Store, settings: Settings | None, plan_id: str, data:
         data: The rows (see the module docstring for the columns).
         source: The file's name, for row labels and messages.
         replace: Let rows change outcomes already stored.
+        actor: Who imports them, for the audit trail (``key:NAME`` over the API, ``cli`` for the command).
 
     Returns:
         How many rows were added, unchanged and replaced.
@@ -278,7 +279,7 @@ def import_outcomes(store: Store, settings: Settings | None, plan_id: str, data:
     if errors:
         raise OutcomeImportError(source, len(data), sorted(errors, key=lambda e: _order(e.row)))
     try:
-        written = store.write_outcomes(plan_id, records, replace=replace)
+        written = store.write_outcomes(plan_id, records, replace=replace, actor=actor, source=source)
     except OutcomeConflictError as exc:
         raise OutcomeImportError(source, len(data), [RowError(row=row, message=message)
                                                      for row, message in exc.conflicts]) from None
