@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tools.audience import AudienceFilter
 from tools.copywriting import CHANNEL_LIMITS, MIN_MESSAGE_ROOM, Channel, Language
 from tools.shop import SHOP_NAME_PATTERN, Offer
+from tools.untrusted_text import text_problem
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -71,6 +72,16 @@ class Brief(BaseModel):
                                       "predicted lift.")
     disclaimer: str | None = Field(None, max_length=300)
     banned_phrases: list[str] = Field(default_factory=list, description="Phrases no message may use.")
+
+    @field_validator("name", "goal", "audience", "disclaimer", "banned_phrases")
+    @classmethod
+    def _safe_text(cls, value: str | list[str] | None) -> str | list[str] | None:
+        """Refuse markup and text addressed to the assistant (pasted text reaches prompts, copy and the page)."""
+        for text in value if isinstance(value, list) else [value]:
+            problem = text_problem(text) if isinstance(text, str) else None
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("channels")
     @classmethod

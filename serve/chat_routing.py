@@ -13,7 +13,8 @@ The model then makes the decisions that are left, as JSON whose schema (:func:`r
 enums: ``tools`` (one entry per clause that asks for a tool, each from that clause's candidates) and ``audience``
 (one of the spans, so the audience is always the marketer's own words). When nothing is left to decide no model
 is called (``source="rules"``); when the model's JSON fails validation the rules' choice is used
-(``source="rules-fallback"``). A message asking for no tool, or about one customer, gets no tool at all.
+(``source="rules-fallback"``). A message asking for no tool, about one customer (a customer number or a
+pseudonymised id), or to approve, reject, erase or delete something, gets no tool at all.
 """
 
 from __future__ import annotations
@@ -70,9 +71,12 @@ _INJECTION = re.compile(
 _PRIVATE = re.compile(
     r"\b(customer|user|client)\s*(id\s*)?#?\s*\d+|\b(his|her)\s+(age|address|name|email|phone)|"
     r"personal (data|details)|home address|phone number|"
-    r"(客户|用户|顾客)\s*(编号|id|ID)?\s*#?\d+|住址|电话号码|个人信息",
+    r"(客户|用户|顾客)\s*(编号|id|ID)?\s*#?\d+|住址|电话号码|个人信息|\bc_[0-9a-f]{16}\b",
     re.IGNORECASE,
 )
+#: Requests no chat tool may serve: reviews and data operations belong to the plans page and admins.
+_ACTIONS = re.compile(r"\b(?:approve|reject|erase|delete|revoke)\b|\bmark (?:it|them|the plans?) (?:as )?"
+                      r"(?:approved|launched|sent)\b|批准|驳回|删除|抹去", re.IGNORECASE)
 _SENTENCES = re.compile(r"(?<=[.?!。？！;；\n])\s*")
 _CLAUSES = re.compile(
     r"[?？!！。;；，]|,\s*(?:and|then|also)\b|\s+(?:and then|and also|then)\s+|"
@@ -238,7 +242,7 @@ def read_message(text: str, tools: PlannerTools, history_audience: str | None = 
     language = language_of(text)
     private = bool(_PRIVATE.search(kept))
     clause_list = clauses(kept)
-    steps = [] if private else [c for c in (cued_tools(cl) for cl in clause_list) if c]
+    steps = [] if private or _ACTIONS.search(kept) else [c for c in (cued_tools(cl) for cl in clause_list) if c]
     lifecycle: list[str] = []
     interests: list[str] = []
     if kept:

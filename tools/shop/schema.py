@@ -27,6 +27,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 
+from tools.untrusted_text import text_problem
+
 EVENT_TYPES = ("rating", "purchase", "view", "click", "review")
 # A rating at or above this counts as liking the product (MovieLens stars 1–5): the recommenders' "liked" and the
 # click model's positive label.
@@ -115,6 +117,9 @@ class Offer(BaseModel):
             raise ValueError("an offer gives exactly one of percent_off (0–100) and amount_off")
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
             raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        problem = text_problem(self.description) if self.description else None
+        if problem:  # an offer's words reach copy prompts and the page
+            raise ValueError(f"description: {problem}")
         return self
 
     def applies_to(self, product_id: str, category: str | None) -> bool:

@@ -39,6 +39,7 @@ from tools.shop.schema import (
     infer_event_types,
     validate_table,
 )
+from tools.untrusted_text import text_problem
 
 __all__ = [
     "OUTSIDE_US",
@@ -286,6 +287,11 @@ def validate_shop_tables(
     inter = tables.get("interactions", validate_table(pd.DataFrame(columns=["customer_id", "timestamp"]), Event, "-"))
     first_bad(cust["customer_id"].duplicated(), cust, "customer_id", names["customers"], "duplicate id {value}")
     first_bad(prod["product_id"].duplicated(), prod, "product_id", names["products"], "duplicate id {value}")
+    for table, file, columns in ((prod, names["products"], ("title", "description", "category")),
+                                 (cust, names["customers"], ("gender", "occupation", "region"))):
+        for column in columns:  # pasted text reaches prompts, copy and the page: no markup, no instructions
+            problems = table[column].map(lambda v: text_problem(v) if isinstance(v, str) else None)
+            first_bad(problems.notna(), table, column, file, "{value}: unsafe text (markup or words to the assistant)")
     key = settings.pseudonym_key.get_secret_value()
     orders = tables.get("orders")
     if orders is not None:
