@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 
@@ -53,6 +54,20 @@ def effect_tool(shop: Shop, settings: Settings) -> SegmentEffect:
     return CategoryPurchaseRate(shop)
 
 
+def without_customers(shop: Shop, customer_ids: set[str]) -> Shop:
+    """Return ``shop`` without the rows of ``customer_ids`` (customers, events, orders); ``shop`` itself when none.
+
+    The tools train on what this returns, so a customer on the portrait store's erasure ledger leaves no trace in
+    any model even though a built-in shop's source files (never modified) still hold them.
+    """
+    if not customer_ids:
+        return shop
+    keep = {"customers": shop.customers, "interactions": shop.interactions, "orders": shop.orders}
+    kept = {k: v.loc[~v["customer_id"].isin(customer_ids)].reset_index(drop=True)
+            for k, v in keep.items() if v is not None and "customer_id" in v.columns}
+    return dataclasses.replace(shop, **kept)
+
+
 def build_tools(settings: Settings, model: ChatModel, console: Console | None = None,
                 shop: str | None = None) -> PlannerTools:
     """Load a shop and build every tool the plan loop needs for it.
@@ -73,6 +88,7 @@ def build_tools(settings: Settings, model: ChatModel, console: Console | None = 
     """
     data = load_shop(settings, shop or settings.default_shop)
     store = open_portrait_store(settings, data, console=console)
+    data = without_customers(data, store.erased_ids())  # erased customers train no model (source files keep them)
     headlines = headline_ctr_model(settings)
     return PlannerTools(
         shop=data,
@@ -118,6 +134,11 @@ class Toolbox:
                 with self._lock:
                     self._tools[key] = tools
             return self._tools[key]
+
+    def forget(self, name: str) -> None:
+        """Drop the built tools of shop ``name`` (after an erasure: the next use rebuilds them without the customer)."""
+        with self._lock:
+            self._tools.pop(name, None)
 
     def ready(self, name: str) -> bool:
         """Tell whether the tools of shop ``name`` are built."""

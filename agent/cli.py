@@ -30,6 +30,7 @@ from eval.chat_eval import register_chat_runner
 from eval.cli import eval_command
 from eval.outcomes_cli import outcomes_app, register_plan_outcomes
 from serve.cli import audit_app, chat_command, keys_app, serve_command
+from serve.privacy_cli import customers_app
 
 if TYPE_CHECKING:
     from agent.trace import StepEvent, TraceStep
@@ -66,6 +67,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(data_app, name="data")
 app.add_typer(outcomes_app, name="outcomes")
+app.add_typer(customers_app, name="customers")
 
 
 def _import_plan_outcomes(plan_id: str, file: Path, replace: bool) -> str:

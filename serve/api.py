@@ -49,6 +49,7 @@ from serve.outcomes import (
     results_page,
     results_plot,
 )
+from serve.privacy import privacy_router
 from serve.schemas import ChatIn, DecisionIn, JobOut, JobSummary, job_json, job_summary
 from serve.store import TERMINAL, JobRecord, Status, Store
 from tools.outcomes import ExperimentAnalysis, OutcomeDataError, read_table
@@ -360,6 +361,7 @@ def create_app(
 
     app.include_router(v1)
     app.include_router(keys_router())
+    app.include_router(privacy_router(settings, tools))
     if not settings.api_public_docs:  # the reference needs a key too: any role reads it
         @app.get("/openapi.json", include_in_schema=False)
         def openapi_schema(_key: ReadKey) -> JSONResponse:
