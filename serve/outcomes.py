@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
@@ -47,6 +48,8 @@ from tools.outcomes import (
 REQUIRED = ("customer_id", "arm", "sent_at")
 FLAGS = ("opened", "clicked", "converted")
 OPTIONAL = (*FLAGS, "revenue", "wave")
+MAX_WAVE = 10_000
+"""The largest wave number (a larger one would overflow the database's integer column)."""
 TRUE = {"1", "1.0", "true", "t", "yes", "y"}
 FALSE = {"0", "0.0", "false", "f", "no", "n"}
 Metric = Literal["opened", "clicked", "converted"]
@@ -169,11 +172,12 @@ def parse_outcomes(data: pd.DataFrame, source: str) -> tuple[list[OutcomeRecord]
     raw_revenue = table["revenue"] if "revenue" in table.columns else pd.Series(None, index=table.index, dtype=object)
     revenue = pd.to_numeric(raw_revenue, errors="coerce")
     problems += [(raw_revenue.notna() & revenue.isna(), "revenue " + raw_revenue.map(repr) + " is not a number"),
-                 (revenue.lt(0), "negative revenue " + revenue.astype(str))]
+                 (revenue.lt(0), "negative revenue " + revenue.astype(str)),
+                 (revenue.isin([np.inf]), "revenue " + raw_revenue.map(repr) + " is not finite")]
     raw_wave = table["wave"] if "wave" in table.columns else pd.Series(1, index=table.index)
     wave = pd.to_numeric(raw_wave, errors="coerce")
-    problems.append((wave.isna() | wave.lt(1) | wave.ne(wave.round()),
-                     "wave must be a whole number from 1, not " + raw_wave.map(repr)))
+    problems.append((wave.isna() | wave.lt(1) | wave.gt(MAX_WAVE) | wave.ne(wave.round()),
+                     f"wave must be a whole number from 1 to {MAX_WAVE:,}, not " + raw_wave.map(repr)))
     keyed = customer.ne("") & arm.ne("")
     first = pd.Series(labels.index, index=table.index).groupby([customer, arm]).transform("first")
     problems.append((keyed & pd.concat([customer, arm], axis=1).duplicated(),
