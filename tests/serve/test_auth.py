@@ -21,6 +21,7 @@ from tests.serve.api_harness import make_app
 NEEDED: dict[tuple[str, str], Role] = {
     ("GET", "/v1/plans"): "read", ("GET", "/v1/plans/{job_id}"): "read",
     ("GET", "/v1/plans/{job_id}/events"): "read", ("GET", "/v1/plans/{job_id}/results"): "read",
+    ("GET", "/v1/plans/{job_id}/results.html"): "read", ("GET", "/v1/plans/{job_id}/results/plot.png"): "read",
     ("GET", "/v1/shops"): "read",
     ("POST", "/v1/plans"): "plan", ("POST", "/v1/plans/{job_id}/cancel"): "plan", ("POST", "/v1/chat"): "plan",
     ("POST", "/v1/plans/{job_id}/approve"): "approve", ("POST", "/v1/plans/{job_id}/reject"): "approve",
