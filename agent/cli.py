@@ -33,6 +33,8 @@ from serve.cli import audit_app, chat_command, keys_app, serve_command
 from serve.privacy_cli import customers_app
 
 if TYPE_CHECKING:
+    from agent.plan import CampaignPlan
+    from agent.settings import Settings
     from agent.trace import StepEvent, TraceStep
     from tools.effect import Amount
     from tools.outcomes import ExperimentAnalysis
@@ -140,6 +142,7 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = 
         with status, PlanGuard(settings.llm_plan_budget_s).active():  # the API's per-plan LLM time budget
             plan = Planner(tools, settings.llm_concurrency, settings.seed, on_event).run(brief)
     json_path, md_path = write_plan(plan, out_dir)
+    recorded = _record_plan(settings, plan)
     if as_json:
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     for warning in plan.warnings:
@@ -164,6 +167,17 @@ def _plan(brief_path: Path, out: Path | None, as_json: bool, shop: str | None = 
     for assumption in plan.assumptions:
         console.print(f"[dim]assumption: {assumption}[/dim]", highlight=False)
     console.print(f"wrote {json_path} and {md_path}", highlight=False)
+    console.print(recorded, highlight=False)
+
+
+def _record_plan(settings: Settings, plan: CampaignPlan) -> str:
+    """Record the plan in the API database (so it takes outcomes); a database error is a warning, not a failure."""
+    from serve.cli_plans import record_cli_plan
+
+    try:
+        return record_cli_plan(settings, plan)
+    except Exception as exc:  # the plan is written already: say why it is not in the database, keep it
+        return f"[yellow]warning:[/yellow] plan {plan.plan_id} not recorded in the API database: {type(exc).__name__}"
 
 
 @app.command()
