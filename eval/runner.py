@@ -27,7 +27,9 @@ from agent.settings import Settings
 from eval.backends import build_copy_tool, prompt_fingerprint
 from eval.checks import Outcome, score_constraints, score_cost, score_outcome, score_schema
 from eval.config import EvalConfig
+from eval.copy_effect import compare_with_template, rewrite_counts
 from eval.groundedness import Catalog, score_grounding
+from eval.intent import score_intent, strategy_counts
 from eval.results import CaseResult, RunResult, check_gates, summarise
 from eval.scoring import ScoreResult, not_applicable
 from eval.similarity import Embed, score_diversity, score_personalisation, segment_text
@@ -205,7 +207,7 @@ class Harness:
         cases = []
         for run in runs:
             reference = [t for cid, seg_texts in texts.items() if cid != run.case.id for t in seg_texts]
-            cases.append(self.score_case(run, suite, reference))
+            cases.append(self.score_case(run, suite, reference, copy))
         summary = summarise(cases, seed=config.seed)
         return RunResult(
             suite=suite.name, suite_file=suite_file, config=config, label=config.label, is_model=config.is_model,
@@ -234,8 +236,17 @@ class Harness:
         return CaseRun(case, "empty" if plan.status == "empty" else "plan", plan=plan,
                        plan_json=plan.model_dump_json(indent=2))
 
-    def score_case(self, run: CaseRun, suite: Suite, reference: list[str]) -> CaseResult:
-        """Score one planned case with every scorer."""
+    def score_case(self, run: CaseRun, suite: Suite, reference: list[str], copy: CopyTool | None = None
+                   ) -> CaseResult:
+        """Score one planned case with every scorer, and compare its LLM copy with the template's.
+
+        Args:
+            run: The planned case.
+            suite: Its suite (thresholds, banned phrases).
+            reference: Other cases' segment texts (personalisation).
+            copy: The configuration's copy tool, whose template the LLM copy is compared with (None: the shop
+                tools').
+        """
         case, thresholds = run.case, suite.thresholds_for(run.case)
         warnings = [w.message for w in run.plan.warnings] if run.plan else []
         scores: list[ScoreResult] = [score_outcome(case.expect, run.outcome, run.message, warnings)]
@@ -248,6 +259,7 @@ class Harness:
             scores += [
                 score_constraints(plan, suite.banned_for(case), thresholds.constraints),
                 score_grounding(plan, shop.catalog, thresholds.grounding),
+                score_intent(plan, shop.catalog, thresholds.intent),
                 score_personalisation(plan, self.embed, reference, thresholds.personalisation),
                 score_value(plan, shop.effect, shop.baseline, thresholds.value),
                 score_diversity(plan, self.embed, thresholds.diversity),
@@ -257,6 +269,10 @@ class Harness:
         why = f"no plan to score ({run.outcome})"
         scores += [not_applicable(name, "", why) for name in SCORERS if name not in done]
         totals = plan.totals if plan else None
+        compared = None
+        if plan is not None:
+            tools = self.tools.for_shop(plan.shop)
+            compared = compare_with_template(plan, tools, copy or tools.copy)
         return CaseResult(
             case_id=case.id, description=case.description, tags=case.tags, expect=case.expect,
             outcome=run.outcome, message=run.message, warnings=warnings,
@@ -265,5 +281,7 @@ class Harness:
             messages=[{"variant": v.variant_id, "segment": v.segment_id, "channel": v.channel,
                        "product": v.product_title, "source": v.source, "headline": v.headline, "body": v.body,
                        "cta": v.cta, "disclaimer": v.disclaimer} for v in (plan.active_variants() if plan else [])],
+            copy_effect=compared, rewrites=rewrite_counts(plan) if plan else None,
+            strategy=strategy_counts(plan) if plan else None,
             scores=sorted(scores, key=lambda s: SCORERS.index(s.scorer)),
         )
