@@ -334,7 +334,7 @@ def plan_predictions(plan: CampaignPlan, metric: str) -> list[PredictionSet]:
     revenue: list[Prediction] = []
     response: list[Prediction] = []
     money: list[Prediction] = []
-    for v in plan.variants:
+    for v in plan.active_variants():  # replaced variants were never sent
         value = v.value()
         if value is not None and value.customers > 0:
             n = value.customers
@@ -359,7 +359,7 @@ def plan_predictions(plan: CampaignPlan, metric: str) -> list[PredictionSet]:
             f"revenue with the send / customers); it is compared with the observed revenue per customer of the arm "
             f"({currency}; a customer without reported revenue counts 0)."), revenue))
     if response:
-        metrics = sorted({(v.predicted or v.effect).metric for v in plan.variants})
+        metrics = sorted({(v.predicted or v.effect).metric for v in plan.active_variants()})
         sets.append(PredictionSet("rate", f"response per send ({', '.join(metrics)})", (
             f"The plan predicts each variant's response per send (the effect model's {', '.join(metrics)} × the "
             f"headline index); it is compared with the share of the arm's customers with {metric}. On a shop of "
