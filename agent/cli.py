@@ -334,6 +334,22 @@ def bench(
     run_command(action)
 
 
+@bench_app.command("scale")
+def bench_scale(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = True,
+    sizes: Annotated[str, typer.Option(help="Comma-separated scale-test sizes, e.g. 10k,100k,1m.")] = "10k,100k,1m",
+) -> None:
+    """Plan on scale-test shops (replicas of the retail customers): ingest, retrieval, scoring, plan time, RSS."""
+
+    def action() -> None:
+        from eval.bench_scale import run
+
+        result = run(get_settings(), console, sizes)
+        emit(result, json_out, json.dumps(result, indent=2, default=str))
+
+    run_command(action)
+
+
 @app.command()
 def index(
     shop: Annotated[str | None, typer.Option(help="Shop to index (default: CAMPAIGN_DEFAULT_SHOP, retail).")] = None,
