@@ -95,6 +95,11 @@ def ingest_shop_files(
     if name in RESERVED_NAMES:
         raise ShopDataError(f"shop name {name!r} is taken by a built-in shop ({', '.join(RESERVED_NAMES)})")
     shop = load_shop_files(customers, products, events, settings, name=name, orders=orders, offers=offers)
+    activity = shop.orders if events is None and shop.orders is not None else shop.interactions
+    for what, table, path in (("customers", shop.customers, customers), ("products", shop.products, products),
+                              ("orders" if events is None else "events", activity, events or orders)):
+        if table is None or table.empty:  # an empty export would replace the stored shop with nothing
+            raise ShopDataError(f"{path}: no {what} rows; nothing stored before is changed")
     report = CleaningReport(source=name, rows_in={"events": len(shop.interactions)})
     events_table = drop_duplicates(shop.interactions, report, "events", "the same event recorded twice")
     report.rows_out = {"events": len(events_table)}

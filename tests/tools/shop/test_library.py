@@ -77,3 +77,21 @@ def test_extra_personal_columns_are_never_stored(shop: Shop, settings: Settings,
     for path in (shops_dir(home) / "pii").iterdir():
         raw = path.read_bytes()
         assert b"example.com" not in raw and b"Jane" not in raw and b"02139" not in raw
+
+
+@pytest.mark.parametrize("emptied", ["customers", "products", "events"])
+def test_an_empty_file_never_replaces_the_stored_shop(shop: Shop, settings: Settings, tmp_path: Path,
+                                                      emptied: str) -> None:
+    home = settings.model_copy(update={"home": tmp_path / "home"})
+    good = _write(shop, tmp_path / "v1")
+    ingest_shop_files(home, "my-shop", good["customers"], good["products"], good["events"])
+    before = load_stored_shop(home, "my-shop")
+    update = _write(shop, tmp_path / "v2")
+    header = update[emptied].read_text().splitlines()[0]
+    update[emptied].write_text(header + "\n")  # an export that came out empty
+    with pytest.raises(ShopDataError) as caught:  # no customers or products: its events name unknown ones
+        ingest_shop_files(home, "my-shop", update["customers"], update["products"], update["events"])
+    assert emptied != "events" or "no events rows" in str(caught.value)
+    after = load_stored_shop(home, "my-shop")
+    pd.testing.assert_frame_equal(after.customers, before.customers)
+    pd.testing.assert_frame_equal(after.interactions, before.interactions)
