@@ -56,6 +56,29 @@ def _offer(offer: Offer, currency: str | None) -> str:
     return f"{offer.code}, {off}{window}, on {scope}"
 
 
+def _strategy_lines(plan: CampaignPlan) -> list[str]:
+    """The strategy step: each segment's proposals, their predictions and why the winner won."""
+    records = [(s.segment_id, s.strategy) for s in plan.segments if s.strategy is not None]
+    if not records:
+        return []
+    out = ["## Strategy", "", "Each segment's proposals (R: the rules' best predicted products; A, B, …: the LLM's, "
+           "round by round with the earlier predictions as feedback), predicted per send as the mean of the featured "
+           "products' estimates × the headline index of the angle.", "",
+           "| segment | proposal | angle | products | offer | predicted | won |", "|---|---|---|---|---|---|---|"]
+    for segment_id, record in records:
+        for p in record.proposals:
+            out.append(f"| {segment_id} | {p.label} (round {p.round}, {p.source}) | {_cell(p.angle)} | "
+                       f"{_cell(', '.join(p.product_titles), 300)} | {p.offer or 'none'} | {p.predicted:.4g} | "
+                       f"{'yes' if p.label == record.winner else ''} |")
+    out.append("")
+    for segment_id, record in records:
+        intent = f" Intent: {', '.join(record.intent)}." if record.intent else ""
+        note = f" {record.intent_note}." if record.intent_note else ""
+        out.append(f"- {segment_id}: {record.rounds} LLM round(s).{intent} Why: {record.reason}.{note}")
+    out.append("")
+    return out
+
+
 def render_markdown(plan: CampaignPlan) -> str:
     """Render ``plan`` as Markdown for a marketer: audience, segments, copy, revisions, launch, trace."""
     b = plan.brief
@@ -93,6 +116,7 @@ def render_markdown(plan: CampaignPlan) -> str:
                 for p in s.products if (e := effects.get(p.product_id)) is not None)
             out.append(f"| {s.segment_id} | {_cell(s.name)} | {s.size} | {_cell(cands, 600)} |")
         out.append("")
+        out += _strategy_lines(plan)
     active = plan.active_variants()
     if active:
         out += ["## Copy variants", "", f"Predicted metric: {metric}.", ""]

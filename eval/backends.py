@@ -1,9 +1,12 @@
 """Copy backends for eval configurations: the two scripted stand-ins and the real model servers.
 
 ``scripted-template`` answers every request with text that is not JSON, so the copy tool rejects every
-draft and builds each message from the catalog facts with its template (``source="template"``).
+draft and builds each message from the catalog facts with its template (``source="template"``), and every
+strategy request too, so the rules choose each segment's strategy.
 ``scripted-facts`` reads the title, year and genres stated in the prompt and writes a short grounded
-message from them with a fixed function (``source="llm"``, although no model ran). Neither is a model
+message from them with a fixed function (``source="llm"``, although no model ran), and answers each strategy
+request with uniformly random valid choices among its options (:func:`agent.strategy.random_strategy_reply`:
+what choosing blindly gives, beside a model's choices). Neither is a model
 result; reports say so. ``embedded`` and ``openai`` talk to an OpenAI-compatible server.
 """
 
@@ -14,6 +17,8 @@ import re
 
 from agent.llm import ChatModel, ChatReply, ChatRequest, FunctionModel, OpenAIBackend, Usage, reply_json
 from agent.settings import Settings
+from agent.strategy import SCHEMA_NAME as STRATEGY_SCHEMA
+from agent.strategy import random_strategy_reply
 from eval.config import EvalConfig
 from prompts import PRODUCTION_PROMPTS, PromptError, PromptRenderer
 from tools.copywriting import CJK, CopyTool
@@ -51,6 +56,8 @@ def facts_copy(request: ChatRequest) -> ChatReply:
     shop with prices the "- Name:", "- Price:" and "- Offer:" lines (商品名、价格、优惠); the length limits come
     from the JSON schema sent with the request, not from the prompt's wording.
     """
+    if request.schema_name == STRATEGY_SCHEMA:
+        return random_strategy_reply(request)
     prompt = next((m.content or "" for m in request.messages if m.role == "user"), "")
     zh = bool(CJK.search(prompt))
     name = _field(r"^- (?:Name|商品名)[:：] ?(.+)$", prompt)

@@ -30,7 +30,7 @@ from agent.brief import read_yaml as read_yaml_file
 from agent.brief import validate_mapping
 
 SCORERS: tuple[str, ...] = (
-    "outcome", "schema", "constraints", "grounding", "personalisation", "value", "diversity", "cost",
+    "outcome", "schema", "constraints", "grounding", "intent", "personalisation", "value", "diversity", "cost",
 )
 Expectation = Literal["plan", "empty", "refusal", "refusal_or_warning"]
 _M = TypeVar("_M", bound=BaseModel)
@@ -76,6 +76,7 @@ class Thresholds(_Strict):
 
     constraints: ScoreThreshold = Field(default_factory=ScoreThreshold)
     grounding: ScoreThreshold = Field(default_factory=ScoreThreshold)
+    intent: ScoreThreshold = Field(default_factory=ScoreThreshold)
     personalisation: LiftThreshold = Field(default_factory=LiftThreshold)
     value: LiftThreshold = Field(default_factory=LiftThreshold)
     diversity: DiversityThreshold = Field(default_factory=DiversityThreshold)

@@ -42,14 +42,14 @@ def test_smoke_suite_on_the_scripted_stand_in(home, tmp_path):
     summary = json.loads(result.stdout)
     run = summary["runs"][0]
     assert run["config"] == "scripted-template" and run["is_model"] is False and run["passed"]
-    assert run["summary"]["cases"] == 7 and run["summary"]["outcomes"] == {"plan": 5, "empty": 1, "refused": 1}
+    assert run["summary"]["cases"] == 8 and run["summary"]["outcomes"] == {"plan": 6, "empty": 1, "refused": 1}
     assert run["summary"]["copy_from_llm"] == 0 and run["summary"]["copy_from_template"] > 0
     assert run["summary"]["copy_from_llm_share"] == 0.0
     results = json.loads((tmp_path / "results.json").read_text())
     cases = {c["case_id"]: c for c in results["runs"][0]["cases"]}
     for case in cases.values():
         assert {s["scorer"] for s in case["scores"]} == {
-            "outcome", "schema", "constraints", "grounding", "personalisation", "value", "diversity", "cost"}
+            "outcome", "schema", "constraints", "grounding", "intent", "personalisation", "value", "diversity", "cost"}
         assert all(s["evidence"] for s in case["scores"])
     assert cases["edge-age-min-above-max"]["outcome"] == "refused"
     assert "age_min 60 is above age_max 20" in cases["edge-age-min-above-max"]["message"]
@@ -59,7 +59,13 @@ def test_smoke_suite_on_the_scripted_stand_in(home, tmp_path):
     shops = {cid: json.loads(Path(c["plan_file"]).read_text())["shop"] for cid, c in cases.items() if c["plan_file"]}
     assert shops == {"push-documentary-en": "movielens", "scifi-winback-email-push-en": "movielens",
                      "drama-sms-zh": "movielens", "edge-nobody-matches": "movielens",
-                     "retail-xmas10-email-en": "retail", "retail-candles-sms-zh": "retail"}
+                     "retail-xmas10-email-en": "retail", "retail-candles-sms-zh": "retail",
+                     "comedy-welcome-new-en": "movielens"}
+    intent = {s["scorer"]: s for s in cases["comedy-welcome-new-en"]["scores"]}["intent"]
+    assert intent["status"] == "pass" and intent["details"]["intent"] == ["Comedy"]
+    assert intent["details"]["intent_share"] == 1.0
+    assert run["summary"]["strategy_rounds"] == 1.0  # the stand-in's invalid reply stops each segment's first round
+    assert run["summary"]["strategy_llm_win_share"] == 0.0
     for cid in ("retail-xmas10-email-en", "retail-candles-sms-zh"):
         scores = {s["scorer"]: s for s in cases[cid]["scores"]}
         assert scores["grounding"]["status"] == "pass" and scores["grounding"]["details"]["shop"] == "retail"
