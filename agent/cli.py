@@ -28,6 +28,7 @@ from eval.bench_load import register_load_run
 from eval.bench_security import register_security_checks
 from eval.chat_eval import register_chat_runner
 from eval.cli import eval_command
+from eval.injection import register_web_probe
 from eval.outcomes_cli import outcomes_app, register_plan_outcomes
 from serve.cli import audit_app, chat_command, keys_app, serve_command
 from serve.privacy_cli import customers_app
@@ -63,6 +64,16 @@ def _chat_eval_runner(*args: Any) -> Any:
 
 
 register_chat_runner(_chat_eval_runner)
+
+
+def _injection_web_probe(*args: Any) -> Any:
+    """The injection suite's web probe (imported on use: it builds the API app)."""
+    from serve.injection_probe import web_probe
+
+    return web_probe(*args)
+
+
+register_web_probe(_injection_web_probe)
 app.command("serve")(serve_command)
 app.command("chat")(chat_command)
 app.add_typer(keys_app, name="keys")

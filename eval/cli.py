@@ -110,8 +110,9 @@ def run_eval(suite_path: Path, configs: list[EvalConfig], suite: Suite, out: Pat
 
 def eval_command(
     suite: Annotated[Path, typer.Argument(help="Suite YAML, e.g. eval/suites/smoke.yaml; or `chat` followed by a "
-                                         "chat suite (eval/suites/chat.yaml).")],
-    chat_suite: Annotated[Path | None, typer.Argument(help="With `chat`: the chat suite YAML.",
+                                         "chat suite (eval/suites/chat.yaml); or `injection` [SUITE].")],
+    chat_suite: Annotated[Path | None, typer.Argument(help="With `chat`: the chat suite YAML; with `injection`: "
+                                                      "the injection suite (default eval/suites/injection.yaml).",
                                                       show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration YAML (default: the suite's, else the "
                                                 "scripted-template stand-in).")] = None,
@@ -130,7 +131,15 @@ def eval_command(
 
     `campaign eval chat SUITE.yaml [--config CONFIG] [--json]` runs a chat suite through the chat service
     instead (eval/chat_eval.py): tool and argument accuracy, grounded answers, language, template share.
+
+    `campaign eval injection [SUITE.yaml] [--config CONFIG] [--json]` runs the prompt-injection suite
+    (eval/suites/injection.yaml, eval/injection.py): cases and escapes; exits 1 on an escape.
     """
+    if str(suite) == "injection":
+        from eval.injection import DEFAULT_SUITE, injection_command
+
+        injection_command(chat_suite or DEFAULT_SUITE, config, json_out, case)
+        return
     if str(suite) == "chat":
         from eval.chat_eval import chat_command
 
