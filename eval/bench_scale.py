@@ -14,9 +14,10 @@ Per size, measured on this machine:
   :data:`RETRIEVAL_QUERIES` audience texts (top 200, :data:`RETRIEVAL_REPEATS` times each), batch scoring of
   :data:`SCORE_CUSTOMERS` replicas locally and on a local Ray with 2 workers (customers/s, equal tables), the
   end-to-end plan of the Christmas brief (``examples/briefs/christmas_gifts.yaml``, every matching customer) with
-  the LLM server of the settings (the embedded vLLM), its LLM calls, LLM and non-LLM time, and the worker's peak
-  RSS. The RSS of the vLLM and Ray processes is read from ``/proc`` and reported apart; the embedded Chroma runs
-  inside the worker (with a Chroma server, its processes are reported apart too).
+  the LLM server of the settings (the embedded vLLM; it must be running: the benchmark starts none), its LLM
+  calls, LLM and non-LLM time, and the worker's peak RSS. The RSS of the vLLM and Ray processes is read from
+  ``/proc`` and reported apart; the embedded Chroma runs inside the worker (with a Chroma server, its processes
+  are reported apart too). When the LLM fails mid-plan, the size reports ``plan_error_<size>`` and the rest.
 
 Run ``python -m eval.bench_scale --sizes 10k,100k`` to print the JSON.
 """
@@ -40,7 +41,7 @@ import numpy as np
 from rich.console import Console
 
 from agent.brief import check_against_shop, load_brief
-from agent.llm import OpenAIBackend, ensure_llm_server
+from agent.llm import LLMError, OpenAIBackend, probe
 from agent.loop import Planner, PlannerTools
 from agent.progress import progress_bar
 from agent.settings import Settings
@@ -201,6 +202,7 @@ def measure_size(settings: Settings, size: int, console: Console | None = None) 
     """
     label = size_label(size)
     started = time.perf_counter()
+    failure = ""
     shop, _, source = _source(settings)
     effect = PurchaseEffect.load_or_train(shop, settings)
     recommend = RecommendTool.fit(shop, settings)
@@ -223,7 +225,10 @@ def measure_size(settings: Settings, size: int, console: Console | None = None) 
     sample = replicas["source_id"].head(SCORE_CUSTOMERS).astype(str).tolist()
     scoring = _scoring(settings, effect, recommend, sample, console)
 
-    with ensure_llm_server(settings) as url, tempfile.TemporaryDirectory() as audiences:
+    url = settings.effective_llm_url
+    if probe(url) is None:  # never start a server here: the machine's shared one is used (`campaign llm serve`)
+        raise RuntimeError(f"no LLM server answers at {url}: start one with `campaign llm serve`")
+    with tempfile.TemporaryDirectory() as audiences:
         backend = OpenAIBackend.from_settings(settings)  # the embedded server's URL unless URLs are set
         tools = PlannerTools(
             shop=scale.shop, profiles=profiles, recommend=ScaleRecommend.for_replicas(recommend, replicas),
@@ -239,20 +244,13 @@ def measure_size(settings: Settings, size: int, console: Console | None = None) 
         if console is not None:
             console.print(f"bench scale {label}: planning with the LLM at {url} …", highlight=False)
         start = time.perf_counter()
-        plan = Planner(tools, concurrency=settings.llm_concurrency, seed=settings.seed).run(brief)
+        try:
+            plan = Planner(tools, concurrency=settings.llm_concurrency, seed=settings.seed).run(brief)
+        except LLMError as exc:  # keep what was measured before the LLM failed
+            plan = None
+            failure = f"{type(exc).__name__}: {exc}"
         plan_seconds = time.perf_counter() - start
-    totals = plan.totals
-    assert totals is not None
-    return {
-        f"plan_seconds_{label}": round(plan_seconds, 1),
-        f"llm_calls_{label}": totals.llm_calls,
-        f"plan_llm_seconds_{label}": round(totals.llm_time_s, 1),
-        f"plan_non_llm_seconds_{label}": round(totals.other_time_s, 1),
-        f"plan_audience_{label}": plan.audience.size,
-        f"plan_segments_{label}": len(plan.segments),
-        f"plan_planned_sends_{label}": plan.launch.planned_sends if plan.launch else 0,
-        f"plan_copy_from_llm_{label}": totals.copy_from_llm,
-        f"plan_status_{label}": plan.status,
+    measured = {
         f"peak_rss_mb_{label}": _peak_rss_mb(),
         f"mirror_load_seconds_{label}": round(mirror_seconds, 1),
         f"scale_shop_build_seconds_{label}": round(shop_seconds, 1),
@@ -265,6 +263,22 @@ def measure_size(settings: Settings, size: int, console: Console | None = None) 
         f"vllm_processes_{label}": _rss_mb(("vllm", "VLLM")),
         f"chroma_{label}": _rss_mb(("chroma run",)) if settings.chroma_url else "embedded in the planning process",
         f"worker_seconds_{label}": round(time.perf_counter() - started, 1),
+    }
+    if plan is None or plan.totals is None:
+        return {f"plan_error_{label}": failure, f"plan_failed_after_seconds_{label}": round(plan_seconds, 1),
+                **measured}
+    totals = plan.totals
+    return {
+        f"plan_seconds_{label}": round(plan_seconds, 1),
+        f"llm_calls_{label}": totals.llm_calls,
+        f"plan_llm_seconds_{label}": round(totals.llm_time_s, 1),
+        f"plan_non_llm_seconds_{label}": round(totals.other_time_s, 1),
+        f"plan_audience_{label}": plan.audience.size,
+        f"plan_segments_{label}": len(plan.segments),
+        f"plan_planned_sends_{label}": plan.launch.planned_sends if plan.launch else 0,
+        f"plan_copy_from_llm_{label}": totals.copy_from_llm,
+        f"plan_status_{label}": plan.status,
+        **measured,
     }
 
 

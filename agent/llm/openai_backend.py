@@ -120,7 +120,8 @@ class OpenAIBackend:
                 result = send(self._clients[url])
             except (openai.APIConnectionError, openai.InternalServerError) as exc:
                 status = getattr(exc, "status_code", None)
-                reason = f"answered {status}" if status else f"unreachable ({type(exc).__name__}: {exc})"
+                reason = (f"answered {status}: {getattr(exc, 'message', exc)}" if status
+                          else f"unreachable ({type(exc).__name__}: {exc})")
                 failures.append(f"{url} {reason}")
                 self.pool.mark_down(url, reason)
                 continue
@@ -131,7 +132,7 @@ class OpenAIBackend:
             logger.debug("LLM server %s answered", url)
             return result
         if len(failures) == 1:
-            raise LLMError(f"cannot reach the LLM server at {failures[0]}")
+            raise LLMError(f"LLM server at {failures[0]}")
         raise LLMError(f"no LLM server answered ({len(failures)} tried): " + "; ".join(failures))
 
     def chat(self, request: ChatRequest) -> ChatReply:
