@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -43,6 +44,7 @@ from rich.console import Console
 from agent.brief import check_against_shop, load_brief
 from agent.llm import LLMError, OpenAIBackend, probe
 from agent.loop import Planner, PlannerTools
+from agent.plan import CampaignPlan
 from agent.progress import progress_bar
 from agent.settings import Settings
 from tools.audience import AudienceQuery, ProfilesTool
@@ -195,6 +197,22 @@ def _scoring(settings: Settings, effect: PurchaseEffect, tool: RecommendTool, so
     }  # fmt: skip
 
 
+def _plan(tools: PlannerTools, settings: Settings, vocabulary: dict[str, list[str]], label: str
+          ) -> tuple[CampaignPlan | None, float, str]:
+    """Plan the Christmas brief on the scale shop; return the plan (None on an LLM failure), seconds and why."""
+    brief = load_brief(BRIEF).model_copy(update={
+        "shop": tools.shop.name, "name": f"Scale test {label}: Christmas gifts for lapsed buyers"})
+    brief = check_against_shop(brief, vocabulary)
+    with tempfile.TemporaryDirectory() as audiences:
+        start = time.perf_counter()
+        try:
+            planner = Planner(dataclasses.replace(tools, audience_dir=Path(audiences)),
+                              concurrency=settings.llm_concurrency, seed=settings.seed)
+            return planner.run(brief), time.perf_counter() - start, ""
+        except LLMError as exc:  # keep what was measured before the LLM failed
+            return None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
+
+
 def measure_size(settings: Settings, size: int, console: Console | None = None) -> dict[str, Any]:
     """Measure one size in this process (call it in a fresh process: peak RSS is the process's).
 
@@ -226,30 +244,21 @@ def measure_size(settings: Settings, size: int, console: Console | None = None) 
     scoring = _scoring(settings, effect, recommend, sample, console)
 
     url = settings.effective_llm_url
+    plan, plan_seconds = None, 0.0
     if probe(url) is None:  # never start a server here: the machine's shared one is used (`campaign llm serve`)
-        raise RuntimeError(f"no LLM server answers at {url}: start one with `campaign llm serve`")
-    with tempfile.TemporaryDirectory() as audiences:
-        backend = OpenAIBackend.from_settings(settings)  # the embedded server's URL unless URLs are set
+        failure = f"no LLM server answers at {url}: start one with `campaign llm serve`"
+    else:
         tools = PlannerTools(
             shop=scale.shop, profiles=profiles, recommend=ScaleRecommend.for_replicas(recommend, replicas),
             effect=ScaleEffect.for_replicas(effect, replicas, scale.label),
-            copy=CopyTool(backend, retries=settings.llm_validation_retries, temperature=settings.llm_temperature,
-                          seed=settings.seed),
+            copy=CopyTool(OpenAIBackend.from_settings(settings), retries=settings.llm_validation_retries,
+                          temperature=settings.llm_temperature, seed=settings.seed),
             predict_effect=functools.partial(predict_effect, headlines=headlines, settings=settings),
-            scorer=LocalScorer(SHARD_SIZE), audience_dir=Path(audiences),
+            scorer=LocalScorer(SHARD_SIZE),
         )  # fmt: skip
-        brief = load_brief(BRIEF).model_copy(update={
-            "shop": scale.shop.name, "name": f"Scale test {label}: Christmas gifts for lapsed buyers"})
-        brief = check_against_shop(brief, store.vocabulary())
         if console is not None:
             console.print(f"bench scale {label}: planning with the LLM at {url} …", highlight=False)
-        start = time.perf_counter()
-        try:
-            plan = Planner(tools, concurrency=settings.llm_concurrency, seed=settings.seed).run(brief)
-        except LLMError as exc:  # keep what was measured before the LLM failed
-            plan = None
-            failure = f"{type(exc).__name__}: {exc}"
-        plan_seconds = time.perf_counter() - start
+        plan, plan_seconds, failure = _plan(tools, settings, store.vocabulary(), label)
     measured = {
         f"peak_rss_mb_{label}": _peak_rss_mb(),
         f"mirror_load_seconds_{label}": round(mirror_seconds, 1),
