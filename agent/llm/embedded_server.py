@@ -9,6 +9,7 @@ embedded server only when nothing else does; :func:`serve_forever` backs ``campa
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -231,12 +232,47 @@ class LLMServer:
 
 
 @contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    """Hold an advisory ``fcntl.flock`` lock (``LOCK_SH`` or ``LOCK_EX``) on ``path`` for the block.
+
+    The standard library's ``fcntl`` is used rather than the ``filelock`` package because it offers shared
+    locks, which tell the process that started the server whether others still use it. The kernel drops
+    the lock when a process dies, even by SIGKILL, so a crash never leaves a stale lock behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _reuse(settings: Settings, url: str) -> bool:
+    """True when a server with ``settings.llm_model`` answers at ``url``; False when nothing answers."""
+    names = probe(url)
+    if names is None:
+        return False
+    if settings.llm_model not in names:
+        raise LLMServerError(
+            f"the server at {url} serves {names}, not {settings.llm_model!r}; "
+            "stop it, set CAMPAIGN_LLM_MODEL, or choose another CAMPAIGN_LLM_PORT"
+        )
+    return True
+
+
+@contextlib.contextmanager
 def ensure_llm_server(settings: Settings) -> Iterator[str]:
     """Yield the base URL of an LLM server that answers, starting the embedded one only if needed.
 
     ``settings.llm_base_url`` or ``settings.llm_base_urls`` set: yield the first, start nothing. A server
     already answering at the embedded URL with ``settings.llm_model``: reuse it and leave it running.
     Otherwise start the embedded server and stop it on exit.
+
+    Several ``campaign`` processes on one machine share one embedded server: starting is serialised by an
+    exclusive lock (so two processes never start two servers on one port), and every user holds a shared
+    lock while it uses the server. The process that started it stops it on exit only after the other users
+    are done.
 
     Raises:
         LLMServerError: when the embedded server is needed but cannot be started, or the embedded port
@@ -246,17 +282,22 @@ def ensure_llm_server(settings: Settings) -> Iterator[str]:
         yield settings.effective_llm_url
         return
     url = settings.embedded_llm_url
-    names = probe(url)
-    if names is not None:
-        if settings.llm_model not in names:
-            raise LLMServerError(
-                f"the server at {url} serves {names}, not {settings.llm_model!r}; "
-                "stop it, set CAMPAIGN_LLM_MODEL, or choose another CAMPAIGN_LLM_PORT"
-            )
-        yield url
-        return
-    with LLMServer(settings) as server:
-        yield server.url
+    locks = settings.home / "run"
+    start_lock = locks / f"llm-server-{settings.llm_port}.start"
+    users_lock = locks / f"llm-server-{settings.llm_port}.users"
+    server: LLMServer | None = None
+    with _flock(start_lock, fcntl.LOCK_EX):
+        if not _reuse(settings, url):
+            server = LLMServer(settings)
+            server.__enter__()
+    try:
+        with _flock(users_lock, fcntl.LOCK_SH):
+            yield url if server is None else server.url
+    finally:
+        if server is not None:
+            # Wait for the processes still using the server (each holds the shared lock), then stop it.
+            with _flock(users_lock, fcntl.LOCK_EX):
+                server.stop()
 
 
 def serve_forever(

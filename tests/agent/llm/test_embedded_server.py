@@ -6,6 +6,7 @@ import stat
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -155,3 +156,60 @@ def test_timeout_stops_the_whole_process_group(
     while time.monotonic() < deadline and alive(child):
         time.sleep(0.1)
     assert not alive(child), "a process of the server's group survived stop()"
+
+
+class _CountingServer:
+    """Stands in for LLMServer in the sharing tests: counts starts and stops, answers while up."""
+
+    state: ClassVar[dict[str, int]] = {"starts": 0, "stops": 0, "up": 0}
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.embedded_llm_url
+
+    def __enter__(self) -> _CountingServer:
+        self.state["starts"] += 1
+        self.state["up"] = 1
+        return self
+
+    def stop(self) -> None:
+        self.state["stops"] += 1
+        self.state["up"] = 0
+
+
+@pytest.fixture
+def counting(installed: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """The counting server in place of LLMServer, and a probe that sees it while it is up."""
+    _CountingServer.state = {"starts": 0, "stops": 0, "up": 0}
+    monkeypatch.setattr(llm_server, "LLMServer", _CountingServer)
+    monkeypatch.setattr(
+        llm_server, "probe", lambda url, timeout_s=2.0: [installed.llm_model] if _CountingServer.state["up"] else None
+    )
+    return _CountingServer.state
+
+
+def test_a_second_user_reuses_the_started_server(installed: Settings, counting: dict[str, int]) -> None:
+    with ensure_llm_server(installed) as first, ensure_llm_server(installed) as second:
+        assert first == second
+        assert counting["starts"] == 1
+    assert counting == {"starts": 1, "stops": 1, "up": 0}
+
+
+def test_the_starter_stops_the_server_only_after_other_users(installed: Settings, counting: dict[str, int]) -> None:
+    import threading
+
+    entered, leave = threading.Event(), threading.Event()
+
+    def starter() -> None:
+        with ensure_llm_server(installed):
+            entered.set()
+            leave.wait()
+
+    thread = threading.Thread(target=starter)
+    thread.start()
+    entered.wait()
+    with ensure_llm_server(installed):
+        leave.set()  # the starter leaves its block now, but must wait for this user before stopping
+        assert counting["starts"] == 1
+        assert counting["stops"] == 0 and counting["up"] == 1
+    thread.join()
+    assert counting == {"starts": 1, "stops": 1, "up": 0}
