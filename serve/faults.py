@@ -441,6 +441,8 @@ def portrait_store_corrupted(rig: FaultRig) -> FaultResult:
 
 def _portrait_child(source_home: Path, home: Path, shop_name: str) -> FaultResult:
     """Child process of :func:`portrait_store_corrupted`."""
+    from chromadb.api.client import SharedSystemClient
+
     from serve.health import health
     from tools.audience import ProfilesTool
     from tools.portraits import PortraitStore, open_portrait_store
@@ -449,8 +451,8 @@ def _portrait_child(source_home: Path, home: Path, shop_name: str) -> FaultResul
     name = "portrait_store_corrupted"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    for entry in source_home.iterdir():  # the same data and models; copies of the store and its derived tables
-        if entry.name in {"chroma", "profiles"}:
+    for entry in source_home.iterdir():  # the same data and models; a copy of the derived tables (no store)
+        if entry.name == "profiles":
             shutil.copytree(entry, home / entry.name)
         elif entry.name in {"data", "models"}:
             (home / entry.name).symlink_to(entry.resolve(), target_is_directory=True)
@@ -459,10 +461,13 @@ def _portrait_child(source_home: Path, home: Path, shop_name: str) -> FaultResul
     jobs = mock.Mock(workers=1, queue_size=1, queued=0, running=0)
     model = FunctionModel(lambda r: reply_text("ok"), name="scripted")
     notes = []
-    for fault in ("deleted", "corrupted"):
+    for fault in ("deleted", "corrupted"):  # deleted, then a corrupt file in its place; then one rebuild
+        SharedSystemClient.clear_system_cache()  # open the folder afresh, as a restarted server does
         if fault == "deleted":
-            shutil.rmtree(home / "chroma")
+            shutil.rmtree(home / "chroma", ignore_errors=True)
         else:  # Chroma's catalogue overwritten
+            shutil.rmtree(home / "chroma", ignore_errors=True)
+            (home / "chroma").mkdir()
             (home / "chroma" / "chroma.sqlite3").write_bytes(b"\x00not a database" * 256)
         try:  # what a restarted `campaign serve` opens, and /healthz then reports
             store = PortraitStore.from_settings(settings, shop=shop.name)
@@ -473,11 +478,13 @@ def _portrait_child(source_home: Path, home: Path, shop_name: str) -> FaultResul
             report = {"ok": False, "error": f"opening the store: {type(exc).__name__}: {exc}"}
         if report["ok"]:
             return FaultResult(name=name, survived=False, detail=f"/healthz says a {fault} store is fine: {report}")
-        rebuilt = open_portrait_store(settings, shop, repair=True)  # what `campaign index` does
-        count = rebuilt.count()
-        if count != len(shop.customers):
-            return FaultResult(name=name, survived=False, detail=f"rebuilt {count} portraits after {fault}")
-        notes.append(f"{fault}: healthz {str(report.get('error', 'not ok'))[:60]!r}; index rebuilt {count}")
+        notes.append(f"{fault}: healthz {str(report.get('error', 'not ok'))[:50]!r}")
+    SharedSystemClient.clear_system_cache()
+    rebuilt = open_portrait_store(settings, shop, repair=True)  # what `campaign index` does
+    count = rebuilt.count()
+    if count != len(shop.customers):
+        return FaultResult(name=name, survived=False, detail=f"rebuilt {count} portraits of {len(shop.customers)}")
+    notes.append(f"campaign index rebuilt {count} portraits")
     return FaultResult(name=name, survived=True, detail="; ".join(notes)[:300])
 
 
