@@ -92,7 +92,13 @@ def serve_command(
         with console.status(f"loading shop {settings.default_shop!r}, portraits, recommender and effect model …"):
             backend = OpenAIBackend.from_settings(settings)
             tools = Toolbox(settings, backend, console)
-            tools.for_shop(None)  # the default shop's tools load now; other shops' on their first plan
+            try:
+                tools.for_shop(None)  # the default shop's tools load now; other shops' on their first plan
+            except Exception as exc:
+                if not type(exc).__module__.startswith("chromadb"):
+                    raise
+                raise CommandError(f"the portrait store in {settings.chroma_dir} cannot be read "
+                                   f"({type(exc).__name__}: {exc}); rebuild it with `campaign index`") from None
         with console.status("waiting for the LLM server …"), ensure_llm_server(settings) as url:
             console.print(f"LLM: {settings.llm_model} at {url}", highlight=False)
             app = create_app(settings, tools, backend)
