@@ -213,10 +213,12 @@ def _plan(tools: PlannerTools, settings: Settings, vocabulary: dict[str, list[st
             return None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
 
 
-def measure_size(settings: Settings, size: int, console: Console | None = None) -> dict[str, Any]:
+def measure_size(settings: Settings, size: int, console: Console | None = None, scoring: bool = True
+                 ) -> dict[str, Any]:
     """Measure one size in this process (call it in a fresh process: peak RSS is the process's).
 
-    The size's store must be ingested first (:func:`ingest`).
+    The size's store must be ingested first (:func:`ingest`). ``scoring`` False skips the batch-scoring
+    comparison (``--no-scoring``: e.g. to measure the plan again on a machine where Ray is short of memory).
     """
     label = size_label(size)
     started = time.perf_counter()
@@ -241,7 +243,7 @@ def measure_size(settings: Settings, size: int, console: Console | None = None) 
     retrieval = _retrieval(profiles)
 
     sample = replicas["source_id"].head(SCORE_CUSTOMERS).astype(str).tolist()
-    scoring = _scoring(settings, effect, recommend, sample, console)
+    scores = _scoring(settings, effect, recommend, sample, console) if scoring else "not measured (--no-scoring)"
 
     url = settings.effective_llm_url
     plan, plan_seconds = None, 0.0
@@ -268,7 +270,7 @@ def measure_size(settings: Settings, size: int, console: Console | None = None) 
         f"real_models_load_seconds_{label}": round(models_seconds, 1),
         f"retrieval_p95_ms_{label}": retrieval["p95_ms"],
         f"retrieval_p50_ms_{label}": retrieval["p50_ms"],
-        f"scoring_{label}": scoring,
+        f"scoring_{label}": scores,
         f"vllm_processes_{label}": _rss_mb(("vllm", "VLLM")),
         f"chroma_{label}": _rss_mb(("chroma run",)) if settings.chroma_url else "embedded in the planning process",
         f"worker_seconds_{label}": round(time.perf_counter() - started, 1),
@@ -338,12 +340,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(SIZES))
     parser.add_argument("--worker", default=None)
+    parser.add_argument("--no-scoring", action="store_true")
     args = parser.parse_args()
     console = Console(stderr=True)
     settings = Settings()
     if args.worker:
         with contextlib.redirect_stdout(sys.stderr):
-            result = measure_size(settings, parse_size(args.worker), console)
+            result = measure_size(settings, parse_size(args.worker), console, scoring=not args.no_scoring)
         print(json.dumps(result, default=str))
         return
     print(json.dumps(run(settings, console, args.sizes), indent=2, default=str))
