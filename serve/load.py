@@ -210,14 +210,17 @@ def run_burst(settings: Settings, n: int = 20, llm: str = "real", queue_size: in
             rejected = [r for r in answers if r.status_code == 429]
             started = time.perf_counter()
             ended, most_queued = _wait_ended(url, key, accepted)
-            final = Counter(httpx.get(f"{url}/v1/plans/{i}", headers={"Authorization": f"Bearer {key}"},
-                                      timeout=30).json()["status"] for i in accepted)
+            jobs = [httpx.get(f"{url}/v1/plans/{i}", headers={"Authorization": f"Bearer {key}"}, timeout=30).json()
+                    for i in accepted]
+            final = Counter(job["status"] for job in jobs)
+            reasons = Counter(str(job.get("error"))[:160] for job in jobs if job.get("error"))
             queue_size = httpx.get(f"{url}/healthz", timeout=30).json()["jobs"]["queue_size"]
     return {"requests": n, "accepted": len(accepted), "rejected_429": len(rejected),
             "other": sorted(r.status_code for r in answers if r.status_code not in (202, 429)),
             "message_429": rejected[0].json().get("detail") if rejected else None,
             "retry_after": rejected[0].headers.get("retry-after") if rejected else None,
-            "ended": ended, "final_statuses": dict(final), "drain_s": round(time.perf_counter() - started, 1),
+            "ended": ended, "final_statuses": dict(final), "failure_reasons": dict(reasons),
+            "drain_s": round(time.perf_counter() - started, 1),
             "most_queued": most_queued, "queue_size": queue_size}
 
 
