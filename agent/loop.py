@@ -71,8 +71,8 @@ EXTRA_CANDIDATES = 3
 MIN_GAIN = 0.005  # a candidate must beat a variant's predicted p_like by this much to replace it
 MIN_RELATIVE_GAIN = 0.05  # … or, on observed purchase rates (0.1–10%), by this share of the variant's rate
 REWRITE_SHARE = 3
-"""Each round rewrites the weakest third of a segment × channel's active variants (at least one; none besides a
-product swap in a cell of fewer than three), so a round writes at most one message per active variant."""
+"""Each round rewrites the weakest third of a segment × channel's active variants (at least one), leaving out the
+variant a product swap was tried on that round, so a round writes at most one message per active variant."""
 MIN_REWRITE_GAIN = 0.01
 """A rewrite is kept when its predicted response per send beats the old message's by at least 1% (relative; both
 share the segment × product base rate, so this is a 1% better headline index)."""
@@ -522,15 +522,14 @@ class Planner:
                                + ("replaced" if better else "kept the old message"),
                     ))
                 plan.variants.extend(new)
-                decisions += self._rewrite(run, round_no, step, {(s.segment_id, c) for s, c, _, _ in jobs})
+                decisions += self._rewrite(run, round_no, step, {old.variant_id for *_, old in jobs})
                 plan.revisions.extend(decisions)
                 step.outputs["decisions"] = [d.model_dump(exclude={"round"}) for d in decisions]
             if not jobs and not any(d.action == "rewrite" for d in decisions):
                 step.notes.append("stopped: no unused candidate beats an active variant and no rewrite improved")
                 break
 
-    def _rewrite(self, run: _Run, round_no: int, step: TraceStep, swapped: set[tuple[str, Channel]]
-                 ) -> list[Revision]:
+    def _rewrite(self, run: _Run, round_no: int, step: TraceStep, swapped: set[str]) -> list[Revision]:
         """Rewrite the round's weakest variants with their prediction as feedback; keep a rewrite that predicts better.
 
         A rewrite is kept when its predicted response per send beats the old message's by :data:`MIN_REWRITE_GAIN`
@@ -582,12 +581,12 @@ class Planner:
         return decisions
 
     @staticmethod
-    def _rewrite_targets(run: _Run, round_no: int, step: TraceStep, swapped: set[tuple[str, Channel]]
+    def _rewrite_targets(run: _Run, round_no: int, step: TraceStep, swapped: set[str]
                          ) -> list[tuple[Segment, CopyVariant]]:
-        """Choose the round's rewrites: the weakest third of each segment × channel's active variants.
+        """Choose the round's rewrites: the weakest third of each segment × channel's active variants (at least one).
 
-        At least one per cell, but none in a cell of fewer than three whose weakest variant is being swapped this
-        round; a variant written this round or rewritten before is not chosen.
+        Left out: a variant written this round, one rewritten before, and one a product swap was tried on this
+        round (``swapped``: the cell then rewrites at most its other variants).
         """
         tried = {v.rewrite_of for v in run.plan.variants if v.rewrite_of}
         targets: list[tuple[Segment, CopyVariant]] = []
@@ -597,11 +596,10 @@ class Planner:
             for channel in run.brief.channels:
                 active = [v for v in run.plan.active_variants() if v.segment_id == seg.segment_id
                           and v.channel == channel]
-                share = len(active) // REWRITE_SHARE
-                count = share if (seg.segment_id, channel) in swapped else max(1, share)
+                count = max(1, len(active) // REWRITE_SHARE)
                 eligible = []
                 for v in sorted(active, key=lambda v: v.rate()[0]):
-                    if v.round_added == round_no or v.variant_id in tried or v.predicted is None \
+                    if v.round_added == round_no or v.variant_id in tried | swapped or v.predicted is None \
                             or v.product_id not in products:
                         continue
                     if v.predicted.headline_index_low == v.predicted.headline_index_high:

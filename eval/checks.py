@@ -89,8 +89,10 @@ def score_schema(raw: str | dict[str, Any]) -> tuple[ScoreResult, CampaignPlan |
         ("run totals are present", t is not None),
         ("totals count every variant as llm or template copy",
          t is not None and t.copy_from_llm + t.copy_from_template == len(plan.variants)),
-        ("totals' LLM calls equal the variants' LLM attempts",
-         t is not None and t.llm_calls == sum(v.llm_attempts for v in plan.variants)),
+        # Steps that write no variant call the LLM too (strategy proposals, rewrites no candidate passed).
+        ("totals' LLM calls equal the trace steps' and cover the variants' LLM attempts",
+         t is not None and t.llm_calls == sum(s.llm_calls for s in plan.trace)
+         and t.llm_calls >= sum(v.llm_attempts for v in plan.variants)),
     ]
     return checks_result("schema", checks, 1.0), plan
 
