@@ -7,7 +7,9 @@ cached under ``settings.models_dir / "headlines"`` because encoding thousands of
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -69,7 +71,8 @@ def embed_cached(texts: Sequence[str], settings: Settings) -> np.ndarray:
         known.update(zip(missing, encode(missing, settings), strict=True))
         folder.mkdir(parents=True, exist_ok=True)
         names = list(known)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp.npz")  # one per writer: two
+        # plans saving at once each replace the cache with a whole file (one shared name: the second rename failed)
         np.savez(tmp, texts=np.array(names), vectors=np.stack([known[n] for n in names]).astype(np.float32))
         tmp.replace(path)
     if not texts:
