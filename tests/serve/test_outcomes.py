@@ -8,9 +8,11 @@ The database tests run on SQLite and on a throwaway PostgreSQL server (tests/ser
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import serve.outcomes
-from agent.audience_file import read_send_list, write_audience_file
+from agent.audience_file import audience_dir, read_send_list, write_audience_file
 from agent.brief import parse_brief
 from agent.cli import app as cli_app
 from agent.llm import FunctionModel
@@ -341,3 +343,66 @@ def test_each_variant_is_checked_against_its_predicted_interval(store: Store, hi
     assert "Results: Tom &amp; Jerry&#x27;s &quot;gift&quot; sale" in page  # escaped (markup is refused earlier)
     assert page.count('<img src="data:image/png;base64,') == 2  # lift per arm, predicted against observed
 
+
+def test_a_cli_plan_is_recorded_in_the_api_database_and_takes_outcomes(
+        api_retail_tools: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``campaign plan`` on the retail shop (scripted copywriter), then import and analyse its outcomes by plan id.
+
+    The shop was never sent this campaign, so the outcomes are derived, not observed: ``converted`` is whether the
+    customer really ordered in the shop's last 30 days (any product), ``revenue`` what they spent then.
+    """
+    import agent.assemble
+    import agent.cli
+    import agent.llm
+
+    local = settings.model_copy(update={"db_url": f"sqlite:///{tmp_path / 'api.db'}"})
+    for module in (agent.cli, serve.outcomes):
+        monkeypatch.setattr(module, "get_settings", lambda: local)
+    tools = dataclasses.replace(api_retail_tools, audience_dir=audience_dir(local))  # as build_tools sets it
+    monkeypatch.setattr(agent.assemble, "build_tools", lambda *args, **kwargs: tools)
+
+    @contextmanager
+    def scripted_server(_: Settings) -> Iterator[str]:
+        yield "http://scripted"  # the copywriter is a FunctionModel: no server is called
+
+    monkeypatch.setattr(agent.llm, "ensure_llm_server", scripted_server)
+    brief = tmp_path / "brief.yaml"
+    brief.write_text("name: Lapsed buyers\nshop: retail\ngoal: Bring lapsed buyers back\naudience: lapsed customers\n"
+                     "audience_filter: {lifecycle: [lapsed]}\nchannels: [email]\nsend_budget: 2000\n"
+                     "variants_per_channel: 2\nmax_revisions: 1\n", encoding="utf-8")
+    runner = CliRunner()
+    planned = runner.invoke(cli_app, ["plan", str(brief), "--out", str(tmp_path / "out")])
+    assert planned.exit_code == 0, planned.output
+    plan = CampaignPlan.model_validate_json((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    assert f"recorded plan {plan.plan_id} in the API database" in planned.output
+    assert plan.launch is not None and plan.audience_file is not None and plan.audience_file.sends > 0
+    store = Store(local.database_url)
+    try:
+        job = store.job(plan.plan_id)
+        assert job is not None and (job.owner, job.status) == ("cli", "done")
+        assert CampaignPlan.model_validate_json(job.plan or "").audience_file == plan.audience_file
+        assert plan.plan_id in [j.id for j in store.jobs()]  # GET /v1/plans lists it
+    finally:
+        store.engine.dispose()
+    sent = read_send_list(local, plan).dropna(subset=["variant_id"])
+    orders = api_retail_tools.shop.orders
+    last = orders[(orders["timestamp"] > orders["timestamp"].max() - 30 * 86400) & orders["cancelled"].ne(1)]
+    spent = (last["quantity"] * last["unit_price"]).groupby(last["customer_id"]).sum()
+    outcomes = pd.DataFrame({"customer_id": sent["customer_id"], "arm": sent["variant_id"], "sent_at": SENT_AT,
+                             "converted": sent["customer_id"].isin(spent.index).astype(int),
+                             "revenue": sent["customer_id"].map(spent).fillna(0.0).round(2)})
+    file = tmp_path / "outcomes.parquet"
+    outcomes.to_parquet(file, index=False)
+    imported = runner.invoke(cli_app, ["outcomes", "import", plan.plan_id, str(file)])
+    assert imported.exit_code == 0, imported.output
+    assert f"{len(outcomes)} rows: {len(outcomes)} added" in imported.stdout
+    report = tmp_path / "results.html"
+    analysed = runner.invoke(cli_app, ["outcomes", "analyse", plan.plan_id, "--json", "--html", str(report)])
+    assert analysed.exit_code == 0, analysed.output
+    summary = json.loads(analysed.stdout)
+    assert summary["rows"] == len(outcomes)
+    assert {a["arm"] for a in summary["arms"]} == set(outcomes["arm"]) - {"holdout"}
+    result = plan_results(Store(local.database_url), local, plan.plan_id)
+    assert [c.observed_metric for c in result.predictions] == ["converted", "revenue per customer"]
+    assert {c.arm for c in result.predictions[0].arms} == set(outcomes["arm"]) - {"holdout"}
+    assert report.read_text(encoding="utf-8").count('<img src="data:image/png;base64,') == 3  # lift, 2 × predicted
