@@ -203,10 +203,12 @@ def test_trace_and_markdown(plan, tmp_path):
     rounds = sum(s.startswith("revise round") for s in steps)
     # The API's progress total: the loop's count for the rounds run, at most its count before the run.
     assert len(plan.trace) == expected_steps(plan.brief, rounds) <= expected_steps(plan.brief)
-    # Every LLM call wrote a variant, or a rewrite that no candidate passed (the revision says how many calls).
+    # Every LLM call wrote a variant, or a rewrite that no candidate passed (the revision says how many calls), or
+    # proposed a strategy (the choose step's calls).
     failed = sum(int(m.group(1)) for r in plan.revisions
                  if (m := re.search(r"quality floor in (\d+) LLM call", r.reason)))
-    assert plan.totals.llm_calls == sum(v.llm_attempts for v in plan.variants) + failed > 0
+    strategy = next(s for s in plan.trace if s.step == "choose products").llm_calls
+    assert plan.totals.llm_calls == sum(v.llm_attempts for v in plan.variants) + failed + strategy > 0
     json_path, md_path = write_plan(plan, tmp_path)
     markdown = md_path.read_text()
     for segment in plan.segments:
@@ -356,7 +358,7 @@ def rewriting_copywriter(rewrites):
         if title is None:
             return reply_text("?")
         headline = f"{title.group(1)} is back"
-        if len(request.messages) > 2:  # the first draft's prompt, the old message, the feedback
+        if _is_rewrite(request):
             with lock:
                 headline = f"{title.group(1)} {rewrites[calls['rewrites'] % len(rewrites)]}"
                 calls["rewrites"] += 1
@@ -364,6 +366,11 @@ def rewriting_copywriter(rewrites):
                            "cta": "Watch now"})
 
     return FunctionModel(respond)
+
+
+def _is_rewrite(request: ChatRequest) -> bool:
+    """Tell a rewrite request: the first draft's prompt, the old message, then the copy-effect feedback."""
+    return len(request.messages) == 4 and "The copy-effect model predicts" in (request.messages[3].content or "")
 
 
 def _rewrite_plan(tools, rewrites):
@@ -404,7 +411,7 @@ def test_rewrite_keeps_only_improvements(tools):
 
 def test_rewrite_prompt_holds_the_prediction_and_its_factors(tools):
     plan, requests = _rewrite_plan(tools, ["tonight"])
-    rewrites = [r for r in requests if len(r.messages) == 4]
+    rewrites = [r for r in requests if _is_rewrite(r)]
     assert rewrites
     for request in rewrites:
         old, feedback = request.messages[2].content, request.messages[3].content
