@@ -56,8 +56,9 @@ _OFFER = re.compile(
 )
 # Claims the catalog can never back: it holds titles, years and genres only.
 CLAIMS: dict[str, re.Pattern[str]] = {
-    "an award": re.compile(r"\b(?:oscars?|academy awards?|award[- ]winning|golden globes?|nominated)\b"
-                           r"|奥斯卡|获奖|金球奖", re.IGNORECASE),
+    "an award": re.compile(r"\b(?:oscars?|academy awards?|award[- ]winning|golden globes?|nominated|nobel|"
+                           r"prize[- ]winning|palme d'or|emmys?|baftas?)\b"
+                           r"|奥斯卡|获奖|金球奖|诺贝尔|大奖", re.IGNORECASE),
     "cast or crew": re.compile(r"\b(?:starring|directed by|director)\b|主演|导演", re.IGNORECASE),
     "a star rating": re.compile(r"\d(?:\.\d)?\s*(?:/\s*(?:5|10)\b|stars?\b)|★|评分|\d\s*星", re.IGNORECASE),
     "newness": re.compile(r"\b(?:new releases?|just released|brand[- ]new|in theaters|premieres?|the latest)\b"

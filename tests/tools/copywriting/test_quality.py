@@ -86,6 +86,8 @@ def test_claims_beyond_the_facts_include_true_story_and_fame():
                  "Gattaca, a legendary masterpiece"):
         assert any("claims fame or acclaim" in p for p in grounding_problems(text, GATTACA, "en")), text
     assert any("claims fame" in p for p in grounding_problems("Gattaca，真实故事改编", GATTACA, "zh"))
+    for text in ("Gattaca, a Nobel-worthy story", "Gattaca, the prize-winning film"):  # seen on the 135M model
+        assert any("claims an award" in p for p in grounding_problems(text, GATTACA, "en")), text
     bonus = grounding_problems("Party bunting with a bonus gift", BUNTING, "en")
     assert any("free delivery, gifts" in p for p in bonus)
 
