@@ -35,7 +35,7 @@ from tools.effect.effect_tool import N_BOOTSTRAP, EffectEstimate, EffectRequest,
 from tools.effect.purchases.history import DAY, PRODUCT_CODE, shop_history
 from tools.effect.purchases.ranking import NextMonthRanker
 from tools.effect.send_value import Amount, SendValue
-from tools.effect.uplift import ASSUMPTION, LiftPrior, hillstrom_prior
+from tools.effect.uplift import ASSUMPTION, LearnedLift, LiftPrior, hillstrom_prior, load_learned_lift
 from tools.saved_models import load_saved, save_model
 
 if TYPE_CHECKING:
@@ -78,12 +78,15 @@ class PurchaseEffect:
         ranker: A next-month ranker fitted on the shop's orders up to its last day.
         prior: The uplift prior.
         seed: Seed of the bootstrap (the same request always gets the same interval).
+        learned: What ``campaign train`` learned from the shop's own campaign outcomes (None: none yet). Where it
+            has evidence for a product, its posterior lift replaces the prior: a lift the shop measured itself.
     """
 
-    def __init__(self, shop: Shop, ranker: NextMonthRanker, prior: LiftPrior, seed: int = SEED) -> None:
+    def __init__(self, shop: Shop, ranker: NextMonthRanker, prior: LiftPrior, seed: int = SEED,
+                 learned: LearnedLift | None = None) -> None:
         if shop.orders is None or shop.orders.empty or not shop.has_prices:
             raise ValueError(f"shop {shop.name!r} has no priced order lines")
-        self.ranker, self.prior, self.seed = ranker, prior, seed
+        self.ranker, self.prior, self.seed, self.learned = ranker, prior, seed, learned
         self.currency = shop.currency
         lines = shop_history(shop.orders, product_pattern=_product_pattern(shop))
         products = shop.products.assign(product_id=shop.products["product_id"].astype(str)).set_index("product_id")
@@ -111,7 +114,10 @@ class PurchaseEffect:
                     "order line revenue",
             "metric": METRIC,
             "caveat": CAVEAT,
-            "assumption": ASSUMPTION,
+            "assumption": ASSUMPTION if learned is None else (
+                f"{learned.summary()}; it replaces the Hillstrom prior for the products and customers those "
+                f"campaigns cover. Elsewhere: {ASSUMPTION}"),
+            "learned": learned.card() if learned is not None else None,
             "organic_model": {
                 "name": "NextMonthRanker", "trained_to": str(ranker.cut), "train_cuts": ranker.train_cuts,
                 "validation": "campaign bench shop --json (validation month 2011-10-09..11-08 on retail)",
@@ -154,7 +160,8 @@ class PurchaseEffect:
             ranker = NextMonthRanker(categories=categories, seed=settings.seed,
                                      product_pattern=_product_pattern(shop)).fit(shop.orders, cut)
             save_model({"fingerprint": fingerprint, "ranker": ranker}, path)
-        return cls(shop, ranker, hillstrom_prior(settings, "any"), seed=settings.seed)
+        return cls(shop, ranker, hillstrom_prior(settings, "any"), seed=settings.seed,
+                   learned=load_learned_lift(settings.models_dir, shop.name))
 
     @property
     def model_card(self) -> dict[str, Any]:
@@ -185,7 +192,8 @@ class PurchaseEffect:
         already = np.asarray(self.bought[known][:, cols].sum(axis=0)).ravel() if known.size else np.zeros(m)
         estimates = []
         for j, pid in enumerate(pids):
-            value = self._value(p[:, j], float(mean_low[j]), float(mean_high[j]), self.line_revenue[pid])
+            lift, source = self._lift(cids, pid)
+            value = self._value(p[:, j], float(mean_low[j]), float(mean_high[j]), self.line_revenue[pid], lift, source)
             per_send = value.incremental_revenue.scaled(1.0 / n)
             estimates.append(EffectEstimate(
                 product_id=pid, metric=METRIC, point=per_send.point, low=per_send.low, high=per_send.high,
@@ -194,10 +202,22 @@ class PurchaseEffect:
             ))
         return EffectResult(estimates=estimates, model_card=self._card)
 
-    def _value(self, p: np.ndarray, mean_low: float, mean_high: float, line_revenue: float) -> SendValue:
+    def _lift(self, customer_ids: list[str], product_id: str) -> tuple[Amount, str]:
+        """Return the relative lift of a send of ``product_id`` to the group, and where it comes from.
+
+        The shop's learned lift when its campaigns sent this product (their customers take their own cell's
+        posterior, the others the product's pooled posterior), else the Hillstrom prior.
+        """
+        if self.learned is not None and any(v.product_id == product_id for v in self.learned.variants):
+            g = self.learned.group_lift(customer_ids, product_id)
+            used = ", ".join(c.plan_id for c in self.learned.campaigns)
+            return Amount(point=g.lift, low=g.low, high=g.high), f"learned from campaign(s) {used}"
+        return Amount(point=self.prior.lift, low=self.prior.low, high=self.prior.high), self.prior.source
+
+    def _value(self, p: np.ndarray, mean_low: float, mean_high: float, line_revenue: float, lift: Amount,
+               source: str) -> SendValue:
         """Return the group's expected orders and revenue, with and without a send, from probabilities ``p``."""
         n = p.size
-        lift = Amount(point=self.prior.lift, low=self.prior.low, high=self.prior.high)
 
         def count(probabilities: np.ndarray, low: np.ndarray, high: np.ndarray) -> Amount:
             sd = float(np.sqrt(np.sum(probabilities * (1 - probabilities))))
@@ -213,7 +233,7 @@ class PurchaseEffect:
             customers=n, currency=self.currency or "", line_revenue=float(line_revenue), organic_orders=organic,
             with_send_orders=with_send, incremental_orders=incremental,
             organic_revenue=organic.scaled(line_revenue), with_send_revenue=with_send.scaled(line_revenue),
-            incremental_revenue=incremental.scaled(line_revenue), lift=lift, lift_source=self.prior.source,
+            incremental_revenue=incremental.scaled(line_revenue), lift=lift, lift_source=source,
         )
 
     def _factors(self, pid: str, p: np.ndarray, already: int, value: SendValue) -> list[str]:
@@ -231,5 +251,8 @@ class PurchaseEffect:
             f"a typical order line of it is {self.quantity.get(pid, 1.0):g} × {price} = {line}",
             f"a message is assumed to multiply buying by {value.lift.point:.2f} ({value.lift.low:.2f}–"
             f"{value.lift.high:.2f}): the lift in site visits of the Hillstrom e-mail experiment, not a measured "
-            "effect on purchases in this shop",
+            "effect on purchases in this shop" if value.lift_source == self.prior.source else
+            f"a message multiplies buying by {value.lift.point:.2f} ({value.lift.low:.2f}–{value.lift.high:.2f}): "
+            f"the lift this shop measured against its holdout, {value.lift_source} (Hillstrom prior "
+            f"{self.prior.lift:.2f} updated by the outcomes)",
         ]

@@ -82,3 +82,33 @@ def test_a_copy_index_scales_what_the_send_adds_not_the_organic_baseline() -> No
     assert half.incremental_revenue == Amount(point=5.0, low=1.25, high=20.0)
     assert half.with_send_orders.point == 5.0 and half.with_send_revenue.point == 25.0
     assert half.with_send_revenue.low == pytest.approx(15.0 * 25 / 30)
+
+
+def test_a_lift_the_shop_measured_replaces_the_prior_for_the_product_it_sent(tool: PurchaseEffect, retail_shop: Shop,
+                                                                             settings: Settings) -> None:
+    import pandas as pd
+
+    from tools.effect.uplift import CampaignOutcomes, hillstrom_heterogeneity, learn_lift, log_lift_prior
+    from tools.effect.uplift.model import read_experiment
+    from tools.effect.uplift.prior import lift_prior
+
+    customers = retail_shop.customers["customer_id"].astype(str).tolist()[:400]
+    # A campaign that sent 85123A to 200 customers (30 bought) and held out 200 (10 bought): a measured lift ~3.
+    rows = [{"customer_id": c, "arm": "V1" if i < 200 else "holdout", "segment_id": "S1", "channel": "email",
+             "product_id": "85123A" if i < 200 else None, "outcome": int(i % 20 < 3) if i < 200 else int(i % 20 < 1)}
+            for i, c in enumerate(customers)]
+    campaign = CampaignOutcomes("plan-abc", retail_shop.name, None, "converted", pd.DataFrame(rows))
+    data = read_experiment(settings.shared_data_dir / "hillstrom_dev.csv")
+    prior = log_lift_prior(lift_prior(data, "any"), hillstrom_heterogeneity(data))
+    learned = learn_lift(retail_shop.name, [campaign], prior, prior_baseline=0.05)
+    taught = PurchaseEffect(retail_shop, tool.ranker, tool.prior, seed=tool.seed, learned=learned)
+    request = EffectRequest(customer_ids=customers[:40], product_ids=["85123A", "22423"])
+    before, after = tool.predict(request).estimates, taught.predict(request).estimates
+    sent, other = after
+    assert sent.value is not None and sent.value.lift.point > tool.prior.lift  # pulled up towards the measured ~3
+    assert sent.point > before[0].point and "plan-abc" in sent.value.lift_source
+    assert "this shop measured against its holdout" in sent.factors[2] and "plan-abc" in sent.factors[2]
+    assert other.point == pytest.approx(before[1].point)  # a product no campaign sent keeps the prior
+    card = taught.predict(request).model_card
+    assert "plan-abc" in card["assumption"] and card["learned"]["campaigns"][0]["plan_id"] == "plan-abc"
+
