@@ -161,20 +161,57 @@ def load_brief(path: Path) -> Brief:
     return parse_brief(read_yaml(path, BriefError), source=str(path))
 
 
+MAX_YAML_VALUES = 100_000
+"""Most values a YAML file may expand to once its aliases are resolved (a brief or suite has a few hundred)."""
+
+
+def _expanded_values(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """Count the values ``node`` expands to, each alias counted as a full copy (memoised per node).
+
+    Raises:
+        ValueError: for an alias to a node that contains it (a structure that never ends).
+    """
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise ValueError("an alias refers to a node that contains it")
+    open_nodes.add(key)
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_values(child, sizes, open_nodes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_values(k, sizes, open_nodes) + _expanded_values(v, sizes, open_nodes)
+                       for k, v in node.value)
+    else:
+        size = 1
+    open_nodes.discard(key)
+    sizes[key] = size
+    return size
+
+
 def read_yaml(path: Path, error: type[Exception]) -> object:
     """Read a YAML (or JSON) file.
 
+    Aliases (``*name``) are allowed, but the file's size once they are resolved is counted on the parsed node
+    graph (where an alias is one shared node) before anything is built: a "billion laughs" of a few lines would
+    otherwise expand to millions of values.
+
     Raises:
-        error: one line naming the file, when it cannot be read, is not valid YAML (with the line), or uses
-            aliases (a few lines of them expand to millions of values: a "billion laughs").
+        error: one line naming the file, when it cannot be read, is not valid YAML (with the line), or expands
+            to more than :data:`MAX_YAML_VALUES` values or without end.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
-            raise error(f"{path}: YAML aliases (*name) are not allowed: they can expand without bound")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            values = _expanded_values(root, {}, set()) if root is not None else 0
+        except (ValueError, RecursionError) as exc:
+            raise error(f"{path}: YAML aliases that expand without end: {exc}") from None
+        if values > MAX_YAML_VALUES:
+            raise error(f"{path}: YAML aliases (*name) expand to {values:,} values, more than {MAX_YAML_VALUES:,}")
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
