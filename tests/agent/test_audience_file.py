@@ -103,11 +103,11 @@ def test_each_customer_gets_the_variant_whose_product_they_are_likelier_to_buy(p
         ids = sorted(set(cell["variant_id"]))
         if len(ids) < 2 or product[ids[0]] == product[ids[1]]:
             continue
-        a, b = (cell.loc[cell["variant_id"] == v, "customer_id"] for v in ids)
-        pa, pb = product[ids[0]], product[ids[1]]
-        # Who got A is likelier to buy A than who got B, and the other way round.
-        assert scores.loc[a, pa].mean() > scores.loc[b, pa].mean()
-        assert scores.loc[b, pb].mean() > scores.loc[a, pb].mean()
+        # The customers' chances of buying the product of the variant they got beat the same sends dealt at random
+        # among the cell's customers (the sends per variant are the launch design's, often unequal).
+        got = sum(scores.loc[cell.loc[cell["variant_id"] == v, "customer_id"], product[v]].sum() for v in ids)
+        dealt = sum((cell["variant_id"] == v).sum() * scores.loc[cell["customer_id"], product[v]].mean() for v in ids)
+        assert got > dealt
         checked += 1
     assert checked > 0
     # The sent customers of a segment and channel are those with the best scores of its products.
@@ -127,7 +127,11 @@ def test_llm_calls_do_not_grow_with_the_audience(plan, tools):
         assert drafts == cells  # one call per segment x channel x product, whatever the audience's size
         revised = sum(s.llm_calls for s in p.trace if s.step.startswith("revise round"))
         # A revision round rewrites at most one message per segment x channel.
-        assert revised <= len(p.segments) * len(p.brief.channels) and p.totals.llm_calls == cells + revised
+        assert revised <= len(p.segments) * len(p.brief.channels)
+        # Strategy proposals: at most a few calls per segment and round, whatever the audience's size.
+        strategy = sum(s.llm_calls for s in p.trace if s.step == "choose products")
+        assert strategy <= len(p.segments) * p.brief.strategy_rounds * 2
+        assert p.totals.llm_calls == cells + revised + strategy
 
 
 def test_a_stored_plan_with_inline_members_still_reads():

@@ -97,7 +97,8 @@ def test_every_number_traces_to_a_tool_output(plan):
     chosen = next(s for s in plan.trace if s.step == "choose products").outputs
     for segment in plan.segments:
         retrieved = {p["product_id"]: p for p in scored[segment.segment_id]}
-        assert [p["product_id"] for p in chosen[segment.segment_id]] == [p.product_id for p in segment.products]
+        featured = [p["product_id"] for p in chosen[segment.segment_id]["products"]]
+        assert featured == [p.product_id for p in segment.products]
         for p in segment.products:
             assert round(p.score, 4) == retrieved[p.product_id]["score"]
             assert p.reason.endswith(f"{retrieved[p.product_id]['reason']})")
