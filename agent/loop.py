@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import threading
 import time
 import uuid
@@ -63,6 +64,8 @@ class VariantScorer(Protocol):
     def __call__(self, variants: Sequence[CopyVariant]) -> list[VariantEffect]:
         """Predict the effect of ``variants``."""
         ...
+
+log = logging.getLogger(__name__)
 
 RECOMMEND_K = 100
 """Products per customer read from the recommender when choosing each customer's variant on a shop without the
@@ -386,9 +389,14 @@ class Planner:
             if sum(intent.matches(p.genres) for p in pool) >= k:
                 continue
             have = {p.product_id for p in pool}
-            extra = [p for p in run.tools.recommend.score(RecommendRequest(
-                customer_ids=seg.customer_ids, k=POOL_SIZE, genres=intent.terms,
-                exclude_seen=run.tools.shop.has_ratings)).products if p.product_id not in have]
+            try:
+                found = run.tools.recommend.score(RecommendRequest(
+                    customer_ids=seg.customer_ids, k=POOL_SIZE, genres=intent.terms,
+                    exclude_seen=run.tools.shop.has_ratings)).products
+            except ValueError as exc:  # the recommender's catalog has no such category (e.g. an imported shop)
+                log.info("no search within the intent for %s: %s", seg.segment_id, exc)
+                found = []
+            extra = [p for p in found if p.product_id not in have]
             if extra:
                 pools[seg.segment_id] = [*pool, *extra]
                 effects[seg.segment_id] = [*effects[seg.segment_id], *run.tools.effect.predict(EffectRequest(
