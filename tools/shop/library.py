@@ -65,6 +65,11 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _names_products(activity: pd.DataFrame | None) -> bool:
+    """True when the shop's events or order lines name any product (then its catalog must not be empty)."""
+    return activity is not None and "product_id" in activity.columns and bool(activity["product_id"].notna().any())
+
+
 def ingest_shop_files(
     settings: Settings,
     name: str,
@@ -98,6 +103,8 @@ def ingest_shop_files(
     activity = shop.orders if events is None and shop.orders is not None else shop.interactions
     for what, table, path in (("customers", shop.customers, customers), ("products", shop.products, products),
                               ("orders" if events is None else "events", activity, events or orders)):
+        if what == "products" and not _names_products(activity):
+            continue  # spend-only events (e.g. CDNOW) name no product: a shop without a catalog is valid
         if table is None or table.empty:  # an empty export would replace the stored shop with nothing
             raise ShopDataError(f"{path}: no {what} rows; nothing stored before is changed")
     report = CleaningReport(source=name, rows_in={"events": len(shop.interactions)})
