@@ -32,7 +32,7 @@ from serve.store import RESTART_REASON, TERMINAL, JobRecord, Store
 from tests.serve.api_harness import SMALL_BRIEF, WAIT_S, HeldPlanner, copywriter
 from tools.copywriting import CopyTool
 
-WRITE_COPY = "during step 6 (write copy)"
+FIRST_LLM_STEP = "during step 5 (choose products)"  # the strategy proposals: the first LLM calls
 
 
 def _manager(tools: PlannerTools, db: Path, **options: Any) -> JobManager:
@@ -95,15 +95,15 @@ def test_a_cancel_ends_a_job_whose_llm_call_hangs_and_no_call_starts_after_it(ap
     jobs.start()
     try:
         job = jobs.submit(_brief(tools), "tester")
-        assert entered.wait(WAIT_S)  # the first copy request hangs in the model
+        assert entered.wait(WAIT_S)  # the first LLM request (a strategy proposal) hangs in the model
         cancelled.set()
         now, at_once = jobs.cancel(job.id, "tester")
         assert now.status == "running" and not at_once
         ended = _finished(jobs, job.id)  # while the call still hangs: the model has not been released
         assert not returned.is_set()
         assert ended.status == "cancelled" and ended.plan is None
-        assert ended.error == f"cancelled by tester {WRITE_COPY}; no plan was kept"
-        assert _steps_started(jobs, job.id)[-1] == "write copy"
+        assert ended.error == f"cancelled by tester {FIRST_LLM_STEP}; no plan was kept"
+        assert _steps_started(jobs, job.id)[-1] == "choose products"
         kinds = [e.kind for e in jobs.store.events_after(job.id)]
         assert kinds.count("cancel_requested") == 1 and kinds[-2:] == ["step_end", "status"]
         release.set()
@@ -132,9 +132,9 @@ def test_a_plan_past_its_llm_time_budget_fails_with_a_reason(api_tools, tmp_path
         jobs.stop()
     assert ended.status == "failed" and ended.plan is None
     assert ended.error == ("LLMBudgetExceededError: the plan's LLM time budget of 100 s (CAMPAIGN_LLM_PLAN_BUDGET_S) "
-                           f"is spent: 120.0 s waiting on 3 LLM call(s), stopped {WRITE_COPY}")
+                           f"is spent: 120.0 s waiting on 3 LLM call(s), stopped {FIRST_LLM_STEP}")
     assert len(model.requests) == 3  # the third call spent the budget; no fourth one reached the model
-    assert _steps_started(jobs, job.id)[-1] == "write copy"
+    assert _steps_started(jobs, job.id)[-1] == "choose products"
 
 
 def test_a_plan_within_its_llm_time_budget_is_done(api_tools, tmp_path) -> None:
