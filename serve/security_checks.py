@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +34,29 @@ BRIEF: dict[str, Any] = {
 """The brief the checks plan (the API tests' small brief)."""
 FUZZ_EXAMPLES = 25
 """Requests generated per operation and generation mode (valid and schema-violating): over 1,000 in all."""
+
+
+def _copy_home(settings: Settings, target: Path) -> Path:
+    """Copy the home's portraits, derived tables and effect models to ``target`` for the checks to damage.
+
+    The fuzzed privacy routes erase random customer ids (and drop the saved models they touch), and a fault
+    scenario deletes and corrupts the portrait store: none of that may reach the user's own home. Audiences,
+    scale-test stores, logs, the API database and the LLM weights are not needed and are left out.
+    """
+    skipped_top = {"audiences", "scale", "logs", "run", "campaign.db"}
+    weights = settings.llm_weights_dir
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder)
+        if here == settings.home:
+            return skipped_top & set(names)
+        return {weights.name} & set(names) if here == weights.parent else set()
+
+    if settings.home.is_dir():
+        shutil.copytree(settings.home, target, symlinks=True, ignore=ignore)
+    else:
+        target.mkdir(parents=True)
+    return target
 
 
 def scripted_copywriter(request: ChatRequest) -> ChatReply:
@@ -87,7 +111,8 @@ def run_security_checks(settings: Settings, console: Console | None = None) -> d
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="campaign-security-") as folder:
         work = Path(folder)
-        local = settings.model_copy(update={"db_url": f"sqlite:///{work / 'api.db'}"})
+        local = settings.model_copy(update={"home": _copy_home(settings, work / "home"),
+                                            "db_url": f"sqlite:///{work / 'api.db'}"})
         start = time.perf_counter()
         say(f"loading the {SHOP} shop's tools …")
         tools = dataclasses.replace(build_tools(local, FunctionModel(scripted_copywriter, name="scripted"), console,

@@ -6,11 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -19,7 +16,6 @@ from agent.assemble import build_tools, without_customers
 from agent.brief import Brief, check_against_shop
 from agent.llm import FunctionModel
 from agent.loop import Planner, PlannerTools
-from agent.settings import Settings
 from serve.auth import create_key
 from serve.privacy import ERASURES_SUFFIX, plan_erasures
 from serve.store import Store
@@ -31,22 +27,6 @@ from tools.shop import Shop, load_shop
 
 CUSTOMER_ID = re.compile(r"\bc_[0-9a-f]{16}\b")
 PORTRAIT = re.compile(r"\b\d{1,3}-year-old\b|\blast active \d{4}-\d{2}-\d{2}", re.IGNORECASE)
-
-
-@pytest.fixture()
-def own_home(settings: Settings, store, tmp_path: Path) -> Settings:
-    """A copy of the session's home (portrait store, derived tables, models) that a test may erase from."""
-    del store  # built by its fixture before the copy
-    home = tmp_path / "home"
-    shutil.copytree(settings.home, home, symlinks=True)
-    return settings.model_copy(update={"home": home})
-
-
-@pytest.fixture()
-def own_tools(own_home: Settings, api_tools: PlannerTools) -> PlannerTools:
-    """The API tests' tools on the copied portrait store."""
-    store = open_portrait_store(own_home, api_tools.shop)
-    return dataclasses.replace(api_tools, profiles=ProfilesTool(store))
 
 
 def _lapsed(tools: PlannerTools) -> list[str]:
