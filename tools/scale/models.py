@@ -107,7 +107,9 @@ class ScaleEffect(PurchaseEffect):
         already = weights[known] @ bought if known.any() else np.zeros(m)
         estimates = []
         for j, pid in enumerate(pids):
-            value = self._value(p[:, j], float(mean_low[j]), float(mean_high[j]), self.line_revenue[pid])
+            lift, source = self._lift([str(c) for c in distinct], pid)  # the source customers' lift
+            value = self._value(p[:, j], float(mean_low[j]), float(mean_high[j]), self.line_revenue[pid], lift,
+                                source)
             per_send = value.incremental_revenue.scaled(1.0 / n)
             estimates.append(EffectEstimate(
                 product_id=pid, metric=self._card["metric"], point=per_send.point, low=per_send.low,
