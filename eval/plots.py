@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
-from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 
 from eval.compare import Comparison
 from eval.results import RunResult
 from eval.suite import SCORERS
+from tools.figures import new_figure, png_data_uri
 
 _STATUS_CODE = {"fail": 0, "n/a": 1, "pass": 2}
 _STATUS_COLOURS = ListedColormap(["#d9534f", "#d0d0d0", "#5cb85c"])
 
 
-def _figure(width: float, height: float) -> tuple[Figure, Axes]:
-    """Return a new figure with one axes (no pyplot: no global state, nothing to close)."""
-    figure = Figure(figsize=(width, height))
-    return figure, figure.subplots()
-
-
-def to_data_uri(figure: Figure) -> str:
-    """Render a figure as a base64 PNG data URI."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def pass_rates(runs: list[RunResult]) -> str:
     """Bar chart: share of applicable cases passing, per scorer and configuration."""
-    figure, ax = _figure(8, 3.6)
+    figure, ax = new_figure(8, 3.6)
     width = 0.8 / len(runs)
     for k, run in enumerate(runs):
         rates = [s.pass_rate if s.pass_rate is not None else 0.0 for s in run.summary.scorers]
@@ -43,24 +26,24 @@ def pass_rates(runs: list[RunResult]) -> str:
     ax.set_ylabel("share of applicable cases passing")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
     ax.set_title("Pass rate per scorer")
-    return to_data_uri(figure)
+    return png_data_uri(figure)
 
 
 def case_grid(run: RunResult) -> str:
     """Grid of cases × scorers coloured pass (green), fail (red), not applicable (grey)."""
     grid = [[_STATUS_CODE[c.score(name).status] for name in SCORERS] for c in run.cases]
-    figure, ax = _figure(7, 0.28 * len(run.cases) + 1.2)
+    figure, ax = new_figure(7, 0.28 * len(run.cases) + 1.2)
     ax.imshow(grid, cmap=_STATUS_COLOURS, vmin=0, vmax=2, aspect="auto")
     ax.set_xticks(range(len(SCORERS)), SCORERS, rotation=30)
     ax.set_yticks(range(len(run.cases)), [c.case_id for c in run.cases], fontsize=7)
     ax.set_title(f"{run.config.name}: pass (green), fail (red), n/a (grey)")
-    return to_data_uri(figure)
+    return png_data_uri(figure)
 
 
 def plan_times(runs: list[RunResult]) -> str:
     """Horizontal bars of the plan loop's wall time per case and configuration."""
     ids = [c.case_id for c in runs[0].cases]
-    figure, ax = _figure(7, 0.28 * len(ids) + 1.2)
+    figure, ax = new_figure(7, 0.28 * len(ids) + 1.2)
     height = 0.8 / len(runs)
     for k, run in enumerate(runs):
         times = {c.case_id: c.plan_time_s or 0.0 for c in run.cases}
@@ -71,13 +54,13 @@ def plan_times(runs: list[RunResult]) -> str:
     ax.set_xlabel("plan wall time (s); 0 = no plan")
     ax.legend(fontsize=8)
     ax.set_title("Plan time per case")
-    return to_data_uri(figure)
+    return png_data_uri(figure)
 
 
 def value_vs_baseline(run: RunResult) -> str:
     """Scatter of predicted positives: agent plan against the popularity baseline plan, per case."""
     points = [(c.case_id, c.score("value").details) for c in run.cases if c.score("value").status != "n/a"]
-    figure, ax = _figure(5, 4.2)
+    figure, ax = new_figure(5, 4.2)
     if points:
         base = [d["baseline"] for _, d in points]
         agent = [d["agent"] for _, d in points]
@@ -90,7 +73,7 @@ def value_vs_baseline(run: RunResult) -> str:
     ax.set_xlabel("baseline plan: predicted positives")
     ax.set_ylabel("agent plan: predicted positives")
     ax.set_title(f"{run.config.name}: predicted value vs baseline")
-    return to_data_uri(figure)
+    return png_data_uri(figure)
 
 
 def differences(comparison: Comparison) -> str:
@@ -101,7 +84,7 @@ def differences(comparison: Comparison) -> str:
     """
     rows = [d for d in comparison.differences if d.difference is not None and d.measure != "cost score"
             and (d.measure.endswith((" score", " pass")) or d.measure == "passes every scorer")]
-    figure, ax = _figure(7, 0.3 * len(rows) + 1.2)
+    figure, ax = new_figure(7, 0.3 * len(rows) + 1.2)
     for i, d in enumerate(rows):
         assert d.difference is not None
         colour = "#5cb85c" if d.verdict == "B higher" else "#d9534f" if d.verdict == "B lower" else "#777777"
@@ -113,4 +96,4 @@ def differences(comparison: Comparison) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("B − A (mean over cases, 95% bootstrap interval)")
     ax.set_title("Configuration B against A")
-    return to_data_uri(figure)
+    return png_data_uri(figure)

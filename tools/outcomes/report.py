@@ -7,14 +7,10 @@ URIs, so it is one file. Every text on the page (arm names, plan names, notes) i
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from datetime import UTC, datetime
 
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-
+from tools.figures import data_uri, new_figure, png_bytes
 from tools.outcomes.analysis import ArmsAnalysis, ExperimentAnalysis
 from tools.outcomes.calibration import Calibration
 
@@ -25,17 +21,6 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.yes{backgro
 img{max-width:100%}small,.muted{color:#666}
 """
 _BETTER, _WORSE, _NEUTRAL = "#5cb85c", "#d9534f", "#777777"
-
-
-def _figure(width: float, height: float) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(width, height))
-    return figure, figure.subplots()
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def _short(text: str, size: int = 40) -> str:
@@ -50,7 +35,7 @@ def lift_plot(analysis: ArmsAnalysis, outcome: str = "outcome") -> bytes:
     Green: significantly better after Holm's correction, red: significantly worse, grey: neither.
     """
     arms = analysis.arms
-    figure, ax = _figure(7, 0.45 * len(arms) + 1.4)
+    figure, ax = new_figure(7, 0.45 * len(arms) + 1.4)
     for i, a in enumerate(arms):
         colour = (_BETTER if a.lift > 0 else _WORSE) if a.significant else _NEUTRAL
         ax.errorbar([a.lift], [i], xerr=[[a.lift - a.ci_low], [a.ci_high - a.lift]], fmt="o", color=colour,
@@ -60,7 +45,7 @@ def lift_plot(analysis: ArmsAnalysis, outcome: str = "outcome") -> bytes:
     ax.invert_yaxis()
     ax.set_xlabel(f"lift of {outcome} against {_short(analysis.control.arm)} (difference of rates, 95% CI)")
     ax.set_title("Lift per arm")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def calibration_plot(calibration: Calibration) -> bytes:
@@ -70,7 +55,7 @@ def calibration_plot(calibration: Calibration) -> bytes:
     y = x is a perfect prediction. Green: the observed mean is inside the predicted interval.
     """
     checks = calibration.arms
-    figure, ax = _figure(5.5, 4.6)
+    figure, ax = new_figure(5.5, 4.6)
     for c in checks:
         colour = _BETTER if c.inside else _WORSE
         ax.errorbar([c.predicted], [c.observed],
@@ -88,12 +73,7 @@ def calibration_plot(calibration: Calibration) -> bytes:
     ax.set_ylabel(_short(f"observed {calibration.observed_metric} (95% CI)", 60), fontsize=8)
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title("Predicted against observed (green: inside the interval)")
-    return _png(figure)
-
-
-def data_uri(png: bytes) -> str:
-    """A PNG as a base64 data URI."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return png_bytes(figure)
 
 
 def _e(value: object) -> str:
