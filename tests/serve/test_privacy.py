@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 
 import pandas as pd
 from fastapi.testclient import TestClient
@@ -38,7 +39,8 @@ def _lapsed(tools: PlannerTools) -> list[str]:
 def test_the_api_opts_out_and_erases_with_an_admin_key(own_home, own_tools, tmp_path):
     victim, other = _lapsed(own_tools)[:2]
     plans = own_home.home / "audiences"
-    plans.mkdir(exist_ok=True)
+    shutil.rmtree(plans, ignore_errors=True)  # the copy holds earlier tests' plans, which may also send to the victim
+    plans.mkdir()
     pd.DataFrame({"customer_id": [victim, other], "segment_id": "S1", "channel": "email",
                   "variant_id": ["V1", "holdout"]}).to_parquet(plans / "p1.parquet", index=False)
     pd.DataFrame({"customer_id": [other], "segment_id": "S1", "channel": "email",
