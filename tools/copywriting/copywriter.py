@@ -68,9 +68,11 @@ class CopyDraft(BaseModel):
         if "facts" not in ctx:
             return self
         text = f"{self.headline}\n{self.body}\n{self.cta}"
-        problems = grounding_problems(text, ctx["facts"], ctx["language"], banned=tuple(ctx.get("banned", ())))
+        theme = ctx.get("theme")
+        problems = grounding_problems(text, ctx["facts"], ctx["language"], banned=tuple(ctx.get("banned", ())),
+                                      theme=theme)
         if not ctx.get("template"):
-            problems += floor_problems(self, ctx["facts"], ctx["language"], ctx.get("prompt", ""))
+            problems += floor_problems(self, ctx["facts"], ctx["language"], ctx.get("prompt", ""), theme=theme)
         previous = ctx.get("previous_headline")
         if previous is not None and self.headline.strip().casefold() == previous.strip().casefold():
             problems.append("the headline is the old one: write a new headline")
@@ -172,7 +174,13 @@ def catalog_values(facts: ProductFacts, language: str) -> dict[str, Any]:
 
 
 class CopyRequest(BaseModel):
-    """What to write: for whom, where, about which product."""
+    """What to write: for whom, where, about which product, and on which theme.
+
+    ``product.offers`` are the offers the message may state (the caller narrows them, e.g. to the offer a segment's
+    strategy chose). ``angle`` is the theme the segment's strategy chose among options derived from the catalog and
+    the segment's portrait (:mod:`agent.strategy`): the prompts show it as the message's theme, and a draft that
+    repeats it verbatim is not checked for claims in it, nor for copying its instructions by it.
+    """
 
     goal: str
     segment_name: str
@@ -182,6 +190,8 @@ class CopyRequest(BaseModel):
     language: Language = "en"
     disclaimer: str | None = None
     banned_phrases: list[str] = Field(default_factory=list, description="Phrases the copy must not use.")
+    angle: str | None = Field(None, description="The theme the segment's strategy chose (derived from the catalog and "
+                              "the portrait, not a claim); None: no theme.")
 
 
 class RewriteFeedback(BaseModel):
@@ -302,7 +312,8 @@ class CopyTool:
             "copy_user.jinja", language=request.language, goal=request.goal, segment_name=request.segment_name,
             segment_description=request.segment_description, channel=request.channel,
             limits={"headline": limits.headline, "body": body_max, "cta": limits.cta},
-            title=facts.display_title, year=facts.year, genres=genres, **catalog_values(facts, request.language),
+            title=facts.display_title, year=facts.year, genres=genres, angle=request.angle,
+            **catalog_values(facts, request.language),
         )
         system = self.prompts.render("copy_system.jinja", language=request.language, priced=facts.price is not None)
         return [
@@ -345,7 +356,7 @@ class CopyTool:
     @staticmethod
     def _context(request: CopyRequest, limits: ChannelLimits) -> dict[str, Any]:
         return {"facts": request.product, "language": request.language, "limits": limits,
-                "disclaimer": request.disclaimer, "banned": request.banned_phrases}
+                "disclaimer": request.disclaimer, "banned": request.banned_phrases, "theme": request.angle}
 
     def rewrite(self, request: CopyRequest, feedback: RewriteFeedback,
                 rank: Callable[[CopyDraft], float] | None = None) -> CopyResult:
@@ -369,7 +380,7 @@ class CopyTool:
         """
         limits, body_max = self._limits(request)
         body_max = min(body_max, self.body_max)
-        instructions = self.prompts.render("copy_rewrite.jinja", language=request.language,
+        instructions = self.prompts.render("copy_rewrite.jinja", language=request.language, angle=request.angle,
                                            **feedback.model_dump(exclude={"headline", "body", "cta"}))
         old = CopyDraft.model_construct(headline=feedback.headline, body=feedback.body, cta=feedback.cta)
         messages = [*self.messages(request), Message(role="assistant", content=old.model_dump_json()),

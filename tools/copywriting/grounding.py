@@ -191,7 +191,8 @@ def _mentions_title(text: str, facts: ProductFacts) -> bool:
 
 
 def grounding_problems(
-    text: str, facts: ProductFacts, language: str, require_title: bool = True, banned: tuple[str, ...] = ()
+    text: str, facts: ProductFacts, language: str, require_title: bool = True, banned: tuple[str, ...] = (),
+    theme: str | None = None,
 ) -> list[str]:
     """List every way ``text`` departs from the catalog facts of ``facts``.
 
@@ -201,6 +202,9 @@ def grounding_problems(
         language: ``"en"`` or ``"zh"``: the language the copy must be written in.
         require_title: Whether the product's title must appear.
         banned: Phrases the copy must not contain (case-insensitive), e.g. the prompt's example title.
+        theme: The message's theme (a segment strategy's angle, derived from the catalog and the segment's
+            portrait): where the copy repeats it verbatim (case-insensitive) it is not read for claims, like the
+            title.
 
     Returns:
         Human-readable problems; empty when the copy is grounded.
@@ -211,6 +215,8 @@ def grounding_problems(
     # Words inside the title ("Free Willy", "2001: A Space Odyssey") are facts, not claims: check the rest.
     for name in sorted({facts.title, facts.display_title}, key=len, reverse=True):
         text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE) if name else text
+    if theme and theme.strip():
+        text = re.sub(re.escape(theme.strip()), " ", text, flags=re.IGNORECASE)
     if facts.price is None:
         problems += _unpriced_problems(text, facts)
     else:

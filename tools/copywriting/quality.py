@@ -18,6 +18,8 @@ A draft from the LLM is rejected when (each rule returns one problem, fed back t
    times in a row;
 5. it copies its instructions: five words in a row (zh: eight characters), outside the fact strings, from the
    prompt (the goal, the audience, the instructions, the feedback) — a small model echoes its prompt;
+   the message's theme (a segment strategy's angle, shown in the prompt to be used) is not an echo, and a field
+   may end with it as with a fact string (rule 3);
 6. (claims beyond the facts are grounding's: :data:`tools.copywriting.grounding.CLAIMS`.)
 """
 
@@ -169,7 +171,8 @@ def _echo_problems(draft: Draft, language: str, strings: list[str], prompt: str)
     return [f"copies its instructions ({echoed!r}): write your own words"] if echoed else []
 
 
-def floor_problems(draft: Draft, facts: ProductFacts, language: str, prompt: str = "") -> list[str]:
+def floor_problems(draft: Draft, facts: ProductFacts, language: str, prompt: str = "",
+                   theme: str | None = None) -> list[str]:
     """List how an LLM draft falls below the quality floor (the module docstring states the rules).
 
     Args:
@@ -177,11 +180,15 @@ def floor_problems(draft: Draft, facts: ProductFacts, language: str, prompt: str
         facts: The product the draft is about (its fact strings may repeat and end fields).
         language: "en" or "zh".
         prompt: The prompt the draft answered (empty: rule 5 is not checked).
+        theme: The message's theme shown in the prompt (a segment strategy's angle): repeating it is neither an
+            echo of the prompt nor a cut-off ending.
 
     Returns:
         One line per broken rule; empty when the draft passes.
     """
     strings = fact_strings(facts, language)
+    # The theme first: a fact inside it (a category) must not break it before it is blanked.
+    own = [theme.strip(), *strings] if theme and theme.strip() else strings
     return [*_copies_headline(draft, facts, language), *_cta_problems(draft, facts, language),
-            *_cut_problems(draft, language, strings), *_fact_repeats(draft, facts, strings),
-            *_repeat_problems(draft, language, strings), *_echo_problems(draft, language, strings, prompt)]
+            *_cut_problems(draft, language, own), *_fact_repeats(draft, facts, strings),
+            *_repeat_problems(draft, language, strings), *_echo_problems(draft, language, own, prompt)]

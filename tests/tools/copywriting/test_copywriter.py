@@ -18,6 +18,7 @@ from tools.copywriting import (
     format_price,
     grounding_problems,
 )
+from tools.copywriting.copywriter import CopyDraft
 from tools.shop import Offer
 
 STAR_WARS = ProductFacts(product_id="50", title="Star Wars", year=1977,
@@ -277,3 +278,56 @@ def test_rewrite_keeps_the_best_valid_candidate_by_the_given_rank_and_never_the_
     with ScriptedModel([reply_json(same)] * 2) as model, pytest.raises(RewriteError) as failed:
         CopyTool(model, retries=1, candidates=1).rewrite(_request(), FEEDBACK)
     assert failed.value.attempts == 2 and len(failed.value.errors) == 2 and failed.value.prompt_tokens == 40
+
+
+def test_the_strategys_angle_is_the_theme_of_the_copy_and_rewrite_prompts():
+    tool = CopyTool(ScriptedModel())
+    _, user = tool.messages(_request(angle="welcome back to sci-fi"))
+    assert "Audience: lapsed, 30s\nTheme of the message: welcome back to sci-fi (write the message around it)\n" \
+        in user.content
+    _, user_zh = tool.messages(_request(angle="welcome back to sci-fi", language="zh"))
+    assert "文案主题：welcome back to sci-fi（围绕这个主题写）" in user_zh.content
+    _, plain = tool.messages(_request())
+    assert "Theme" not in plain.content and "welcome back" not in plain.content
+    with ScriptedModel([reply_text("no")]) as model, pytest.raises(RewriteError):
+        CopyTool(model, retries=0).rewrite(_request(angle="welcome back to sci-fi"), FEEDBACK)
+    messages = model.requests[0].messages
+    assert "Theme of the message: welcome back to sci-fi" in (messages[1].content or "")
+    assert "product and facts on the same theme (welcome back to sci-fi) with a new headline" in (
+        messages[3].content or "")
+
+
+@pytest.mark.parametrize(("angle", "rule"), [("more comedy you will enjoy", "calls it Comedy"),
+                                             ("welcome: sci-fi to start with", "ends with a cut-off word ('with')")])
+def test_a_draft_that_copies_the_angle_passes_grounding_and_the_quality_floor(angle, rule):
+    """The angle (derived, not a claim) repeated verbatim fails neither check; without it as the theme it would.
+
+    "comedy" is not a genre of Star Wars (grounding), five words in a row come from the prompt (the echo rule), and
+    "... to start with" ends with a word a phrase does not end with (the cut rule).
+    """
+    draft = {"headline": f"Star Wars - {angle}", "body": "The 1977 space saga returns for lapsed fans tonight.",
+             "cta": "Watch now"}
+    with ScriptedModel([reply_json(draft)]) as model:
+        result = CopyTool(model, retries=0).write(_request(angle=angle))
+    assert result.source == "llm" and result.headline == draft["headline"] and result.errors == []
+    # the same draft answering the same prompt, without the angle as the theme to exempt: rejected
+    tool, request = CopyTool(ScriptedModel()), _request(angle=angle)
+    prompt = "\n".join(m.content or "" for m in model.requests[0].messages)
+    context = {**tool._context(request, CHANNEL_LIMITS["push"]), "prompt": prompt, "theme": None}
+    with pytest.raises(ValueError) as rejected:
+        CopyDraft.model_validate(draft, context=context)
+    assert rule in str(rejected.value) and "copies its instructions" in str(rejected.value)
+    assert grounding_problems(f"Star Wars - {angle}", STAR_WARS, "en", theme=angle) == []
+
+
+@pytest.mark.parametrize(("offers", "stated"), [([], False), ([XMAS10], True)])
+def test_the_offers_of_the_request_decide_the_codes_of_its_schema_and_prompt(offers, stated):
+    """A request whose product facts carry no offer (its segment's strategy chose none) cannot state a code."""
+    facts = ProductFacts(**HOLDER, offers=offers)
+    with ScriptedModel([reply_text("no json here")]) as model:
+        result = CopyTool(model, retries=0).write(_request(product=facts, channel="email", angle="little treats"))
+    schema = model.requests[0].response_schema
+    assert schema is not None
+    assert ("XMAS10" in schema["properties"]["body"]["pattern"]) is stated
+    assert ("code XMAS10" in (model.requests[0].messages[1].content or "")) is stated
+    assert ("XMAS10" in result.text) is stated  # the fact template too
