@@ -29,7 +29,16 @@ from agent.brief import Brief, check_offer
 from agent.candidates import POOL_SIZE, distinct_tolerance, is_rating_metric, rank_by_effect, shortlist
 from agent.launch import design_launch, send_list
 from agent.offers import campaign_offers, product_facts
-from agent.plan import AudienceSummary, CampaignPlan, CopyVariant, PlanWarning, Revision, RunTotals, Segment
+from agent.plan import (
+    AudienceSummary,
+    CampaignPlan,
+    CopyVariant,
+    PlanWarning,
+    Revision,
+    RunTotals,
+    Segment,
+    StrategyProposal,
+)
 from agent.plan_guard import PlanGuard, guarded_copy_tool, run_guarded
 from agent.segments import form_segments
 from agent.strategy import (
@@ -55,7 +64,7 @@ from tools.copywriting import (
 from tools.effect import EffectEstimate, EffectRequest, EffectResult, PurchaseEffect, VariantEffect
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
 from tools.scoring import BatchScorer, LocalScorer, score_propensity, score_recommendations
-from tools.shop import Shop, ShopDataError
+from tools.shop import Offer, Shop, ShopDataError
 
 
 class VariantScorer(Protocol):
@@ -339,7 +348,8 @@ class Planner:
         The candidates are the pool ranked by predicted effect, restricted to the brief's named genre, category or
         theme (a segment whose pool has too few of them gets a pool searched within it); the LLM proposes among
         them for ``brief.strategy_rounds`` rounds with the predictions of its earlier proposals as feedback
-        (:mod:`agent.strategy`), and the winner's products come first in the segment's products.
+        (:mod:`agent.strategy`), and the winner's products come first in the segment's products; an LLM winner's
+        angle and offer are also those of the segment's copy (:meth:`_write`).
         """
         brief, segments, tools = run.brief, run.plan.segments, run.tools
         k = brief.variants_per_channel + EXTRA_CANDIDATES
@@ -410,14 +420,20 @@ class Planner:
         """Write a message per job; with ``rewrite_of`` (one old variant per job) rewrite those with feedback.
 
         A rewrite that no candidate passed gives no variant; its error goes to ``failed`` by the old variant's id.
+        A segment whose strategy an LLM proposal won writes on its angle and states only its offer (none: no offer);
+        see :func:`_strategy_of`.
         """
         brief = run.brief
         offers = campaign_offers(run.tools.shop, brief)
-        facts = {p.product_id: product_facts(run.tools.shop, p, offers) for _, _, p in jobs}
+        chosen = {seg.segment_id: _strategy_of(seg) for seg, _, _ in jobs}
+        facts = {(seg.segment_id, p.product_id): product_facts(run.tools.shop, p,
+                                                               _offers_of(chosen[seg.segment_id], offers))
+                 for seg, _, p in jobs}
+        angles = {sid: win.angle if win else None for sid, win in chosen.items()}
         requests = [CopyRequest(
             goal=brief.goal, segment_name=seg.name, segment_description=seg.description,
-            product=facts[p.product_id], channel=channel, language=brief.language, disclaimer=brief.disclaimer,
-            banned_phrases=brief.banned_phrases,
+            product=facts[(seg.segment_id, p.product_id)], channel=channel, language=brief.language,
+            disclaimer=brief.disclaimer, banned_phrases=brief.banned_phrases, angle=angles[seg.segment_id],
         ) for seg, channel, p in jobs]
         # Returns as soon as the run is cancelled or out of LLM budget: calls in flight are not waited for.
         olds: Sequence[CopyVariant | None] = [None] * len(jobs) if rewrite_of is None else rewrite_of
@@ -443,7 +459,7 @@ class Planner:
             step.llm_calls += result.attempts
             step.prompt_tokens += result.prompt_tokens
             step.completion_tokens += result.completion_tokens
-            fact = facts[product.product_id]
+            fact = facts[(seg.segment_id, product.product_id)]
             stated = next((o for o in fact.offers if o.code.casefold() in result.text.casefold()), None)
             variants.append(CopyVariant(
                 variant_id=f"V{start_index + len(variants) + 1}", segment_id=seg.segment_id, channel=channel,
@@ -659,6 +675,23 @@ class Planner:
             copy_from_llm=sum(v.source == "llm" for v in plan.variants),
             copy_from_template=sum(v.source == "template" for v in plan.variants),
         )
+
+
+def _strategy_of(segment: Segment) -> StrategyProposal | None:
+    """Return the segment's winning strategy proposal when the LLM proposed it, else None.
+
+    A segment without a strategy (plans before it), or whose winner is the rules' baseline (``strategy_rounds`` 0,
+    or no LLM proposal won), writes its copy as before: no angle, every offer that applies.
+    """
+    win = segment.strategy.chosen() if segment.strategy is not None else None
+    return win if win is not None and win.source == "llm" else None
+
+
+def _offers_of(win: StrategyProposal | None, offers: list[Offer]) -> list[Offer]:
+    """Return the offers a segment's messages may state: the strategy's offer only (none: no offer), else all."""
+    if win is None:
+        return offers
+    return [o for o in offers if win.offer is not None and o.code.casefold() == win.offer.casefold()]
 
 
 def _effect_of(segment: Segment, product_id: str) -> EffectEstimate:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from agent.brief import parse_brief
+from agent.brief import load_brief, parse_brief
 from agent.candidates import Candidate
 from agent.llm import ChatReply, ChatRequest, FunctionModel, reply_candidates, reply_text
 from agent.loop import Planner, PlannerTools
@@ -22,7 +23,10 @@ from agent.strategy import (
     random_strategy_reply,
     shop_vocabulary,
 )
+from tests.serve.api_harness import copywriter
 from tools.copywriting import CopyTool
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 
 COMEDY = {
     "name": "Comedy welcome", "shop": "movielens", "goal": "Welcome new customers with a comedy they will enjoy",
@@ -185,3 +189,81 @@ def test_random_reply_is_valid_for_the_schema():
     for text in random_strategy_reply(request).candidates:
         value = json.loads(text or "")
         assert value["angle"] in {"a", "b"} and len(set(value["products"])) == 2 and value["offer"] == "none"
+
+
+def same_products_two_angles(request: ChatRequest, offer: str = NO_OFFER) -> ChatReply:
+    """Propose the rules' products (the first offered) with the first and the second angle: an LLM proposal wins.
+
+    The first proposal ties the rules' baseline (same products, same first angle), and a tie goes to the LLM; the
+    second wins when its angle predicts better.
+    """
+    options = options_of(request)
+    slots = request.response_schema["properties"]["products"]["minItems"]  # type: ignore[index]
+    products = options["products"][:slots]
+    return reply_candidates([{"angle": angle, "products": products, "offer": offer} for angle in options["angle"][:2]])
+
+
+def test_the_winners_angle_reaches_every_copy_request_of_its_segment(real_tools):
+    copy_prompts: list[str] = []
+
+    def respond(request: ChatRequest) -> ChatReply:
+        if request.schema_name == SCHEMA_NAME:
+            return same_products_two_angles(request)
+        copy_prompts.append("\n".join(m.content or "" for m in request.messages))
+        return reply_text("not json")
+
+    plan = plan_with(real_tools, FunctionModel(respond), strategy_rounds=1)
+    assert len({s.description for s in plan.segments}) == len(plan.segments) >= 2
+    for seg in plan.segments:
+        win = seg.strategy.chosen() if seg.strategy else None
+        assert win is not None and win.source == "llm" and win.angle in seg.strategy.angles
+        mine = [p for p in copy_prompts if f"Audience: {seg.description}\n" in p]
+        assert mine and all(f"Theme of the message: {win.angle} (write" in p for p in mine)
+        assert all(p.count("Theme of the message:") == 1 for p in mine)  # one segment's angle, never another's
+    assert len(copy_prompts) >= len(plan.variants)  # first drafts and the revision round's messages
+
+
+def test_without_an_llm_winner_the_copy_has_no_theme(real_tools):
+    copy_prompts: list[str] = []
+
+    def respond(request: ChatRequest) -> ChatReply:
+        assert request.schema_name != SCHEMA_NAME, "strategy asked"
+        copy_prompts.append("\n".join(m.content or "" for m in request.messages))
+        return reply_text("not json")
+
+    plan_with(real_tools, FunctionModel(respond), strategy_rounds=0)
+    assert copy_prompts and not any("Theme of the message" in p for p in copy_prompts)
+
+
+@pytest.mark.parametrize("offer", [NO_OFFER, "XMAS10", None])
+def test_the_winners_offer_decides_the_offer_of_its_segments_copy(retail_tools, offer):
+    """Strategy "none": no code in any copy schema, prompt or message; "XMAS10": that code; no LLM winner: as before.
+
+    The brief offers XMAS10 (10% off everything); the scripted copywriter states the first offer its prompt lists.
+    """
+    offered: list[list[str]] = []
+    schemas: list[str] = []
+
+    def respond(request: ChatRequest) -> ChatReply:
+        if request.schema_name == SCHEMA_NAME:
+            offered.append(options_of(request)["offer"])
+            return same_products_two_angles(request, offer) if offer else reply_text("{not json")
+        schemas.append(json.dumps(request.response_schema))
+        return copywriter(request)
+
+    tools = dataclasses.replace(retail_tools, copy=CopyTool(FunctionModel(respond), retries=0))
+    brief = load_brief(EXAMPLES / "christmas_gifts.yaml").model_copy(update={
+        "send_budget": 3000, "channels": ["email"], "variants_per_channel": 1, "max_revisions": 1,
+        "strategy_rounds": 1})
+    plan = Planner(tools, seed=7).run(brief)
+    assert offered and all(o == ["XMAS10", NO_OFFER] for o in offered)
+    assert schemas and plan.active_variants()
+    for seg in plan.segments:
+        win = seg.strategy.chosen() if seg.strategy else None
+        assert win is not None and win.source == ("llm" if offer else "rules")
+    stated = {v.offer_code for v in plan.variants}
+    if offer == NO_OFFER:
+        assert stated == {None} and not any("XMAS10" in s for s in schemas)
+        assert not any("XMAS10" in f"{v.headline} {v.body} {v.cta}" for v in plan.variants)
+    else:  # the strategy chose XMAS10, or no LLM proposal won and the brief's offer applies as before
+        assert stated == {"XMAS10"} and all("XMAS10" in s for s in schemas)
