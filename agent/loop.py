@@ -28,7 +28,7 @@ from agent.audience_file import write_audience_file
 from agent.brief import Brief, check_offer
 from agent.candidates import POOL_SIZE, distinct_tolerance, is_rating_metric, rank_by_effect, shortlist
 from agent.launch import design_launch, send_list
-from agent.offers import campaign_offers, product_facts
+from agent.offers import campaign_offers
 from agent.plan import (
     AudienceSummary,
     CampaignPlan,
@@ -37,7 +37,6 @@ from agent.plan import (
     Revision,
     RunTotals,
     Segment,
-    StrategyProposal,
 )
 from agent.plan_guard import PlanGuard, guarded_copy_tool, run_guarded
 from agent.segments import form_segments
@@ -45,6 +44,7 @@ from agent.strategy import (
     Intent,
     StrategyRun,
     brief_intent,
+    copy_request,
     featured_order,
     focus_on_intent,
     shop_vocabulary,
@@ -64,7 +64,7 @@ from tools.copywriting import (
 from tools.effect import EffectEstimate, EffectRequest, EffectResult, PurchaseEffect, VariantEffect
 from tools.recommend import RecommendRequest, RecommendTool, ScoredProduct
 from tools.scoring import BatchScorer, LocalScorer, score_propensity, score_recommendations
-from tools.shop import Offer, Shop, ShopDataError
+from tools.shop import Shop, ShopDataError
 
 
 class VariantScorer(Protocol):
@@ -421,20 +421,10 @@ class Planner:
 
         A rewrite that no candidate passed gives no variant; its error goes to ``failed`` by the old variant's id.
         A segment whose strategy an LLM proposal won writes on its angle and states only its offer (none: no offer);
-        see :func:`_strategy_of`.
+        see :func:`agent.strategy.copy_request`.
         """
-        brief = run.brief
-        offers = campaign_offers(run.tools.shop, brief)
-        chosen = {seg.segment_id: _strategy_of(seg) for seg, _, _ in jobs}
-        facts = {(seg.segment_id, p.product_id): product_facts(run.tools.shop, p,
-                                                               _offers_of(chosen[seg.segment_id], offers))
-                 for seg, _, p in jobs}
-        angles = {sid: win.angle if win else None for sid, win in chosen.items()}
-        requests = [CopyRequest(
-            goal=brief.goal, segment_name=seg.name, segment_description=seg.description,
-            product=facts[(seg.segment_id, p.product_id)], channel=channel, language=brief.language,
-            disclaimer=brief.disclaimer, banned_phrases=brief.banned_phrases, angle=angles[seg.segment_id],
-        ) for seg, channel, p in jobs]
+        offers = campaign_offers(run.tools.shop, run.brief)
+        requests = [copy_request(run.brief, run.tools.shop, seg, p, channel, offers) for seg, channel, p in jobs]
         # Returns as soon as the run is cancelled or out of LLM budget: calls in flight are not waited for.
         olds: Sequence[CopyVariant | None] = [None] * len(jobs) if rewrite_of is None else rewrite_of
         results: Sequence[CopyResult | CopyUnavailableError | RewriteError] = (
@@ -443,7 +433,7 @@ class Planner:
             run_guarded(functools.partial(self._rewrite_one, run.tools.copy, run.tools.predict_effect),
                         list(zip(requests, rewrite_of, strict=True)), self.concurrency, run.guard))
         variants: list[CopyVariant] = []
-        for (seg, channel, product), result, old in zip(jobs, results, olds, strict=True):
+        for (seg, channel, product), request, result, old in zip(jobs, requests, results, olds, strict=True):
             if isinstance(result, RewriteError):
                 step.llm_calls += result.attempts
                 step.prompt_tokens += result.prompt_tokens
@@ -459,11 +449,11 @@ class Planner:
             step.llm_calls += result.attempts
             step.prompt_tokens += result.prompt_tokens
             step.completion_tokens += result.completion_tokens
-            fact = facts[(seg.segment_id, product.product_id)]
+            fact = request.product
             stated = next((o for o in fact.offers if o.code.casefold() in result.text.casefold()), None)
             variants.append(CopyVariant(
                 variant_id=f"V{start_index + len(variants) + 1}", segment_id=seg.segment_id, channel=channel,
-                language=brief.language, product_id=product.product_id, product_title=product.title,
+                language=run.brief.language, product_id=product.product_id, product_title=product.title,
                 product_price=fact.price, offer_code=stated.code if stated else None,
                 price_after_offer=stated.price_after(fact.price) if stated and fact.price is not None else None,
                 headline=result.headline, body=result.body, cta=result.cta, disclaimer=result.disclaimer,
@@ -675,23 +665,6 @@ class Planner:
             copy_from_llm=sum(v.source == "llm" for v in plan.variants),
             copy_from_template=sum(v.source == "template" for v in plan.variants),
         )
-
-
-def _strategy_of(segment: Segment) -> StrategyProposal | None:
-    """Return the segment's winning strategy proposal when the LLM proposed it, else None.
-
-    A segment without a strategy (plans before it), or whose winner is the rules' baseline (``strategy_rounds`` 0,
-    or no LLM proposal won), writes its copy as before: no angle, every offer that applies.
-    """
-    win = segment.strategy.chosen() if segment.strategy is not None else None
-    return win if win is not None and win.source == "llm" else None
-
-
-def _offers_of(win: StrategyProposal | None, offers: list[Offer]) -> list[Offer]:
-    """Return the offers a segment's messages may state: the strategy's offer only (none: no offer), else all."""
-    if win is None:
-        return offers
-    return [o for o in offers if win.offer is not None and o.code.casefold() == win.offer.casefold()]
 
 
 def _effect_of(segment: Segment, product_id: str) -> EffectEstimate:

@@ -53,9 +53,10 @@ from agent.offers import campaign_offers, product_facts
 from agent.plan import CopyVariant, Segment, SegmentStrategy, StrategyProposal
 from agent.plan_guard import PlanGuard, run_guarded
 from prompts import render
-from tools.copywriting import GENRES_ZH
+from tools.copywriting import GENRES_ZH, Channel, CopyRequest
 from tools.effect import VariantEffect
-from tools.shop import Shop
+from tools.recommend import ScoredProduct
+from tools.shop import Offer, Shop
 
 SCHEMA_NAME = "StrategyChoice"
 """Name of the strategy reply's JSON schema (a scripted backend answers requests by it)."""
@@ -548,3 +549,43 @@ def featured_order(options: StrategyOptions, record: SegmentStrategy) -> list[Ca
     by_id = {c.product_id: c for c in options.candidates}
     return [by_id[p] for p in first] + [c for c in options.candidates if c.product_id not in first]
 
+
+def llm_winner(segment: Segment) -> StrategyProposal | None:
+    """Return the segment's winning strategy proposal when the LLM proposed it, else None.
+
+    A segment without a strategy (plans before it), or whose winner is the rules' baseline (``strategy_rounds`` 0,
+    or no LLM proposal won), writes its copy as before: no angle, every offer that applies.
+    """
+    win = segment.strategy.chosen() if segment.strategy is not None else None
+    return win if win is not None and win.source == "llm" else None
+
+
+def winner_offers(win: StrategyProposal | None, offers: list[Offer]) -> list[Offer]:
+    """Return the offers a segment's messages may state: the strategy's offer only (none: no offer), else all."""
+    if win is None:
+        return offers
+    return [o for o in offers if win.offer is not None and o.code.casefold() == win.offer.casefold()]
+
+
+def copy_request(brief: Brief, shop: Shop, segment: Segment, product: ScoredProduct, channel: Channel,
+                 offers: list[Offer] | None = None) -> CopyRequest:
+    """Return the copy request of one cell (segment × channel × product), as the plan loop writes it.
+
+    A segment whose strategy an LLM proposal won (:func:`llm_winner`) writes on its angle and states only its
+    offer (none: no offer); otherwise every campaign offer that applies to the product, and no angle.
+
+    Args:
+        brief: The campaign brief (goal, language, disclaimer, banned phrases, offer).
+        shop: The shop (catalog facts).
+        segment: The segment (name, description, strategy).
+        product: The product of the cell.
+        channel: The channel of the cell.
+        offers: The campaign's offers (:func:`agent.offers.campaign_offers`); None computes them.
+    """
+    win = llm_winner(segment)
+    allowed = winner_offers(win, campaign_offers(shop, brief) if offers is None else offers)
+    return CopyRequest(
+        goal=brief.goal, segment_name=segment.name, segment_description=segment.description,
+        product=product_facts(shop, product, allowed), channel=channel, language=brief.language,
+        disclaimer=brief.disclaimer, banned_phrases=brief.banned_phrases, angle=win.angle if win else None,
+    )

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from agent.brief import Brief
 from agent.loop import PlannerTools
-from agent.offers import campaign_offers, product_facts
 from agent.plan import CampaignPlan, CopyVariant
+from agent.strategy import copy_request
 from tools.copywriting import CopyRequest, CopyTool, CopyUnavailableError
 
 
@@ -45,15 +45,16 @@ def rated(variant: CopyVariant) -> bool:
 
 
 def template_request(plan: CampaignPlan, brief: Brief, tools: PlannerTools, variant: CopyVariant) -> CopyRequest | None:
-    """Rebuild the copy request of the cell of ``variant`` as the loop made it (None: product not a candidate)."""
+    """Rebuild the copy request of the cell of ``variant`` as the loop made it (None: product not a candidate).
+
+    The strategy's angle and offer included (:func:`agent.strategy.copy_request`), so the template states what the
+    LLM copy could state.
+    """
     seg = next(s for s in plan.segments if s.segment_id == variant.segment_id)
     product = next((p for p in seg.products if p.product_id == variant.product_id), None)
     if product is None:
         return None
-    facts = product_facts(tools.shop, product, campaign_offers(tools.shop, brief))
-    return CopyRequest(goal=brief.goal, segment_name=seg.name, segment_description=seg.description, product=facts,
-                       channel=variant.channel, language=variant.language, disclaimer=brief.disclaimer,
-                       banned_phrases=brief.banned_phrases)
+    return copy_request(brief, tools.shop, seg, product, variant.channel)
 
 
 def compare_with_template(plan: CampaignPlan, tools: PlannerTools, copy: CopyTool) -> CopyEffectComparison:
