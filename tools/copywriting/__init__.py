@@ -17,7 +17,15 @@ from tools.copywriting.copywriter import (
     RewriteFeedback,
     catalog_values,
 )
-from tools.copywriting.grounding import CJK, GENRES_ZH, ProductFacts, display_title, grounding_problems
+from tools.copywriting.grounding import (
+    CJK,
+    GENRES_ZH,
+    ProductFacts,
+    display_title,
+    grounding_problems,
+    short_title,
+    title_names,
+)
 from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
 
 __all__ = [
@@ -43,4 +51,6 @@ __all__ = [
     "grounding_problems",
     "offer_discount_text",
     "offer_validity_text",
+    "short_title",
+    "title_names",
 ]

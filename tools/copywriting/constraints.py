@@ -8,7 +8,8 @@ and ``enum`` are all enforced.
 
 The patterns say, per field and language:
 
-- ``headline``: the product's name exactly as the catalog gives it (:attr:`ProductFacts.display_title`) first,
+- ``headline``: the product's name exactly as the catalog gives it (:attr:`ProductFacts.display_title`) first, or
+  its short name (:func:`~tools.copywriting.grounding.short_title`) when the name is longer than the headline,
   then optionally a short phrase after ": ", ", ", "! ", " - " or a space (zh: Han characters and punctuation);
 - ``body``: one to three sentences (en: each a capitalised word or a fact, then 2 to 20 words or facts joined by
   a space, ", ", ": " or " - ", then . ! or ?; zh: a Han character or fact first, then Han characters, Chinese
@@ -33,7 +34,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from tools.copywriting.attribute_words import attribute_words
-from tools.copywriting.grounding import GENRES_ZH, ProductFacts
+from tools.copywriting.grounding import GENRES_ZH, ProductFacts, headline_name, short_title
 from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
 
 _HAN = "\u4e00-\u9fff"
@@ -102,7 +103,7 @@ def fact_strings(facts: ProductFacts, language: str) -> list[str]:
         Distinct strings, longest first (so a pattern tries the longest first): the names, the year, the price
         and each offer's price after it, code, discount and validity, and attribute words.
     """
-    found = [facts.display_title, facts.title]
+    found = [facts.display_title, facts.title, short_title(facts.title)]
     if facts.year is not None:
         found.append(str(facts.year))
     if facts.price is not None:
@@ -134,11 +135,12 @@ def copy_patterns(facts: ProductFacts, language: str, lengths: tuple[int, int, i
     """
     strings = fact_strings(facts, language)
     literal = "|".join(escape(s) for s in strings)
-    name = escape(facts.display_title)
+    named = headline_name(facts, lengths[0])  # a name longer than the headline: its short name (never cut)
+    name = escape(named)
     verbs = "|".join(escape(v) for v in cta_verbs(facts, language))
     if language == "zh":
         text = f"(?:[{_FREE_ZH}]|{literal})"
-        head, body, cta = (max(1, n) for n in (lengths[0] - len(facts.display_title), lengths[1] - 2, lengths[2] - 4))
+        head, body, cta = (max(1, n) for n in (lengths[0] - len(named), lengths[1] - 2, lengths[2] - 4))
         return CopyPatterns(
             headline=f"^{name}(?:[{_FREE_ZH}]|{literal}){{0,{min(head, 24)}}}$",
             body=f"^(?:[{_HAN}“《（]|{literal}){text}{{4,{min(body, 90)}}}[。！？]$",
@@ -149,16 +151,16 @@ def copy_patterns(facts: ProductFacts, language: str, lengths: tuple[int, int, i
     # Sentences of a bounded number of words: the decoder must finish a sentence before the length runs out, so
     # the body never ends mid-word, and a looping model is stopped by the grammar rather than by the token budget.
     # Room is left for the longest fact (a validity period is one token of some 25 characters).
-    longest = max((len(s) for s in strings if s != facts.display_title), default=0)
+    longest = max((len(s) for s in strings if s != named), default=0)
     sentences = max(1, min(3, lengths[1] // 110))
     words = max(3, min(_WORDS_PER_SENTENCE, (lengths[1] - longest) // (sentences * _CHARS_PER_WORD)))
     first = f"(?:[A-Z][a-z]{{0,13}}(?:['-][a-z]{{1,10}})?|{literal})"
     sentence = f"{first}(?:(?:, | |: | - ){token}){{2,{words}}}[.!?]"
     # The headline and CTA add a few short words and short facts (a price, a code, a discount): each at most
     # nine characters, so that a count of them bounds the length.
-    short = "|".join(escape(s) for s in strings if len(s) <= _SHORT and s != facts.display_title)
+    short = "|".join(escape(s) for s in strings if len(s) <= _SHORT and s != named)
     short_token = f"(?:{_SHORT_WORD_EN}|{short})" if short else _SHORT_WORD_EN
-    head_words = max(1, min(8, (lengths[0] - len(facts.display_title) - 2) // (_SHORT + 1)))
+    head_words = max(1, min(8, (lengths[0] - len(named) - 2) // (_SHORT + 1)))
     cta_words = max(0, (lengths[2] - max(map(len, cta_verbs(facts, language))) - 1) // (_SHORT + 1))
     return CopyPatterns(
         headline=f"^{name}(?:(?:: |, |! | - | ){short_token}(?:(?:, | ){short_token}){{0,{head_words - 1}}}[!.?]?"

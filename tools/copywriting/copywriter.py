@@ -22,7 +22,7 @@ from prompts import PRODUCTION_PROMPTS, PromptRenderer, render
 from tools.copywriting.attribute_words import attribute_words
 from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
 from tools.copywriting.constraints import copy_patterns
-from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_problems
+from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_problems, headline_name
 from tools.copywriting.prices import format_price, offer_discount_text, offer_validity_text
 from tools.copywriting.quality import floor_problems
 
@@ -337,7 +337,7 @@ class CopyTool:
                   **catalog_values(facts, request.language)}
         full = {p: self.prompts.render("copy_fallback.jinja", part=p, **values) for p in ("headline", "body", "cta")}
         short = {**full, "body": self.prompts.render("copy_fallback.jinja", part="headline", **values)}
-        tries = [full, short, {**short, "headline": facts.display_title[: limits.headline]}]
+        tries = [full, short, {**short, "headline": headline_name(facts, limits.headline)}]
         if facts.price is not None:
             # Richest body first (full, compact, the headline line), each under the full headline, then under the
             # price line when the name is too long for the channel's headline.

@@ -184,9 +184,61 @@ def display_title(title: str) -> str:
     return f"{match.group(2)} {match.group(1)}" if match else title.strip()
 
 
+SHORT_TITLE_MAX = 28
+"""Longest short name (:func:`short_title`): an SMS headline (30 characters) holds it."""
+_TITLE_BREAKS = (": ", " (", " - ", "; ")
+_DANGLING_TITLE_WORDS = frozenset({"the", "a", "an", "of", "and", "or", "with", "in", "on", "for", "to", "at", "by",
+                                   "&", "de", "la", "le", "du", "des", "und", "der"})
+
+
+def short_title(title: str, limit: int = SHORT_TITLE_MAX) -> str:
+    """Return the product's name shortened to at most ``limit`` characters, as people shorten it.
+
+    The display title when it fits. Else the part before its first break (": ", " (", " - ", "; ") when that fits
+    ("Paradise Lost: The Child Murders at Robin Hood Hills" → "Paradise Lost"; a trailing " or" goes too: "Dr.
+    Strangelove or: How I Learned…" → "Dr. Strangelove"); else its first whole words that fit, without a
+    trailing article, preposition or punctuation ("Victorian glass hanging T-light" at 28 → "Victorian glass
+    hanging"). Never a cut word: a headline too short for the name names it this way instead.
+
+    Args:
+        title: The catalog title.
+        limit: Longest result.
+    """
+    full = display_title(title)
+    if len(full) <= limit:
+        return full
+    for mark in _TITLE_BREAKS:
+        head = re.sub(r"\s+or$", "", full.split(mark, 1)[0]).strip()
+        if mark in full and 3 <= len(head) <= limit:
+            return head
+    words: list[str] = []
+    for word in full.split():
+        if len(" ".join([*words, word])) > limit:
+            break
+        words.append(word)
+    while words and (words[-1].casefold() in _DANGLING_TITLE_WORDS or not re.search(r"\w", words[-1])):
+        words.pop()
+    shortened = " ".join(words).rstrip(",:;-–")
+    return shortened or full[:limit]
+
+
+def headline_name(facts: ProductFacts, limit: int) -> str:
+    """Return how a headline of ``limit`` characters names the product: the display title, or its short name."""
+    return facts.display_title if len(facts.display_title) <= limit else short_title(facts.title, limit)
+
+
+def title_names(facts: ProductFacts) -> set[str]:
+    """Return every way copy may name the product.
+
+    Its title, display title, display title without a trailing parenthesis, and short name (:func:`short_title`).
+    """
+    return {facts.title, facts.display_title, re.sub(r"\s*\(.*\)$", "", facts.display_title),
+            short_title(facts.title)}
+
+
 def _mentions_title(text: str, facts: ProductFacts) -> bool:
     lowered = text.casefold()
-    candidates = {facts.title, facts.display_title, re.sub(r"\s*\(.*\)$", "", facts.display_title)}
+    candidates = title_names(facts)
     return any(c.casefold() in lowered for c in candidates if c)
 
 
@@ -213,7 +265,7 @@ def grounding_problems(
     if require_title and not _mentions_title(text, facts):
         problems.append(f"does not name the title {facts.display_title!r} exactly")
     # Words inside the title ("Free Willy", "2001: A Space Odyssey") are facts, not claims: check the rest.
-    for name in sorted({facts.title, facts.display_title}, key=len, reverse=True):
+    for name in sorted(title_names(facts), key=len, reverse=True):
         text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE) if name else text
     if theme and theme.strip():
         text = re.sub(re.escape(theme.strip()), " ", text, flags=re.IGNORECASE)

@@ -32,7 +32,7 @@ from difflib import SequenceMatcher
 from typing import Protocol
 
 from tools.copywriting.constraints import CTA_ADVERBS_ZH, cta_verbs, fact_strings
-from tools.copywriting.grounding import CJK, ProductFacts
+from tools.copywriting.grounding import CJK, ProductFacts, title_names
 
 SHORT_ENDINGS = frozenset({"in", "on", "up", "it", "me", "us", "go", "do", "be"})
 """Words of fewer than three letters that count as complete at the end of a field (en)."""
@@ -117,7 +117,7 @@ def _cut_problems(draft: Draft, language: str, strings: list[str]) -> list[str]:
 
 
 def _fact_repeats(draft: Draft, facts: ProductFacts, strings: list[str]) -> list[str]:
-    names = {facts.display_title.casefold(), facts.title.casefold()}
+    names = {n.casefold() for n in title_names(facts)}
     fields = {"headline": draft.headline, "body": draft.body, "cta": draft.cta}
     problems = []
     for fact in strings:  # longest first: a fact inside a longer one is not counted twice

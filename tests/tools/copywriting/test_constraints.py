@@ -3,7 +3,7 @@
 import re
 from datetime import date
 
-from tools.copywriting import CopyRequest, CopyTool, ProductFacts
+from tools.copywriting import CopyRequest, CopyTool, ProductFacts, grounding_problems, short_title, title_names
 from tools.copywriting.constraints import copy_patterns, escape, fact_strings
 from tools.copywriting.copywriter import constrained_draft_model
 from tools.shop import Offer
@@ -92,3 +92,31 @@ def test_the_copy_tool_sends_the_constrained_schema_with_n_candidates():
                                     product=GATTACA, channel="email"))
     assert result.source == "llm" and seen[0].n == 3 and seen[0].frequency_penalty > 0
     assert "pattern" in seen[0].response_schema["properties"]["body"]
+
+
+PARADISE = ProductFacts(product_id="1", title="Paradise Lost: The Child Murders at Robin Hood Hills", year=1996,
+                        genres=["Documentary"])
+T_LIGHT = ProductFacts(product_id="p2", title="Victorian glass hanging T-light", price=1.95, currency="GBP")
+
+
+def test_a_name_longer_than_the_headline_is_named_by_its_short_name_never_cut():
+    assert short_title(PARADISE.title) == "Paradise Lost"
+    assert short_title("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb") == "Dr. Strangelove"
+    assert short_title(T_LIGHT.title) == "Victorian glass hanging"  # whole words, no trailing article
+    assert short_title("Englishman Who Went Up a Hill, But Came Down a Mountain, The") == "The Englishman Who Went Up"
+    assert short_title("Gattaca") == "Gattaca" and short_title("Usual Suspects, The") == "The Usual Suspects"
+    push = copy_patterns(PARADISE, "en", (45, 120, 20))  # 52 characters of name: no headline could hold it
+    assert re.fullmatch(push.headline, "Paradise Lost: true crime, filmed")
+    assert not re.fullmatch(push.headline, PARADISE.title)
+    assert re.fullmatch(copy_patterns(PARADISE, "en", (80, 500, 30)).headline, PARADISE.title)  # email holds it
+    sms_zh = copy_patterns(T_LIGHT, "zh", (30, 110, 20))
+    assert re.fullmatch(sms_zh.headline, "Victorian glass hanging，烛光")
+    assert re.fullmatch(sms_zh.body, "用Victorian glass hanging T-light点亮冬夜，售价£1.95。")  # the body holds the name
+
+
+def test_the_short_name_names_the_product_for_grounding_and_the_template_uses_it():
+    assert grounding_problems("Paradise Lost: a documentary. Watch now", PARADISE, "en") == []
+    assert "Paradise Lost" in title_names(PARADISE)
+    draft = CopyTool(None).fallback(CopyRequest(goal="g", segment_name="s", segment_description="d", product=PARADISE,
+                                                channel="push"))
+    assert draft.headline == "Paradise Lost"  # was "Paradise Lost: The Child Murders at Robin Hoo", a cut word
