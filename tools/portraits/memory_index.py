@@ -101,22 +101,46 @@ class PortraitIndex:
                 store still recovering after a crash); a caller must not keep an empty mirror in its place.
         """
         index = cls(dim, revision)
+        ids: list[str] = []
+        documents: list[str] = []
+        vectors: list[np.ndarray] = []
+        frames: list[pd.DataFrame] = []
         try:
             total = collection.count()
             with Progress(console=console, disable=console is None, transient=True) as progress:
                 task = progress.add_task("Loading portraits", total=total)
                 for offset in range(0, total, _PAGE):
                     page = collection.get(include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset)
-                    vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), dim)
-                    metas = [dict(m or {}) for m in page["metadatas"] or []]
-                    index.upsert(page["ids"], vectors, [d or "" for d in page["documents"] or []], metas)
+                    ids += page["ids"]
+                    documents += [d or "" for d in page["documents"] or []]
+                    vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), dim))
+                    # Each page's metadata becomes columns at once: a million dicts never coexist with the table
+                    # (at 1M portraits they had raised the planning process's peak RSS by gigabytes).
+                    frames.append(_meta_frame([dict(m or {}) for m in page["metadatas"] or []]))
                     progress.advance(task, len(page["ids"]))
+            if ids:
+                index._load_columns(ids, documents, vectors, frames)
             read = len(index)
         except Exception as exc:
             raise MirrorLoadError(f"the portrait mirror cannot read the store: {type(exc).__name__}: {exc}") from exc
         if read < total:
             raise MirrorLoadError(f"the portrait mirror read {read} of the {total} portraits the store counts")
         return index
+
+    def _load_columns(self, ids: list[str], documents: list[str], vectors: list[np.ndarray],
+                      frames: list[pd.DataFrame]) -> None:
+        """Fill an empty mirror from pages read in order (a later copy of an id, read while it changed, wins)."""
+        keys = list(dict.fromkeys(k for f in frames for k in f.columns))
+        meta = pd.concat([f.reindex(columns=keys) for f in frames], ignore_index=True).astype(object)
+        meta = meta.where(meta.notna(), None)  # a key missing from a page reads as None, as in a settled write
+        stacked = np.concatenate(vectors)
+        repeated = pd.Index(ids).duplicated(keep="last")
+        if repeated.any():
+            keep = np.flatnonzero(~repeated)
+            ids, documents = [ids[n] for n in keep], [documents[n] for n in keep]
+            stacked, meta = stacked[keep], meta.iloc[keep].reset_index(drop=True)
+        with self._lock:
+            self._assign(ids, documents, stacked, meta)
 
     def __len__(self) -> int:
         with self._lock:
@@ -146,11 +170,7 @@ class PortraitIndex:
         base_ids, base_documents, base_vectors, base_meta = self._without(
             {self._row[cid] for cid in (ids[n] for n in keep) if cid in self._row})
         start = len(base_ids)
-        kept = [metas[n] for n in keep]
-        keys = list(dict.fromkeys(k for m in kept for k in m))
-        added = pd.DataFrame(
-            {k: pd.Series([m.get(k) for m in kept], dtype=object) for k in keys}, index=range(start, start + len(keep))
-        )
+        added = _meta_frame([metas[n] for n in keep]).set_axis(range(start, start + len(keep)))
         self._assign(
             base_ids + [ids[n] for n in keep],
             base_documents + [documents[n] for n in keep],
@@ -377,3 +397,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.floating):
         return float(value)
     return value
+
+
+def _meta_frame(metas: list[dict[str, Any]]) -> pd.DataFrame:
+    """Return metadata dicts as object columns (one per key seen, None where a dict lacks the key)."""
+    keys = list(dict.fromkeys(k for m in metas for k in m))
+    return pd.DataFrame({k: pd.Series([m.get(k) for m in metas], dtype=object) for k in keys})

@@ -87,3 +87,31 @@ def test_a_mirror_that_cannot_read_the_store_is_not_cached(
     flaky.broken = False
     assert len(fresh.index()) == store.count()
     assert fresh.mirror_status() == {"ok": True, "portraits": store.count()}
+
+
+class _PagedCollection:
+    """A collection read in pages of two: the second page lacks a key and repeats an id written again meanwhile."""
+
+    pages = (
+        {"ids": ["a", "b"], "documents": ["doc a", "doc b"], "embeddings": [[1.0, 0.0], [0.0, 1.0]],
+         "metadatas": [{"lifecycle": "lapsed", "age": 30}, {"lifecycle": "active", "age": 40}]},
+        {"ids": ["c", "a"], "documents": ["doc c", "doc a2"], "embeddings": [[0.6, 0.8], [0.8, 0.6]],
+         "metadatas": [{"lifecycle": "lapsed"}, {"lifecycle": "active", "age": 31}]},
+    )
+
+    def count(self) -> int:
+        return 3
+
+    def get(self, include: list[str], limit: int, offset: int) -> dict[str, Any]:
+        del include
+        return self.pages[offset // limit]
+
+
+def test_a_paged_load_keeps_the_last_copy_of_an_id_and_reads_a_missing_key_as_none(monkeypatch) -> None:
+    monkeypatch.setattr("tools.portraits.memory_index._PAGE", 2)
+    index = PortraitIndex.load(_PagedCollection(), 2, "r1")  # type: ignore[arg-type]
+    assert index.ids == ["b", "c", "a"] and index.documents == ["doc b", "doc c", "doc a2"]
+    assert np.allclose(index.vectors, [[0.0, 1.0], [0.6, 0.8], [0.8, 0.6]])
+    assert index.metadata(index.row("c")) == {"lifecycle": "lapsed"}  # no age: unknown, not NaN
+    assert index.metadata(index.row("a")) == {"lifecycle": "active", "age": 31}
+    assert index.mask({"lifecycle": "lapsed"}).tolist() == [False, True, False]
