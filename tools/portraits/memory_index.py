@@ -21,6 +21,7 @@ returns a complete mirror (its pages applied) or raises :class:`MirrorLoadError`
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -400,6 +401,13 @@ def _plain(value: Any) -> Any:
 
 
 def _meta_frame(metas: list[dict[str, Any]]) -> pd.DataFrame:
-    """Return metadata dicts as object columns (one per key seen, None where a dict lacks the key)."""
+    """Return metadata dicts as object columns (one per key seen, None where a dict lacks the key).
+
+    Texts are interned: a lifecycle, region or segment name is one object however many portraits share it.
+    """
     keys = list(dict.fromkeys(k for m in metas for k in m))
-    return pd.DataFrame({k: pd.Series([m.get(k) for m in metas], dtype=object) for k in keys})
+    return pd.DataFrame({k: pd.Series([_shared(m.get(k)) for m in metas], dtype=object) for k in keys})
+
+
+def _shared(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str else value
