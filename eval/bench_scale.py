@@ -65,14 +65,7 @@ from tools.scale import (
     scale_shop_name,
     size_label,
 )
-from tools.scoring import (
-    LocalScorer,
-    RayScorer,
-    max_abs_difference,
-    score_propensity,
-    score_recommendations,
-    tables_agree,
-)
+from tools.scoring import LocalScorer, RayScorer, engines_agree, score_propensity, score_recommendations
 from tools.shop import load_shop
 
 SOURCE_SHOP = "retail"
@@ -199,8 +192,7 @@ def _scoring(settings: Settings, effect: PurchaseEffect, tool: RecommendTool, so
         "customers_per_s_local": round(customers / local_total, 1),
         "customers_per_s_ray": round(customers / ray_total, 1),
         "ray_speedup": round(local_total / ray_total, 3),
-        "ray_matches_local": all(tables_agree(local_tables[k], ray_tables[k]) for k in local_tables),
-        "ray_max_abs_diff": max(max_abs_difference(local_tables[k], ray_tables[k]) for k in local_tables),
+        **engines_agree(local_tables, ray_tables),
         "ray_processes": ray_rss,
     }  # fmt: skip
 

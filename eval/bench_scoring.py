@@ -28,15 +28,7 @@ from agent.progress import progress_bar
 from agent.settings import Settings
 from tools.effect import PurchaseEffect
 from tools.recommend import RecommendTool
-from tools.scoring import (
-    BatchScorer,
-    LocalScorer,
-    RayScorer,
-    max_abs_difference,
-    score_propensity,
-    score_recommendations,
-    tables_agree,
-)
+from tools.scoring import BatchScorer, LocalScorer, RayScorer, engines_agree, score_propensity, score_recommendations
 from tools.shop import load_shop
 
 SHOP = "retail"
@@ -100,7 +92,7 @@ def run(settings: Settings, console: Console | None = None) -> dict[str, Any]:
         ray_seconds, ray_tables = _measure(ray, jobs, console)
     finally:
         ray.close()
-    matches = {name: tables_agree(local_tables[name], ray_tables[name]) for name in jobs}
+    agreement = engines_agree(local_tables, ray_tables)
     local_total, ray_total = sum(local_seconds.values()), sum(ray_seconds.values())
     return {
         "data": f"{SHOP} shop (UCI Online Retail dev file): every customer with orders",
@@ -119,9 +111,7 @@ def run(settings: Settings, console: Console | None = None) -> dict[str, Any]:
         "customers_per_s_local": round(customers / local_total, 1),
         "customers_per_s_ray": round(customers / ray_total, 1),
         "ray_speedup": round(local_total / ray_total, 3),
-        "ray_matches_local": all(matches.values()),
-        "matches": matches,
-        "ray_max_abs_diff": max(max_abs_difference(local_tables[n], ray_tables[n]) for n in jobs),
+        **agreement,
         "timing": f"best of {REPEATS} runs per job and engine; Ray start and worker warm-up excluded "
                   "(ray_startup_seconds)",
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},

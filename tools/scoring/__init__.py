@@ -7,7 +7,7 @@ recommendations (``score_recommendations``: each customer's top products by the 
 rounding).
 """
 
-from tools.scoring.agreement import SCORE_ATOL, max_abs_difference, tables_agree
+from tools.scoring.agreement import SCORE_ATOL, engines_agree, max_abs_difference, tables_agree
 from tools.scoring.engine import (
     DEFAULT_SHARD_SIZE,
     BatchScorer,
@@ -27,6 +27,7 @@ __all__ = [
     "LocalScorer",
     "Progress",
     "RayScorer",
+    "engines_agree",
     "max_abs_difference",
     "score_propensity",
     "score_recommendations",

@@ -50,3 +50,18 @@ def max_abs_difference(first: pd.DataFrame, second: pd.DataFrame) -> float:
               and second[c].dtype.kind == "f"]  # fmt: skip
     diffs = [float(np.nanmax(np.abs(first[c].to_numpy() - second[c].to_numpy()), initial=0.0)) for c in floats]
     return max(diffs, default=0.0)
+
+
+def engines_agree(local: dict[str, pd.DataFrame], ray: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """Compare two engines' tables job by job, as the benchmarks report it.
+
+    Args:
+        local: Table per job from the local engine.
+        ray: Table per job from Ray (the same jobs).
+
+    Returns:
+        ``ray_matches_local`` (every job's tables agree), ``matches`` (per job) and ``ray_max_abs_diff``.
+    """
+    matches = {name: tables_agree(local[name], ray[name]) for name in local}
+    return {"ray_matches_local": all(matches.values()), "matches": matches,
+            "ray_max_abs_diff": max((max_abs_difference(local[n], ray[n]) for n in local), default=0.0)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tools.scoring import max_abs_difference, tables_agree
+from tools.scoring import engines_agree, max_abs_difference, tables_agree
 
 
 def _table() -> pd.DataFrame:
@@ -30,3 +30,16 @@ def test_a_different_score_rank_or_row_order_does_not_agree():
     assert not tables_agree(_table(), swapped)
     assert not tables_agree(_table(), reordered)
     assert abs(max_abs_difference(_table(), far) - 1e-9) < 1e-15
+
+
+def test_engines_agree_job_by_job_and_report_the_largest_gap():
+    near = _table()
+    near.loc[0, "score"] = 1.0 - 1.1102230246251565e-16
+    far = _table()
+    far.loc[0, "score"] = 0.9
+    agreed = engines_agree({"a": _table(), "b": _table()}, {"a": near, "b": _table()})
+    assert agreed == {"ray_matches_local": True, "matches": {"a": True, "b": True},
+                      "ray_max_abs_diff": 1.1102230246251565e-16}
+    differ = engines_agree({"a": _table(), "b": _table()}, {"a": _table(), "b": far})
+    assert differ["ray_matches_local"] is False and differ["matches"] == {"a": True, "b": False}
+    assert abs(differ["ray_max_abs_diff"] - 0.1) < 1e-12
