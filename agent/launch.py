@@ -108,19 +108,20 @@ def _power(brief: Brief, plan: CampaignPlan, allocations: list[Allocation], held
         if a.sends == 0 or rates is None:
             continue
         base, lift = rates
-        mde = minimum_detectable_lift(a.sends, held[a.segment_id], base)
+        detectable_lift = minimum_detectable_lift(a.sends, held[a.segment_id], base)
+        mde = float(detectable_lift) if np.isfinite(detectable_lift) else None  # JSON has no infinity: None
         arms.append(ArmPower(segment_id=a.segment_id, channel=a.channel, variant_id=a.variant_id, sends=a.sends,
                              holdout=held[a.segment_id], base_rate=base, mde=mde, predicted_lift=lift,
-                             detectable=None if lift is None else lift >= mde))
+                             detectable=None if lift is None or mde is None else lift >= mde))
     notes = []
-    finite = [x.mde for x in arms if np.isfinite(x.mde)]
+    finite = [x.mde for x in arms if x.mde is not None]
     if finite:
         notes.append(f"Measurable lift: against its segment's holdout, a variant's lift is detected with 80% power "
                      f"(two-sided, alpha 0.05) from {min(finite):.4f} to {max(finite):.4f} (absolute, at the "
                      f"predicted baseline rates)"
                      + (f"; the predicted lift of {sum(x.detectable is False for x in arms)} of {len(arms)} "
                         f"variants is below it." if any(x.predicted_lift is not None for x in arms) else "."))
-    if any(not np.isfinite(x.mde) for x in arms):
+    if any(x.mde is None for x in arms):
         notes.append("A segment without holdout customers cannot measure the lift of its variants.")
     notes += [c.sentence() for c in sizing]
     return LaunchPower(target_lift=target_lift, applied=any(c.sizing.feasible for c in sizing), arms=arms,

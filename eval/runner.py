@@ -192,7 +192,7 @@ class Harness:
         planner = Planner(WithCopy(self.tools, copy), concurrency=config.concurrency, seed=config.seed)
         runs = []
         for i, case in enumerate(suite.cases):
-            run = self.plan_case(case, planner, config)
+            run = self.plan_case(case, planner, config, suite.banned_for(case))
             if run.plan_json is not None and plans_dir is not None:
                 plans_dir.mkdir(parents=True, exist_ok=True)
                 path = plans_dir / f"{case.id}.json"
@@ -216,14 +216,21 @@ class Harness:
             gates=check_gates(suite.gates, summary),
         )
 
-    def plan_case(self, case: EvalCase, planner: Planner, config: EvalConfig) -> CaseRun:
+    def plan_case(self, case: EvalCase, planner: Planner, config: EvalConfig, banned: list[str] | None = None
+                  ) -> CaseRun:
         """Validate the case's brief against its shop and run the plan loop; refusals and crashes are outcomes.
 
         The brief is checked as ``campaign plan`` checks it: its fields, its shop, its audience filter against the
-        shop's vocabulary and its offer against the shop's catalog.
+        shop's vocabulary and its offer against the shop's catalog. ``banned`` (the suite's and the case's banned
+        phrases, which the constraints scorer checks) joins the brief's own ``banned_phrases``, so the agent is
+        told every phrase it is scored against, as a marketer's brief would tell it.
         """
         try:
-            brief = parse_brief(config.brief_overrides.apply(case.brief), source=case.id)
+            fields = config.brief_overrides.apply(case.brief)
+            own = fields.get("banned_phrases") if isinstance(fields, dict) else None
+            if banned and isinstance(fields, dict) and isinstance(own or [], list):
+                fields = {**fields, "banned_phrases": list(dict.fromkeys([*(own or []), *banned]))}
+            brief = parse_brief(fields, source=case.id)
             tools = self.shop_of(brief, case.id)
             brief = check_against_shop(brief.model_copy(update={"shop": tools.shop.name}),
                                        tools.profiles.store.vocabulary(), case.id, products=tools.shop.products)

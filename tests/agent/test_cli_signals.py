@@ -19,8 +19,8 @@ SCRIPT = textwrap.dedent("""
     def action():
         # like ensure_llm_server: a server in its own process group, stopped when the block exits
         server = subprocess.Popen(["sleep", "600"], start_new_session=True)
-        print(server.pid, flush=True)
         try:
+            print(server.pid, flush=True)  # inside the try: a SIGTERM right after the pid is read still stops it
             while True:
                 time.sleep(0.1)
         finally:

@@ -145,3 +145,15 @@ def test_a_predicted_lift_too_small_to_detect_keeps_the_briefs_holdout_and_says_
     assert launch.holdout_customers == 100 and [a.sends for a in launch.allocations] == [450, 450]
     note = next(n for n in launch.notes if "cannot detect a lift of 0.0050" in n)
     assert "Test fewer variants, or run the campaign longer" in note
+
+
+def test_a_segment_without_holdout_has_no_mde_and_its_plan_survives_json() -> None:
+    plan = _plan(1, [0.37], holdout_fraction=0.0)  # one customer: the full eval's "tiny budget" briefs
+    launch = design_launch(plan.brief, plan, seed=0)
+    assert launch.power is not None
+    (arm,) = launch.power.arms
+    assert arm.holdout == 0 and arm.mde is None and arm.detectable is None
+    assert "A segment without holdout customers cannot measure the lift of its variants." in launch.power.notes
+    done = plan.model_copy(update={"launch": launch})
+    again = CampaignPlan.model_validate_json(done.model_dump_json())  # infinity had been written as null
+    assert again.launch is not None and again.launch.power is not None and again.launch.power.arms[0].mde is None

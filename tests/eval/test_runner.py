@@ -96,3 +96,15 @@ def test_an_offer_on_products_the_shop_sells_passes_the_check(retail_eval_tools)
     checked = check_against_shop(brief, retail_eval_tools.profiles.store.vocabulary(), "brief",
                                  products=retail_eval_tools.shop.products)
     assert checked.offer == brief.offer
+
+
+def test_the_suites_banned_phrases_reach_the_brief_the_agent_plans(harness):
+    suite = Suite(name="s", banned_phrases=["limited time", "act now"],
+                  cases=[EvalCase(id="films", expect="plan", brief={**FILMS, "banned_phrases": ["act now", "hurry"]},
+                                  banned_phrases=["best ever"])])
+    case = suite.cases[0]
+    run = harness.plan_case(case, Planner(harness.tools), TEMPLATE, suite.banned_for(case))
+    assert run.outcome == "plan" and run.plan is not None
+    assert run.plan.brief.banned_phrases == ["act now", "hurry", "limited time", "best ever"]
+    alone = harness.plan_case(case, Planner(harness.tools), TEMPLATE)
+    assert alone.plan is not None and alone.plan.brief.banned_phrases == ["act now", "hurry"]

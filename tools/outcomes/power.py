@@ -111,9 +111,10 @@ class ArmPower(BaseModel):
     sends: int
     holdout: int
     base_rate: float = Field(description="Predicted rate of the segment without a send (the holdout's rate).")
-    mde: float = Field(description="Minimum detectable lift (absolute, in the rate) for these sends and holdout.")
+    mde: float | None = Field(description="Minimum detectable lift (absolute, in the rate) for these sends and "
+                              "holdout; None when it cannot be measured (no holdout customers).")
     predicted_lift: float | None = Field(None, description="Predicted rate with the send minus base_rate.")
-    detectable: bool | None = Field(None, description="predicted_lift >= mde (None without a predicted lift).")
+    detectable: bool | None = Field(None, description="predicted_lift >= mde (None without a predicted lift or mde).")
 
 
 class CellSizing(BaseModel):
