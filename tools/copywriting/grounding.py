@@ -66,6 +66,7 @@ CLAIMS: dict[str, re.Pattern[str]] = {
     "fame or acclaim": re.compile(r"\b(?:true stor(?:y|ies)|based on (?:a )?true|real[- ]life stor(?:y|ies)|"
                                   r"most (?:beloved|famous|loved|celebrated)|world'?s (?:most|best|favou?rite|first)|"
                                   r"of all time|in (?:recent )?history|legendary|masterpieces?|"
+                                  r"(?:best|greatest|finest)(?: [\w'-]+){0,3} ever(?: made)?|"
                                   r"(?:critically )?acclaimed|"
                                   r"cult classic|iconic)\b|真实故事|真人真事|史上|传奇|神作|口碑|家喻户晓",
                                   re.IGNORECASE),

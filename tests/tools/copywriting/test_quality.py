@@ -83,7 +83,8 @@ def test_a_fact_repeated_in_one_field_pads_the_length():
 
 def test_claims_beyond_the_facts_include_true_story_and_fame():
     for text in ("Gattaca: the true story of a dreamer", "Gattaca, the most beloved film in history",
-                 "Gattaca, a legendary masterpiece"):
+                 "Gattaca, a legendary masterpiece", "Gattaca: The Best Comedy Ever",
+                 "Gattaca, the greatest sci-fi film ever made"):
         assert any("claims fame or acclaim" in p for p in grounding_problems(text, GATTACA, "en")), text
     assert any("claims fame" in p for p in grounding_problems("Gattaca，真实故事改编", GATTACA, "zh"))
     for text in ("Gattaca, a Nobel-worthy story", "Gattaca, the prize-winning film"):  # seen on the 135M model
