@@ -15,6 +15,8 @@ place. A change of the models comes with a new revision (README, "Database migra
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -198,14 +200,38 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:  # readers never wait for the writing worker
+        _write_ahead_log(connection)
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
 
 
+def _write_ahead_log(connection: Any) -> None:
+    """Put a SQLite database in WAL mode, unless it is already (reading the mode takes no lock).
+
+    Switching takes an exclusive lock, and servers connecting to a new database at once had failed with "database
+    is locked": a switch that meets another connection's lock is retried for up to :data:`WAL_SWITCH_WAIT_S`. The
+    migrator switches before it locks (:func:`_locked`), so servers connecting during a migration find WAL.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_WAIT_S
+    cursor = connection.cursor()
+    try:
+        while str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                # SQLite answers a switch that meets another connection's lock at once, without its busy
+                # timeout: wait for it here (measured: 1 of ~10 runs of 4 servers starting on a new database).
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        cursor.close()
+
+
+WAL_SWITCH_WAIT_S = 30.0
 BASELINE = "0001"
 """The alembic revision of the previous release's schema (what its ``create_all`` made, without version table)."""
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -263,6 +289,7 @@ def _locked(engine: Engine) -> Iterator[Connection]:
         @event.listens_for(own, "connect")
         def _manual(connection: Any, _record: Any) -> None:  # pysqlite would not wrap DDL in a transaction
             connection.isolation_level = None
+            _write_ahead_log(connection)  # before the lock: servers connecting meanwhile need not switch it
 
         @event.listens_for(own, "begin")
         def _immediate(connection: Connection) -> None:
