@@ -111,7 +111,7 @@ def test_a_name_longer_than_the_headline_is_named_by_its_short_name_never_cut():
     assert re.fullmatch(copy_patterns(PARADISE, "en", (80, 500, 30)).headline, PARADISE.title)  # email holds it
     sms_zh = copy_patterns(T_LIGHT, "zh", (30, 110, 20))
     assert re.fullmatch(sms_zh.headline, "Victorian glass hanging，烛光")
-    assert re.fullmatch(sms_zh.body, "用Victorian glass hanging T-light点亮冬夜，售价£1.95。")  # the body holds the name
+    assert re.fullmatch(sms_zh.body, "用Victorian glass hanging T-light点亮冬夜，售价£1.95。")  # the whole name
 
 
 def test_the_short_name_names_the_product_for_grounding_and_the_template_uses_it():
