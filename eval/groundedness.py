@@ -23,7 +23,7 @@ from agent.offers import campaign_offers
 from agent.plan import CampaignPlan, CopyVariant
 from eval.scoring import MAX_EVIDENCE, ScoreResult, message_text, not_applicable, variant_label
 from eval.suite import ScoreThreshold
-from tools.copywriting import ProductFacts, display_title, grounding_problems, offer_discount_text, short_title
+from tools.copywriting import ProductFacts, display_title, grounding_problems, offer_discount_text, title_names
 from tools.shop import Offer, Shop, product_model
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
@@ -85,8 +85,7 @@ class Catalog:
         """
         own = self._products.get(product_id)
         if own is not None:
-            for name in sorted({own.title, display_title(own.title), _bare(own.title), short_title(own.title)},
-                               key=len, reverse=True):
+            for name in sorted(title_names(own.title), key=len, reverse=True):
                 text = text.replace(name, " ")
         found = []
         for match in self._pattern.finditer(text):

@@ -227,9 +227,9 @@ class Harness:
         """
         try:
             fields = config.brief_overrides.apply(case.brief)
-            own = fields.get("banned_phrases") if isinstance(fields, dict) else None
-            if banned and isinstance(fields, dict) and isinstance(own or [], list):
-                fields = {**fields, "banned_phrases": list(dict.fromkeys([*(own or []), *banned]))}
+            own = (fields.get("banned_phrases") if isinstance(fields, dict) else None) or []
+            if banned and isinstance(fields, dict) and isinstance(own, list):  # else refused by parse_brief
+                fields = {**fields, "banned_phrases": list(dict.fromkeys([*own, *banned]))}
             brief = parse_brief(fields, source=case.id)
             tools = self.shop_of(brief, case.id)
             brief = check_against_shop(brief.model_copy(update={"shop": tools.shop.name}),

@@ -208,6 +208,10 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+WAL_SWITCH_WAIT_S = 30.0
+"""Longest wait for another connection's lock while switching a SQLite database to WAL (its busy timeout's)."""
+
+
 def _write_ahead_log(connection: Any) -> None:
     """Put a SQLite database in WAL mode, unless it is already (reading the mode takes no lock).
 
@@ -231,7 +235,6 @@ def _write_ahead_log(connection: Any) -> None:
         cursor.close()
 
 
-WAL_SWITCH_WAIT_S = 30.0
 BASELINE = "0001"
 """The alembic revision of the previous release's schema (what its ``create_all`` made, without version table)."""
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -228,18 +228,18 @@ def headline_name(facts: ProductFacts, limit: int) -> str:
     return facts.display_title if len(facts.display_title) <= limit else short_title(facts.title, limit)
 
 
-def title_names(facts: ProductFacts) -> set[str]:
-    """Return every way copy may name the product.
+def title_names(title: str) -> set[str]:
+    """Return every way copy may name the product of catalog title ``title``.
 
     Its title, display title, display title without a trailing parenthesis, and short name (:func:`short_title`).
     """
-    return {facts.title, facts.display_title, re.sub(r"\s*\(.*\)$", "", facts.display_title),
-            short_title(facts.title)}
+    shown = display_title(title)
+    return {title, shown, re.sub(r"\s*\(.*\)$", "", shown).strip(), short_title(title)}
 
 
 def _mentions_title(text: str, facts: ProductFacts) -> bool:
     lowered = text.casefold()
-    candidates = title_names(facts)
+    candidates = title_names(facts.title)
     return any(c.casefold() in lowered for c in candidates if c)
 
 
@@ -266,7 +266,7 @@ def grounding_problems(
     if require_title and not _mentions_title(text, facts):
         problems.append(f"does not name the title {facts.display_title!r} exactly")
     # Words inside the title ("Free Willy", "2001: A Space Odyssey") are facts, not claims: check the rest.
-    for name in sorted(title_names(facts), key=len, reverse=True):
+    for name in sorted(title_names(facts.title), key=len, reverse=True):
         text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE) if name else text
     if theme and theme.strip():
         text = re.sub(re.escape(theme.strip()), " ", text, flags=re.IGNORECASE)

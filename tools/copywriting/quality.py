@@ -117,7 +117,7 @@ def _cut_problems(draft: Draft, language: str, strings: list[str]) -> list[str]:
 
 
 def _fact_repeats(draft: Draft, facts: ProductFacts, strings: list[str]) -> list[str]:
-    names = {n.casefold() for n in title_names(facts)}
+    names = {n.casefold() for n in title_names(facts.title)}
     fields = {"headline": draft.headline, "body": draft.body, "cta": draft.cta}
     problems = []
     for fact in strings:  # longest first: a fact inside a longer one is not counted twice

@@ -116,7 +116,7 @@ def test_a_name_longer_than_the_headline_is_named_by_its_short_name_never_cut():
 
 def test_the_short_name_names_the_product_for_grounding_and_the_template_uses_it():
     assert grounding_problems("Paradise Lost: a documentary. Watch now", PARADISE, "en") == []
-    assert "Paradise Lost" in title_names(PARADISE)
+    assert "Paradise Lost" in title_names(PARADISE.title)
     draft = CopyTool(None).fallback(CopyRequest(goal="g", segment_name="s", segment_description="d", product=PARADISE,
                                                 channel="push"))
     assert draft.headline == "Paradise Lost"  # was "Paradise Lost: The Child Murders at Robin Hoo", a cut word
