@@ -78,7 +78,7 @@ class PortraitIndex:
         self.vectors = np.zeros((0, dim), dtype=np.float32)
         self.meta = pd.DataFrame()
         self._row: dict[str, int] = {}
-        self._pending: list[tuple[list[str], np.ndarray, list[str], pd.DataFrame]] = []
+        self._pending: list[tuple[list[str], np.ndarray, list[str], list[dict[str, Any]]]] = []
         self._columns: dict[str, tuple[str, Any]] = {}
         self._lock = threading.RLock()
 
@@ -102,16 +102,25 @@ class PortraitIndex:
                 store still recovering after a crash); a caller must not keep an empty mirror in its place.
         """
         index = cls(dim, revision)
+        ids: list[str] = []
+        documents: list[str] = []
+        vectors: list[np.ndarray] = []
+        frames: list[pd.DataFrame] = []
         try:
             total = collection.count()
             with Progress(console=console, disable=console is None, transient=True) as progress:
                 task = progress.add_task("Loading portraits", total=total)
                 for offset in range(0, total, _PAGE):
                     page = collection.get(include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset)
-                    vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), dim)
-                    metas = [dict(m or {}) for m in page["metadatas"] or []]
-                    index.upsert(page["ids"], vectors, [d or "" for d in page["documents"] or []], metas)
+                    ids += page["ids"]
+                    documents += [d or "" for d in page["documents"] or []]
+                    vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), dim))
+                    # Each page's metadata becomes columns at once: a million dicts never coexist with the table
+                    # (at 1M portraits they had raised the planning process's peak RSS by gigabytes).
+                    frames.append(_meta_frame([dict(m or {}) for m in page["metadatas"] or []]))
                     progress.advance(task, len(page["ids"]))
+            if ids:
+                index._load_columns(ids, documents, vectors, frames)
             read = len(index)
         except Exception as exc:
             raise MirrorLoadError(f"the portrait mirror cannot read the store: {type(exc).__name__}: {exc}") from exc
@@ -119,20 +128,30 @@ class PortraitIndex:
             raise MirrorLoadError(f"the portrait mirror read {read} of the {total} portraits the store counts")
         return index
 
+    def _load_columns(self, ids: list[str], documents: list[str], vectors: list[np.ndarray],
+                      frames: list[pd.DataFrame]) -> None:
+        """Fill an empty mirror from pages read in order (a later copy of an id, read while it changed, wins)."""
+        keys = list(dict.fromkeys(k for f in frames for k in f.columns))
+        meta = pd.concat([f.reindex(columns=keys) for f in frames], ignore_index=True).astype(object)
+        meta = meta.where(meta.notna(), None)  # a key missing from a page reads as None, as in a settled write
+        stacked = np.concatenate(vectors)
+        repeated = pd.Index(ids).duplicated(keep="last")
+        if repeated.any():
+            keep = np.flatnonzero(~repeated)
+            ids, documents = [ids[n] for n in keep], [documents[n] for n in keep]
+            stacked, meta = stacked[keep], meta.iloc[keep].reset_index(drop=True)
+        with self._lock:
+            self._assign(ids, documents, stacked, meta)
+
     def __len__(self) -> int:
         with self._lock:
             self._settle()
             return len(self.ids)
 
     def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str], metas: list[dict[str, Any]]) -> None:
-        """Add or replace portraits (applied lazily, in one go, before the next read).
-
-        The metadata becomes columns at once (:func:`_meta_frame`): a load of a million portraits never holds a
-        million dicts beside the table (they had raised the planning process's peak RSS by gigabytes at 1M).
-        """
+        """Add or replace portraits (applied lazily, in one go, before the next read)."""
         with self._lock:
-            self._pending.append((list(ids), np.asarray(vectors, dtype=np.float32), list(documents),
-                                  _meta_frame(list(metas))))
+            self._pending.append((list(ids), np.asarray(vectors, dtype=np.float32), list(documents), list(metas)))
 
     def _settle(self) -> None:
         """Apply pending writes; the caller holds the lock.
@@ -148,14 +167,11 @@ class PortraitIndex:
         keep = [n for n, cid in enumerate(ids) if last[cid] == n]
         vectors = np.concatenate([batch[1] for batch in batches])[keep]
         documents = [d for batch in batches for d in batch[2]]
-        frames = [batch[3] for batch in batches]
-        keys = list(dict.fromkeys(k for f in frames for k in f.columns))
-        metas = pd.concat([f.reindex(columns=keys) for f in frames], ignore_index=True).astype(object)
-        metas = metas.where(metas.notna(), None)  # a key a batch lacks reads as None
+        metas = [m for batch in batches for m in batch[3]]
         base_ids, base_documents, base_vectors, base_meta = self._without(
             {self._row[cid] for cid in (ids[n] for n in keep) if cid in self._row})
         start = len(base_ids)
-        added = metas.iloc[keep].set_axis(range(start, start + len(keep)))
+        added = _meta_frame([metas[n] for n in keep]).set_axis(range(start, start + len(keep)))
         self._assign(
             base_ids + [ids[n] for n in keep],
             base_documents + [documents[n] for n in keep],
@@ -390,8 +406,7 @@ def _meta_frame(metas: list[dict[str, Any]]) -> pd.DataFrame:
     Texts are interned: a lifecycle, region or segment name is one object however many portraits share it.
     """
     keys = list(dict.fromkeys(k for m in metas for k in m))
-    return pd.DataFrame({k: pd.Series([_shared(m.get(k)) for m in metas], dtype=object) for k in keys},
-                        index=range(len(metas)))
+    return pd.DataFrame({k: pd.Series([_shared(m.get(k)) for m in metas], dtype=object) for k in keys})
 
 
 def _shared(value: Any) -> Any:
