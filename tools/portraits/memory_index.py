@@ -130,7 +130,12 @@ class PortraitIndex:
 
     def _load_columns(self, ids: list[str], documents: list[str], vectors: list[np.ndarray],
                       frames: list[pd.DataFrame]) -> None:
-        """Fill an empty mirror from pages read in order (a later copy of an id, read while it changed, wins)."""
+        """Fill an empty mirror from pages read in order (a later copy of an id, read while it changed, wins).
+
+        Not :meth:`_settle`: that path copies the vectors and metadata once more to drop repeated ids and join the
+        existing rows. Loading the 1M scale-test store through it (pending writes held as frames) peaked at 8.6 GB
+        against 7.45 GB here, which copies only when an id repeats.
+        """
         keys = list(dict.fromkeys(k for f in frames for k in f.columns))
         meta = pd.concat([f.reindex(columns=keys) for f in frames], ignore_index=True).astype(object)
         meta = meta.where(meta.notna(), None)  # a key missing from a page reads as None, as in a settled write
