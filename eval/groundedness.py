@@ -15,7 +15,6 @@ retail shop adds a price in GBP, a category and attributes per product.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from agent.brief import Brief
@@ -23,19 +22,11 @@ from agent.offers import campaign_offers
 from agent.plan import CampaignPlan, CopyVariant
 from eval.scoring import MAX_EVIDENCE, ScoreResult, message_text, not_applicable, variant_label
 from eval.suite import ScoreThreshold
-from tools.copywriting import ProductFacts, display_title, grounding_problems, offer_discount_text, title_names
+from tools.copywriting import CatalogTitles, ProductFacts, grounding_problems, offer_discount_text
 from tools.shop import Offer, Shop, product_model
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
-_EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n。！？：]\s*)$")
-MIN_TITLE_CHARS = 4
 _SAME_AMOUNT = 0.005
-
-
-def _bare(title: str) -> str:
-    """Return the display title without a trailing parenthesis ("Seven (Se7en)" → "Seven")."""
-    return re.sub(r"\s*\(.*\)$", "", display_title(title)).strip()
 
 
 class Catalog:
@@ -50,14 +41,7 @@ class Catalog:
         self.shop = shop
         products = map(product_model, shop.products.to_dict("records"))
         self._products = {p.product_id: p for p in products}
-        genres = {g.casefold() for p in self._products.values() for g in p.genres}
-        self._by_name: dict[str, set[str]] = {}
-        for pid, product in self._products.items():
-            for name in {display_title(product.title), _bare(product.title)}:
-                if len(name) >= MIN_TITLE_CHARS and name.casefold() not in genres:
-                    self._by_name.setdefault(name, set()).add(pid)
-        names = sorted(self._by_name, key=len, reverse=True)
-        self._pattern = re.compile(_EDGE_L + "(" + "|".join(map(re.escape, names)) + ")" + _EDGE_R)
+        self._titles = CatalogTitles(self._products.values())
 
     def offers(self, brief: Brief) -> list[Offer]:
         """Return the offers a campaign for ``brief`` may state: the brief's and the shop's, unexpired."""
@@ -80,21 +64,10 @@ class Catalog:
     def other_titles(self, text: str, product_id: str) -> list[str]:
         """Return the titles of catalog products other than ``product_id`` named in ``text``.
 
-        Matching is case-sensitive with letter boundaries; one-word titles are ignored at the start of a
-        sentence, where any capitalised word could be one ("Heat", "Speed").
+        The copy validator's own check (:class:`tools.copywriting.CatalogTitles`): case-sensitive with letter
+        boundaries, one-word titles ignored at the start of a sentence.
         """
-        own = self._products.get(product_id)
-        if own is not None:
-            for name in sorted(title_names(own.title), key=len, reverse=True):
-                text = text.replace(name, " ")
-        found = []
-        for match in self._pattern.finditer(text):
-            name = match.group(1)
-            if " " not in name and _SENTENCE_START.search(text[: match.start()]):
-                continue
-            if product_id not in self._by_name[name]:
-                found.append(name)
-        return list(dict.fromkeys(found))
+        return self._titles.other_titles(text, product_id)
 
 
 def variant_problems(text: str, facts: ProductFacts, language: str, catalog: Catalog) -> list[str]:

@@ -7,6 +7,7 @@ template as fallback).
 """
 
 from tools.copywriting.attribute_words import ATTRIBUTE_WORDS_ZH, attribute_words
+from tools.copywriting.catalog_titles import CatalogTitles, catalog_titles
 from tools.copywriting.channels import CHANNEL_LIMITS, MIN_MESSAGE_ROOM, Channel, ChannelLimits, Language
 from tools.copywriting.copywriter import (
     CopyRequest,
@@ -34,6 +35,7 @@ __all__ = [
     "CJK",
     "GENRES_ZH",
     "MIN_MESSAGE_ROOM",
+    "CatalogTitles",
     "Channel",
     "ChannelLimits",
     "CopyRequest",
@@ -45,6 +47,7 @@ __all__ = [
     "RewriteError",
     "RewriteFeedback",
     "attribute_words",
+    "catalog_titles",
     "catalog_values",
     "display_title",
     "format_price",

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from agent.llm import ChatModel, Message, StructuredOutputError, describe_validation_error, generate_structured
 from prompts import PRODUCTION_PROMPTS, PromptRenderer, render
 from tools.copywriting.attribute_words import attribute_words
+from tools.copywriting.catalog_titles import CatalogTitles
 from tools.copywriting.channels import CHANNEL_LIMITS, Channel, ChannelLimits, Language
 from tools.copywriting.constraints import copy_patterns
 from tools.copywriting.grounding import GENRES_ZH, ProductFacts, grounding_problems, headline_name
@@ -73,6 +74,11 @@ class CopyDraft(BaseModel):
                                       theme=theme)
         if not ctx.get("template"):
             problems += floor_problems(self, ctx["facts"], ctx["language"], ctx.get("prompt", ""), theme=theme)
+        titles = ctx.get("titles")
+        others = titles.other_titles(text, ctx["facts"].product_id) if titles is not None else []
+        if others:
+            problems.append(f"names other products of the shop ({', '.join(others)}): name only "
+                            f"{ctx['facts'].display_title}")
         previous = ctx.get("previous_headline")
         if previous is not None and self.headline.strip().casefold() == previous.strip().casefold():
             problems.append("the headline is the old one: write a new headline")
@@ -177,9 +183,11 @@ class CopyRequest(BaseModel):
     """What to write: for whom, where, about which product, and on which theme.
 
     ``product.offers`` are the offers the message may state (the caller narrows them, e.g. to the offer a segment's
-    strategy chose). ``angle`` is the theme the segment's strategy chose among options derived from the catalog and
-    the segment's portrait (:mod:`agent.strategy`): the prompts show it as the message's theme, and a draft that
-    repeats it verbatim is not checked for claims in it, nor for copying its instructions by it.
+    strategy chose). ``catalog`` holds the names of the shop's products: the message may name no other product
+    (:class:`tools.copywriting.CatalogTitles`). ``angle`` is the theme the segment's strategy chose among options
+    derived from the catalog and the segment's portrait (:mod:`agent.strategy`): the prompts show it as the
+    message's theme, and a draft that repeats it verbatim is not checked for claims in it, nor for copying its
+    instructions by it.
     """
 
     goal: str
@@ -192,6 +200,10 @@ class CopyRequest(BaseModel):
     banned_phrases: list[str] = Field(default_factory=list, description="Phrases the copy must not use.")
     angle: str | None = Field(None, description="The theme the segment's strategy chose (derived from the catalog and "
                               "the portrait, not a claim); None: no theme.")
+    catalog: CatalogTitles | None = Field(None, exclude=True, repr=False,
+                                          description="The shop's product names (None: other names are not checked).")
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
 
 class RewriteFeedback(BaseModel):
@@ -356,7 +368,8 @@ class CopyTool:
     @staticmethod
     def _context(request: CopyRequest, limits: ChannelLimits) -> dict[str, Any]:
         return {"facts": request.product, "language": request.language, "limits": limits,
-                "disclaimer": request.disclaimer, "banned": request.banned_phrases, "theme": request.angle}
+                "disclaimer": request.disclaimer, "banned": request.banned_phrases, "theme": request.angle,
+                "titles": request.catalog}
 
     def rewrite(self, request: CopyRequest, feedback: RewriteFeedback,
                 rank: Callable[[CopyDraft], float] | None = None) -> CopyResult:

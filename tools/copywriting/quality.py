@@ -21,6 +21,9 @@ A draft from the LLM is rejected when (each rule returns one problem, fed back t
    the message's theme (a segment strategy's angle, shown in the prompt to be used) is not an echo, and a field
    may end with it as with a fact string (rule 3);
 6. (claims beyond the facts are grounding's: :data:`tools.copywriting.grounding.CLAIMS`.)
+7. it is not written in real words: outside the fact strings, the theme and the prompt's own words, an English
+   word that is not in the ``wordfreq`` word list ("isemaeth", "andlovethebomb"), or Chinese that falls apart
+   into rare single characters (:mod:`tools.copywriting.real_words`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Protocol
 
 from tools.copywriting.constraints import CTA_ADVERBS_ZH, cta_verbs, fact_strings
 from tools.copywriting.grounding import CJK, ProductFacts, title_names
+from tools.copywriting.real_words import word_problems
 
 SHORT_ENDINGS = frozenset({"in", "on", "up", "it", "me", "us", "go", "do", "be"})
 """Words of fewer than three letters that count as complete at the end of a field (en)."""
@@ -191,4 +195,5 @@ def floor_problems(draft: Draft, facts: ProductFacts, language: str, prompt: str
     own = [theme.strip(), *strings] if theme and theme.strip() else strings
     return [*_copies_headline(draft, facts, language), *_cta_problems(draft, facts, language),
             *_cut_problems(draft, language, own), *_fact_repeats(draft, facts, strings),
-            *_repeat_problems(draft, language, strings), *_echo_problems(draft, language, own, prompt)]
+            *_repeat_problems(draft, language, strings), *_echo_problems(draft, language, own, prompt),
+            *word_problems(_blank_facts(f"{draft.headline}\n{draft.body}\n{draft.cta}", own), language, prompt)]

@@ -8,6 +8,7 @@ from agent.llm import FunctionModel, ScriptedModel, reply_candidates, reply_json
 from prompts import PRODUCTION_PROMPTS, PROMPTS_DIR, PromptError, PromptRenderer
 from tools.copywriting import (
     CHANNEL_LIMITS,
+    CatalogTitles,
     CopyRequest,
     CopyTool,
     CopyUnavailableError,
@@ -19,7 +20,7 @@ from tools.copywriting import (
     grounding_problems,
 )
 from tools.copywriting.copywriter import CopyDraft
-from tools.shop import Offer
+from tools.shop import Offer, Product
 
 STAR_WARS = ProductFacts(product_id="50", title="Star Wars", year=1977,
                          genres=["Action", "Adventure", "Romance", "Sci-Fi", "War"])
@@ -331,3 +332,20 @@ def test_the_offers_of_the_request_decide_the_codes_of_its_schema_and_prompt(off
     assert ("XMAS10" in schema["properties"]["body"]["pattern"]) is stated
     assert ("code XMAS10" in (model.requests[0].messages[1].content or "")) is stated
     assert ("XMAS10" in result.text) is stated  # the fact template too
+
+
+def test_a_draft_naming_another_product_of_the_shop_is_rejected_for_a_candidate_that_does_not():
+    star_kid = ProductFacts(product_id="1", title="Star Kid (1997)", year=1997, genres=["Adventure"])
+    titles = CatalogTitles([Product(product_id="1", title="Star Kid (1997)", genres=["Adventure"]),
+                            Product(product_id="2", title="Kids (1995)", genres=["Drama"])])
+    naming_kids = {"headline": "Star Kid is here", "body": "A brave boy and his Kids save the day.", "cta": "Watch now"}
+    clean = {"headline": "Star Kid is here", "body": "A brave boy finds a suit from space.", "cta": "Watch now"}
+    with ScriptedModel([reply_candidates([naming_kids, clean])]) as model:
+        result = CopyTool(model, retries=0, candidates=2).write(
+            _request(product=star_kid, channel="email", catalog=titles))
+    assert result.source == "llm" and result.body == clean["body"]
+    assert any("names other products of the shop (Kids): name only Star Kid" in e for e in result.errors)
+    # Without the shop's names (no catalog) the same draft passes: the check is the catalog's, not a word list.
+    with ScriptedModel([reply_candidates([naming_kids])]) as model:
+        assert CopyTool(model, retries=0, candidates=1).write(_request(product=star_kid, channel="email")).body \
+            == naming_kids["body"]
