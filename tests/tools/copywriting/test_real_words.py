@@ -14,6 +14,8 @@ def test_made_up_and_glued_english_words_are_found_and_real_rare_words_are_not()
     assert unknown_english_words("The Movie delivers, and it isemaeth. How I Learned andlovethebomb.") == [
         "isemaeth", "andlovethebomb"]
     assert unknown_english_words("A cosy rewatch for Tolkien fans: don't miss it, you've earned it.") == []
+    # Fragments at the bottom of the word list are not words either ("Star Kid Lak Msti", "Discover or howi").
+    assert unknown_english_words("Star Kid Lak Msti: discover or howi the tribbles") == ["Msti", "howi"]
 
 
 def test_a_word_of_the_prompt_is_not_invented():
@@ -25,10 +27,11 @@ def test_a_word_of_the_prompt_is_not_invented():
 @pytest.mark.parametrize("text", [
     "动画、喜剧、惊悚的苏胁宝福喜哉神封，人们都会看到，福哉神封！",  # the embedded model, full eval
     "粮食视频、摄润现场、漂替美菊、强大富能产线宝、惊天苏蘑杂，全家朴士之间的友朴。",
+    "三正识运功思惶！",  # short: three rare characters of seven
 ])
 def test_chinese_strung_from_rare_characters_fails(text):
-    rare, gibberish = stranded_characters(text)
-    assert len(rare) >= 5 or gibberish >= 6
+    rare, gibberish, han = stranded_characters(text)
+    assert len(rare) >= 5 or gibberish >= 6 or len(rare) > 0.3 * han
     assert word_problems(text, "zh")[0].startswith("the Chinese does not read as words")
 
 
