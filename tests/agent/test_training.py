@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +36,7 @@ from tests.fixtures.hillstrom_experiment import (
     experiment_plan,
     experiment_rows,
 )
+from tests.fixtures.offline_cli import plan_offline
 from tools.audience import ProfilesTool
 from tools.copywriting import CopyTool
 from tools.effect import predict_effect
@@ -175,18 +175,7 @@ def test_the_hillstrom_loop_learns_and_the_next_plan_changes(home: Settings, too
 def test_campaign_plan_plans_for_the_hillstrom_shop(home: Settings, tools: PlannerTools, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """``campaign plan BRIEF --shop hillstrom`` with the scripted copywriter (the shop's tools of this module)."""
-    import agent.assemble
-    import agent.cli
-    import agent.llm
-
-    monkeypatch.setattr(agent.cli, "get_settings", lambda: home)
-    monkeypatch.setattr(agent.assemble, "build_tools", lambda *args, **kwargs: tools)
-
-    @contextmanager
-    def scripted_server(_: Settings) -> Iterator[str]:
-        yield "http://scripted"  # the copywriter is a FunctionModel: no server is called
-
-    monkeypatch.setattr(agent.llm, "ensure_llm_server", scripted_server)
+    plan_offline(monkeypatch, home, tools)
     brief = tmp_path / "brief.yaml"
     brief.write_text("name: Women's line\ngoal: Bring buyers of women's merchandise back to the site\n"
                      "audience: customers who love women's merchandise\n"

@@ -12,7 +12,6 @@ import dataclasses
 import io
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from serve.outcomes import (
     results_report,
 )
 from serve.store import Store
+from tests.fixtures.offline_cli import plan_offline
 from tests.serve.api_harness import chat_llm
 from tools.effect import EffectEstimate
 from tools.outcomes import ExperimentRequest, analyse_experiment, wilson_interval
@@ -351,21 +351,9 @@ def test_a_cli_plan_is_recorded_in_the_api_database_and_takes_outcomes(
     The shop was never sent this campaign, so the outcomes are derived, not observed: ``converted`` is whether the
     customer really ordered in the shop's last 30 days (any product), ``revenue`` what they spent then.
     """
-    import agent.assemble
-    import agent.cli
-    import agent.llm
-
     local = settings.model_copy(update={"db_url": f"sqlite:///{tmp_path / 'api.db'}"})
-    for module in (agent.cli, serve.outcomes):
-        monkeypatch.setattr(module, "get_settings", lambda: local)
     tools = dataclasses.replace(api_retail_tools, audience_dir=audience_dir(local))  # as build_tools sets it
-    monkeypatch.setattr(agent.assemble, "build_tools", lambda *args, **kwargs: tools)
-
-    @contextmanager
-    def scripted_server(_: Settings) -> Iterator[str]:
-        yield "http://scripted"  # the copywriter is a FunctionModel: no server is called
-
-    monkeypatch.setattr(agent.llm, "ensure_llm_server", scripted_server)
+    plan_offline(monkeypatch, local, tools, serve.outcomes)
     brief = tmp_path / "brief.yaml"
     brief.write_text("name: Lapsed buyers\nshop: retail\ngoal: Bring lapsed buyers back\naudience: lapsed customers\n"
                      "audience_filter: {lifecycle: [lapsed]}\nchannels: [email]\nsend_budget: 2000\n"
