@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -115,3 +115,45 @@ def test_a_paged_load_keeps_the_last_copy_of_an_id_and_reads_a_missing_key_as_no
     assert index.metadata(index.row("c")) == {"lifecycle": "lapsed"}  # no age: unknown, not NaN
     assert index.metadata(index.row("a")) == {"lifecycle": "active", "age": 31}
     assert index.mask({"lifecycle": "lapsed"}).tolist() == [False, True, False]
+
+
+class _TypedPages:
+    """Two pages whose metadata hold ints, flags, floats and texts, with keys missing on one page."""
+
+    pages: ClassVar[list[dict[str, Any]]] = [
+        {"ids": ["a", "b"], "documents": ["doc a", "doc b"], "embeddings": [[1.0, 0.0], [0.0, 1.0]],
+         "metadatas": [{"age": 31, "opted_out": False, "spend": 12.5, "lifecycle": "active"},
+                       {"age": None, "opted_out": True, "spend": 3.0, "lifecycle": "lapsed"}]},
+        {"ids": ["c"], "documents": ["doc c"], "embeddings": [[0.6, 0.8]],
+         "metadatas": [{"age": 45, "spend": 7, "lifecycle": "lapsed", "region": "UK"}]},
+    ]
+
+    def count(self) -> int:
+        return 3
+
+    def get(self, include: list[str], limit: int, offset: int) -> dict[str, Any]:
+        del include
+        return self.pages[offset // limit]
+
+
+def test_numbers_and_flags_are_kept_typed_and_read_back_as_the_values_written(monkeypatch) -> None:
+    monkeypatch.setattr("tools.portraits.memory_index._PAGE", 2)
+    index = PortraitIndex.load(_TypedPages(), 2, "r1")  # type: ignore[arg-type]
+    # An int column is Int64, a flag column boolean; "spend" holds 7 (int) on one page and floats on the other.
+    assert str(index.meta["age"].dtype) == "Int64" and str(index.meta["opted_out"].dtype) == "boolean"
+    assert index.meta["lifecycle"].dtype == object and index.meta["spend"].dtype == object
+    assert index.metadata(index.row("a")) == {"age": 31, "opted_out": False, "spend": 12.5, "lifecycle": "active"}
+    assert index.metadata(index.row("b")) == {"opted_out": True, "spend": 3.0, "lifecycle": "lapsed"}
+    assert index.metadata(index.row("c")) == {"age": 45, "spend": 7, "lifecycle": "lapsed", "region": "UK"}
+    assert type(index.metadata(index.row("a"))["age"]) is int
+    assert index.mask({"age": {"$gte": 40}}).tolist() == [False, False, True]  # a missing age matches nothing
+    assert index.mask({"opted_out": False}).tolist() == [True, False, False]
+    # A later write of another type turns that column into objects; everything else reads as before.
+    index.update_metadata(["c"], [{"age": "unknown", "opted_out": False}])
+    index.upsert(["d"], np.array([[0.0, 1.0]]), ["doc d"], [{"age": 20, "lifecycle": "new", "opted_out": False}])
+    assert index.metadata(index.row("c"))["age"] == "unknown" and index.metadata(index.row("d"))["age"] == 20
+    assert index.metadata(index.row("a")) == {"age": 31, "opted_out": False, "spend": 12.5, "lifecycle": "active"}
+    assert index.mask({"opted_out": False}).tolist() == [True, False, True, True]
+    assert [h.customer_id for h in index.hits_of(["d", "b"], np.array([0.9, 0.1]))] == ["d", "b"]
+    assert index.hits_of(["b"], np.array([0.5]))[0].metadata == {"opted_out": True, "spend": 3.0,
+                                                                  "lifecycle": "lapsed"}
