@@ -349,3 +349,13 @@ def test_a_draft_naming_another_product_of_the_shop_is_rejected_for_a_candidate_
     with ScriptedModel([reply_candidates([naming_kids])]) as model:
         assert CopyTool(model, retries=0, candidates=1).write(_request(product=star_kid, channel="email")).body \
             == naming_kids["body"]
+
+
+def test_chinese_copy_samples_more_candidates_per_call_than_english():
+    zh = {"headline": "Star Wars 回来了", "body": "喜欢科幻的你，一定不能错过这部经典之作。", "cta": "立即观看"}
+    en = {"headline": "Star Wars is back", "body": "The 1977 space saga returns for you.", "cta": "Watch now"}
+    with ScriptedModel([reply_candidates([zh] * 8)]) as model:
+        assert CopyTool(model, retries=0).write(_request(language="zh", channel="email")).source == "llm"
+    with ScriptedModel([reply_candidates([en] * 5)]) as english:
+        assert CopyTool(english, retries=0).write(_request(channel="email")).source == "llm"
+    assert (model.requests[0].n, english.requests[0].n) == (8, 5)
