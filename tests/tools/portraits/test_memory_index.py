@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,23 +117,16 @@ def test_a_paged_load_keeps_the_last_copy_of_an_id_and_reads_a_missing_key_as_no
     assert index.mask({"lifecycle": "lapsed"}).tolist() == [False, True, False]
 
 
-class _TypedPages:
+class _TypedPages(_PagedCollection):
     """Two pages whose metadata hold ints, flags, floats and texts, with keys missing on one page."""
 
-    pages: ClassVar[list[dict[str, Any]]] = [
+    pages = (
         {"ids": ["a", "b"], "documents": ["doc a", "doc b"], "embeddings": [[1.0, 0.0], [0.0, 1.0]],
          "metadatas": [{"age": 31, "opted_out": False, "spend": 12.5, "lifecycle": "active"},
                        {"age": None, "opted_out": True, "spend": 3.0, "lifecycle": "lapsed"}]},
         {"ids": ["c"], "documents": ["doc c"], "embeddings": [[0.6, 0.8]],
          "metadatas": [{"age": 45, "spend": 7, "lifecycle": "lapsed", "region": "UK"}]},
-    ]
-
-    def count(self) -> int:
-        return 3
-
-    def get(self, include: list[str], limit: int, offset: int) -> dict[str, Any]:
-        del include
-        return self.pages[offset // limit]
+    )
 
 
 def test_numbers_and_flags_are_kept_typed_and_read_back_as_the_values_written(monkeypatch) -> None:
