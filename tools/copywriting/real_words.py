@@ -18,8 +18,9 @@ rule checks the words themselves against word lists shipped in PyPI packages (no
   three or more rare characters stand alone and make more than :data:`MAX_RARE_SHARE` of its Han characters
   ("三/正/识/运功/思/惶").
   Calibrated on the embedded model's 22 Chinese messages of one full eval (15 fail) and 17 marketing sentences
-  written for this calibration by the developers (all pass, the worst at 4 rare characters and a 5-character run). It is a heuristic: it catches
-  characters strung together, not grammatical nonsense made of real words ("喜剧、剧情、爱情，从属性来解放").
+  written for this calibration by the developers (all pass, the worst at 4 rare characters and a 5-character
+  run). It is a heuristic: it catches characters strung together, not grammatical nonsense made of real words
+  ("喜剧、剧情、爱情，从属性来解放").
 """
 
 from __future__ import annotations
