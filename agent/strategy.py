@@ -53,7 +53,7 @@ from agent.offers import campaign_offers, product_facts
 from agent.plan import CopyVariant, Segment, SegmentStrategy, StrategyProposal
 from agent.plan_guard import PlanGuard, run_guarded
 from prompts import render
-from tools.copywriting import GENRES_ZH, Channel, CopyRequest, catalog_titles
+from tools.copywriting import GENRES_ZH, Channel, CopyRequest, shop_titles
 from tools.effect import VariantEffect
 from tools.recommend import ScoredProduct
 from tools.shop import Offer, Shop
@@ -588,5 +588,5 @@ def copy_request(brief: Brief, shop: Shop, segment: Segment, product: ScoredProd
         goal=brief.goal, segment_name=segment.name, segment_description=segment.description,
         product=product_facts(shop, product, allowed), channel=channel, language=brief.language,
         disclaimer=brief.disclaimer, banned_phrases=brief.banned_phrases, angle=win.angle if win else None,
-        catalog=catalog_titles(shop),
+        catalog=shop_titles(shop),
     )

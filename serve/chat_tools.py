@@ -29,7 +29,7 @@ from agent.offers import product_facts
 from serve.jobs import QueueFullError
 from serve.store import JobRecord
 from tools.audience import AudienceFilter, AudienceQuery, AudienceResult
-from tools.copywriting import Channel, CopyRequest, Language, catalog_titles, display_title, format_price
+from tools.copywriting import Channel, CopyRequest, Language, display_title, format_price, shop_titles
 from tools.effect import EffectRequest
 from tools.portraits import Lifecycle
 from tools.recommend import RecommendRequest, ScoredProduct
@@ -262,7 +262,7 @@ def build_chat_tools(tools: PlannerTools, submit: Submit) -> list[BaseTool]:
         facts = product_facts(tools.shop, product, offers)
         result = tools.copy.write(CopyRequest(goal=goal, segment_name=audience, segment_description=audience,
                                               product=facts, channel=channel, language=language,
-                                              catalog=catalog_titles(tools.shop)))
+                                              catalog=shop_titles(tools.shop)))
         return {**product_row(product_id, None), "channel": channel, "headline": result.headline,
                 "body": result.body, "cta": result.cta, "source": result.source}
 

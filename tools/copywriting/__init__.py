@@ -7,7 +7,7 @@ template as fallback).
 """
 
 from tools.copywriting.attribute_words import ATTRIBUTE_WORDS_ZH, attribute_words
-from tools.copywriting.catalog_titles import CatalogTitles, catalog_titles
+from tools.copywriting.catalog_titles import CatalogTitles, shop_titles
 from tools.copywriting.channels import CHANNEL_LIMITS, MIN_MESSAGE_ROOM, Channel, ChannelLimits, Language
 from tools.copywriting.copywriter import (
     CopyRequest,
@@ -47,13 +47,13 @@ __all__ = [
     "RewriteError",
     "RewriteFeedback",
     "attribute_words",
-    "catalog_titles",
     "catalog_values",
     "display_title",
     "format_price",
     "grounding_problems",
     "offer_discount_text",
     "offer_validity_text",
+    "shop_titles",
     "short_title",
     "title_names",
 ]

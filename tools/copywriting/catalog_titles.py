@@ -79,7 +79,7 @@ _BUILT: dict[int, tuple[weakref.ref[object], CatalogTitles]] = {}
 _LOCK = threading.Lock()
 
 
-def catalog_titles(shop: Shop) -> CatalogTitles:
+def shop_titles(shop: Shop) -> CatalogTitles:
     """Return the product names of ``shop``, built once per products table (kept while the table lives).
 
     Args:

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from tools.copywriting import CatalogTitles, catalog_titles
+from tools.copywriting import CatalogTitles, shop_titles
 from tools.shop import Product
 
 PRODUCTS = [Product(product_id="1", title="Star Kid (1997)", genres=["Adventure"]),
@@ -27,7 +27,7 @@ def test_another_title_is_found_but_not_the_own_name_a_sentence_start_or_a_genre
 def test_a_shops_names_are_built_once_per_products_table():
     frame = pd.DataFrame([p.model_dump() for p in PRODUCTS])
     shop = SimpleNamespace(products=frame)
-    first = catalog_titles(shop)
-    assert catalog_titles(SimpleNamespace(products=frame)) is first
-    assert catalog_titles(SimpleNamespace(products=frame.copy())) is not first
+    first = shop_titles(shop)
+    assert shop_titles(SimpleNamespace(products=frame)) is first
+    assert shop_titles(SimpleNamespace(products=frame.copy())) is not first
     assert first.other_titles("See Heat and Kids tonight", "4") == ["Heat", "Kids"]
