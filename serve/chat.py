@@ -161,7 +161,7 @@ class ChatService:
         self._lock = threading.Lock()
         self._titles: dict[str, list[str]] = {}
 
-    def shop_titles(self, tools: PlannerTools) -> list[str]:
+    def catalog_titles(self, tools: PlannerTools) -> list[str]:
         """The shop's product titles as displayed (cached per shop)."""
         if tools.shop.name not in self._titles:
             self._titles[tools.shop.name] = display_titles(tools.shop.products)
@@ -254,7 +254,7 @@ class ChatService:
         if all(s.failed for s in steps):
             return Answer(template_answer(steps, options.language), source="template",
                           problems=["every tool failed: the answer states the errors"])
-        return write_answer(self.model, options.kept, steps, options.language, self.shop_titles(tools),
+        return write_answer(self.model, options.kept, steps, options.language, self.catalog_titles(tools),
                             self.settings.seed)
 
 
@@ -287,7 +287,7 @@ class ChatTurnRunner:
 
     def prepare(self, shop: str) -> None:
         """Load ``shop``'s tools and titles (so no turn's time includes loading them)."""
-        self.service.shop_titles(self.tools.for_shop(shop))
+        self.service.catalog_titles(self.tools.for_shop(shop))
 
     def turn(self, message: str, shop: str) -> list[tuple[str, dict[str, Any]]]:
         """Send ``message`` about ``shop`` in a new session; return the events as (kind, data)."""
@@ -299,7 +299,7 @@ class ChatTurnRunner:
         calls = {d["id"]: d for e, d in events if e == "tool_call"}
         steps = [StepResult(d["name"], d["id"], calls.get(d["id"], {}).get("arguments", {}),
                             parse_result(d["content"])) for e, d in events if e == "tool_result"]
-        return ungrounded(answer, steps, self.service.shop_titles(self.tools.for_shop(shop)))
+        return ungrounded(answer, steps, self.service.catalog_titles(self.tools.for_shop(shop)))
 
     def in_language(self, answer: str, language: str) -> bool:
         """True when the answer is in ``language`` (en or zh)."""

@@ -58,6 +58,6 @@ def test_the_embedded_model_answers_with_the_right_tools_and_grounded_words(
         assert step.arguments["audience"] in message
     answer = done["answer"]
     assert done["source"] in ("llm", "template") and in_language(answer, language)
-    assert ungrounded(answer, steps, service.shop_titles(api_tools)) == []
+    assert ungrounded(answer, steps, service.catalog_titles(api_tools)) == []
     recommended = next(s.result for s in steps if s.tool == "recommend_products")["products"]
     assert any(p["title"] in answer for p in recommended)
