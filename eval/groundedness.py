@@ -22,7 +22,7 @@ from agent.offers import campaign_offers
 from agent.plan import CampaignPlan, CopyVariant
 from eval.scoring import MAX_EVIDENCE, ScoreResult, message_text, not_applicable, variant_label
 from eval.suite import ScoreThreshold
-from tools.copywriting import CatalogTitles, ProductFacts, grounding_problems, offer_discount_text
+from tools.copywriting import ProductFacts, grounding_problems, offer_discount_text, shop_titles
 from tools.shop import Offer, Shop, product_model
 
 _LANGUAGE_PROBLEMS = ("must be written in",)  # the constraints scorer checks the language
@@ -41,7 +41,7 @@ class Catalog:
         self.shop = shop
         products = map(product_model, shop.products.to_dict("records"))
         self._products = {p.product_id: p for p in products}
-        self._titles = CatalogTitles(self._products.values())
+        self._titles = shop_titles(shop)  # the names the copy validator checked the plan's copy against
 
     def offers(self, brief: Brief) -> list[Offer]:
         """Return the offers a campaign for ``brief`` may state: the brief's and the shop's, unexpired."""

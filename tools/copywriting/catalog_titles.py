@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections.abc import Iterable
 
-from tools.copywriting.grounding import display_title, title_names
+from tools.copywriting.grounding import bare_title, display_title, title_names
 from tools.shop import Product, Shop, product_model
 
 MIN_TITLE_CHARS = 4
@@ -26,11 +26,6 @@ MIN_TITLE_CHARS = 4
 
 _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n。！？：]\s*)$")
-
-
-def bare_title(title: str) -> str:
-    """Return the display title without a trailing parenthesis ("Seven (Se7en)" → "Seven")."""
-    return re.sub(r"\s*\(.*\)$", "", display_title(title)).strip()
 
 
 class CatalogTitles:

@@ -228,13 +228,17 @@ def headline_name(facts: ProductFacts, limit: int) -> str:
     return facts.display_title if len(facts.display_title) <= limit else short_title(facts.title, limit)
 
 
+def bare_title(title: str) -> str:
+    """Return the display title without a trailing parenthesis ("Seven (Se7en)" → "Seven")."""
+    return re.sub(r"\s*\(.*\)$", "", display_title(title)).strip()
+
+
 def title_names(title: str) -> set[str]:
     """Return every way copy may name the product of catalog title ``title``.
 
     Its title, display title, display title without a trailing parenthesis, and short name (:func:`short_title`).
     """
-    shown = display_title(title)
-    return {title, shown, re.sub(r"\s*\(.*\)$", "", shown).strip(), short_title(title)}
+    return {title, display_title(title), bare_title(title), short_title(title)}
 
 
 def _mentions_title(text: str, facts: ProductFacts) -> bool:
