@@ -171,6 +171,8 @@ class _Run:
     trace: TraceRecorder
     tools: PlannerTools
     guard: PlanGuard = dataclasses.field(default_factory=PlanGuard)
+    rewrites_failed: set[str] = dataclasses.field(default_factory=set)
+    """Variants no rewrite of passed: the same prompt and seed would fail again, so later rounds skip them."""
 
     def skip(self, step: TraceStep, segment_id: str, channel: Channel, product_id: str, why: str) -> None:
         """Record that no message about ``product_id`` fits ``channel`` for the segment (a note and a warning)."""
@@ -558,6 +560,7 @@ class Planner:
                 for seg, old in targets]
         failed: dict[str, RewriteError] = {}
         new = self._write(run, jobs, step, round_no, len(plan.variants), [old for _, old in targets], failed)
+        run.rewrites_failed |= failed.keys()
         self._predict_variants(run, new, step)
         by_old = {v.rewrite_of: v for v in new}
         decisions, shown = [], []
@@ -599,10 +602,11 @@ class Planner:
                          ) -> list[tuple[Segment, CopyVariant]]:
         """Choose the round's rewrites: the weakest third of each segment × channel's active variants (at least one).
 
-        Left out: a variant written this round, one rewritten before, and one a product swap was tried on this
-        round (``swapped``: the cell then rewrites at most its other variants).
+        Left out: a variant written this round, one rewritten before (kept or not, or failed: the same prompt and
+        seed would give the same drafts), and one a product swap was tried on this round (``swapped``: the cell
+        then rewrites at most its other variants).
         """
-        tried = {v.rewrite_of for v in run.plan.variants if v.rewrite_of}
+        tried = {v.rewrite_of for v in run.plan.variants if v.rewrite_of} | run.rewrites_failed
         targets: list[tuple[Segment, CopyVariant]] = []
         unrated = 0
         for seg in run.plan.segments:

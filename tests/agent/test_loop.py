@@ -376,7 +376,8 @@ def _is_rewrite(request: ChatRequest) -> bool:
 
 def _rewrite_plan(tools, rewrites):
     model = rewriting_copywriter(rewrites)
-    writer = dataclasses.replace(tools, copy=CopyTool(model, retries=0), predict_effect=rule_scorer)
+    writer = dataclasses.replace(tools, copy=CopyTool(model, retries=0, rewrite_retries=0),
+                                 predict_effect=rule_scorer)
     requests = []
     model.chat = lambda request, chat=model.chat: requests.append(request) or chat(request)  # type: ignore[method-assign]
     return Planner(writer, concurrency=1, seed=7).run(parse_brief(REWRITE_BRIEF)), requests
@@ -437,3 +438,21 @@ def test_rewrite_rounds_stop_when_nothing_improves_and_calls_stay_bounded(tools)
         for seg in plan.segments:
             tried = [v for v in plan.variants if v.round_added == round_no and v.segment_id == seg.segment_id]
             assert len(tried) <= brief.variants_per_channel * len(brief.channels)
+
+
+def test_a_failed_rewrite_is_not_asked_again_in_a_later_round(tools):
+    model = rewriting_copywriter(["is back", "tonight"])  # every other rewrite repeats the old headline: it fails
+    writer = dataclasses.replace(tools, copy=CopyTool(model, retries=0, rewrite_retries=0), predict_effect=rule_scorer)
+    asked: list[tuple[str, str]] = []
+
+    def chat(request, chat=model.chat):
+        if _is_rewrite(request):
+            asked.append((request.messages[1].content or "", request.messages[2].content or ""))
+        return chat(request)
+
+    model.chat = chat  # type: ignore[method-assign]
+    plan = Planner(writer, concurrency=1, seed=7).run(parse_brief(REWRITE_BRIEF))
+    failed = [r for r in plan.revisions if r.action == "reject-rewrite" and r.removed_variant is None]
+    assert failed and max(r.round for r in plan.revisions) > 1
+    # the same prompt and seed would fail again: each old message is sent for rewriting once, in one call
+    assert len(asked) == len(set(asked))

@@ -275,6 +275,8 @@ class CopyTool:
     Args:
         model: The LLM backend.
         retries: Re-asks after an invalid draft.
+        rewrite_retries: Re-asks after an invalid rewrite (:meth:`rewrite`). Fewer than for a first draft: a rewrite
+            is optional (the old message stays when none passes), so one that fails costs two calls, not four.
         temperature: Sampling temperature.
         seed: Base sampling seed.
         prompts: Renders the templates named in :attr:`TEMPLATES` (default: the production ``prompts/``;
@@ -299,7 +301,8 @@ class CopyTool:
     def __init__(self, model: ChatModel, retries: int = 2, temperature: float = 0.7, seed: int = 42,
                  prompts: PromptRenderer = PRODUCTION_PROMPTS, candidates: int = 5, chinese_candidates: int = 8,
                  rank: Callable[[CopyRequest], Callable[[CopyDraft], float]] | None = None, body_max: int = 240,
-                 max_tokens: int = 300, frequency_penalty: float = 0.5) -> None:
+                 max_tokens: int = 300, frequency_penalty: float = 0.5, rewrite_retries: int = 1) -> None:
+        self.rewrite_retries = rewrite_retries
         self.frequency_penalty = frequency_penalty
         self.model = model
         self.body_max = body_max
@@ -413,8 +416,8 @@ class CopyTool:
             result = generate_structured(
                 self.model, messages,
                 constrained_draft_model(request.channel, body_max, request.product, request.language),
-                retries=self.retries, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed,
-                context=context, n=self._candidates(request), rank=rank or self.rank(request),
+                retries=self.rewrite_retries, temperature=self.temperature, max_tokens=self.max_tokens,
+                seed=self.seed, context=context, n=self._candidates(request), rank=rank or self.rank(request),
                 frequency_penalty=self.frequency_penalty, echo_reply=False,
             )
         except StructuredOutputError as exc:

@@ -262,7 +262,7 @@ def test_rewrite_prompt_holds_the_old_message_its_prediction_and_factors():
     assert messages[3].role == "user" and "0.4123" in feedback and "0.3011" in feedback and "0.87" in feedback
     assert all(f in feedback for f in FEEDBACK.factors) and FEEDBACK.evidence[0] in feedback
     with ScriptedModel([reply_text("no")]) as model, pytest.raises(RewriteError):
-        CopyTool(model, retries=0).rewrite(_request(language="zh"), FEEDBACK)
+        CopyTool(model, rewrite_retries=0).rewrite(_request(language="zh"), FEEDBACK)
     assert "文案效果模型" in model.requests[0].messages[3].content and "0.4123" in model.requests[0].messages[3].content
 
 
@@ -277,7 +277,7 @@ def test_rewrite_keeps_the_best_valid_candidate_by_the_given_rank_and_never_the_
     assert result.headline == "Star Wars tonight" and model.requests[0].n == 3
     assert any("the headline is the old one" in e for e in result.errors)
     with ScriptedModel([reply_json(same)] * 2) as model, pytest.raises(RewriteError) as failed:
-        CopyTool(model, retries=1, candidates=1).rewrite(_request(), FEEDBACK)
+        CopyTool(model, retries=3, rewrite_retries=1, candidates=1).rewrite(_request(), FEEDBACK)  # rewrite's own
     assert failed.value.attempts == 2 and len(failed.value.errors) == 2 and failed.value.prompt_tokens == 40
 
 
@@ -291,7 +291,7 @@ def test_the_strategys_angle_is_the_theme_of_the_copy_and_rewrite_prompts():
     _, plain = tool.messages(_request())
     assert "Theme" not in plain.content and "welcome back" not in plain.content
     with ScriptedModel([reply_text("no")]) as model, pytest.raises(RewriteError):
-        CopyTool(model, retries=0).rewrite(_request(angle="welcome back to sci-fi"), FEEDBACK)
+        CopyTool(model, rewrite_retries=0).rewrite(_request(angle="welcome back to sci-fi"), FEEDBACK)
     messages = model.requests[0].messages
     assert "Theme of the message: welcome back to sci-fi" in (messages[1].content or "")
     assert "product and facts on the same theme (welcome back to sci-fi) with a new headline" in (
