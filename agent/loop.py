@@ -51,7 +51,7 @@ from agent.strategy import (
     strategy_options,
 )
 from agent.trace import StepListener, TraceRecorder, TraceStep
-from tools.audience import AudienceQuery, ProfilesTool
+from tools.audience import AudienceQuery, AudienceTable, ProfilesTool
 from tools.copywriting import (
     Channel,
     CopyRequest,
@@ -224,9 +224,9 @@ class Planner:
         )
         run = _Run(brief, plan, TraceRecorder(self.on_event), tools, guard)
         trace = run.trace
-        hits = self._retrieve(run)
-        if hits:
-            plan.segments = self._segment(run, hits)
+        audience = self._retrieve(run)
+        if audience.customer_ids:
+            plan.segments = self._segment(run, audience)
             pools = self._score_products(run, plan.segments)
             self._choose(run, pools, self._predict(run, plan.segments, pools))
             self._first_drafts(run)
@@ -247,30 +247,29 @@ class Planner:
         plan.totals = self._totals(plan, trace, time.perf_counter() - started)
         return plan
 
-    def _retrieve(self, run: _Run) -> list[Any]:
+    def _retrieve(self, run: _Run) -> AudienceTable:
         brief, plan = run.brief, run.plan
         query = AudienceQuery(text=brief.audience, filter=brief.audience_filter)
         inputs = {**query.model_dump(exclude={"limit"}), "all_matches": True}
         with run.trace.step("retrieve audience", "profiles.retrieve_all", inputs) as step:
             result = run.tools.profiles.retrieve_all(query)  # every matching customer: the budget limits sends
-            step.outputs = {"matched": len(result.portraits), "where": result.where, "message": result.message,
-                            "top": [{"customer_id": h.customer_id, "score": round(h.score, 4)}
-                                    for h in result.portraits[:5]]}
+            step.outputs = {"matched": len(result.customer_ids), "where": result.where, "message": result.message,
+                            "top": result.top(5)}
         plan.audience = AudienceSummary(
             query=result.query_text, filter_used=result.filter_used.model_dump(), where=result.where,
-            size=len(result.portraits), message=result.message,
+            size=len(result.customer_ids), message=result.message,
         )
-        if not result.portraits:
+        if not result.customer_ids:
             plan.status = "empty"
             plan.warnings.append(PlanWarning(
                 kind="empty_audience", message=f"No customer matches this audience. {result.message}".strip()))
-        return list(result.portraits)
+        return result
 
-    def _segment(self, run: _Run, hits: list[Any]) -> list[Segment]:
-        brief, ids = run.brief, [h.customer_id for h in hits]
+    def _segment(self, run: _Run, audience: AudienceTable) -> list[Segment]:
+        brief, ids = run.brief, audience.customer_ids
         with run.trace.step("form segments", "k-means on portrait features",
-                        {"customers": len(ids), "max_segments": brief.max_segments}) as step:
-            segments = form_segments(ids, [h.metadata for h in hits], run.tools.shop, brief.max_segments, self.seed)
+                            {"customers": len(ids), "max_segments": brief.max_segments}) as step:
+            segments = form_segments(ids, audience.metadata, run.tools.shop, brief.max_segments, self.seed)
             step.outputs = {"segments": [{"id": s.segment_id, "name": s.name, "size": s.size} for s in segments]}
         return segments
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 from agent.plan import Segment
 from tools.portraits import split_audience
 from tools.shop import Shop
@@ -19,7 +21,7 @@ MIN_SEGMENT_SIZE = 15
 
 def form_segments(
     customer_ids: list[str],
-    metadata: Sequence[Mapping[str, Any]],
+    metadata: Sequence[Mapping[str, Any]] | pd.DataFrame,
     shop: Shop,
     max_segments: int,
     seed: int,
@@ -30,7 +32,8 @@ def form_segments(
 
     Args:
         customer_ids: Retrieved customers (pseudonymous ids).
-        metadata: Their portrait metadata from the index (needs ``lifecycle``; age, activity and RFM are read).
+        metadata: Their portrait metadata from the index, a dict or a table row per customer (needs
+            ``lifecycle``; age, activity and RFM are read).
         shop: The shop (its events give the customers' interests, as the portraits compute them).
         max_segments: Upper bound on the number of segments.
         seed: K-means seed.

@@ -63,3 +63,19 @@ def test_names_within_a_plan_are_distinct_and_descriptions_state_the_facts(tool:
             assert f"median age {s.median_age:.0f}" in s.description
             assert f"watch more {', '.join(s.top_genres) or 'of everything'} than the average customer" in s.description
             assert s.name.startswith(f"{' & '.join(s.top_genres)} lovers" if s.top_genres else "broad tastes")
+
+
+def test_the_whole_audience_table_segments_as_its_rows_as_dicts_do(tool: ProfilesTool, shop: Shop) -> None:
+    table = tool.retrieve_all(AudienceQuery(text="film lovers", filter=AudienceFilter(lifecycle=["lapsed"])))
+    dicts = [{k: v for k, v in row.items() if v is not None and v == v} for row in table.metadata.to_dict("records")]
+    assert len(table.customer_ids) > 4 * MIN_SEGMENT_SIZE and all(d["lifecycle"] == "lapsed" for d in dicts)
+    columns = form_segments(table.customer_ids, table.metadata, shop, max_segments=4, seed=7)
+    assert len(columns) > 1 and columns == form_segments(table.customer_ids, dicts, shop, max_segments=4, seed=7)
+
+
+def test_an_audience_with_a_repeated_customer_or_no_lifecycle_is_refused(tool: ProfilesTool, shop: Shop) -> None:
+    ids, metas = audience(tool)
+    with pytest.raises(ValueError, match="more than once"):
+        form_segments([*ids[:20], ids[0]], [*metas[:20], metas[0]], shop, max_segments=2, seed=7)
+    with pytest.raises(ValueError, match="lifecycle"):
+        form_segments(ids[:20], [{k: v for k, v in m.items() if k != "lifecycle"} for m in metas[:20]], shop, 2, 7)

@@ -5,11 +5,12 @@ turned into filters, and the profiles tool that retrieves matching portraits.
 """
 
 from tools.audience.filters import AudienceFilter
-from tools.audience.profiles import AudienceQuery, AudienceResult, ProfilesTool
+from tools.audience.profiles import AudienceQuery, AudienceResult, AudienceTable, ProfilesTool
 
 __all__ = [
     "AudienceFilter",
     "AudienceQuery",
     "AudienceResult",
+    "AudienceTable",
     "ProfilesTool",
 ]

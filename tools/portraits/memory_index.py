@@ -277,6 +277,37 @@ class PortraitIndex:
             return [MirrorHit(cid, score, self.documents[row], _known_values(values))
                     for (cid, score, row), values in zip(found, records, strict=True)]
 
+    def table_of(self, customer_ids: list[str], scores: np.ndarray, page_size: int = 5000
+                 ) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+        """Return the metadata rows of customers found by :meth:`rank_all`, as one table (read in pages).
+
+        Each page is read under the lock on its own, so no read holds it for the whole audience; customers
+        removed since (an erasure between pages) are left out.
+
+        Args:
+            customer_ids: The customers, in order.
+            scores: Their scores, aligned.
+            page_size: Customers read per locked section.
+
+        Returns:
+            The customers found, their scores, and their metadata (a row each, in the same order; typed columns
+            as the mirror keeps them, missing values NA).
+        """
+        kept: list[str] = []
+        kept_scores: list[np.ndarray] = []
+        frames: list[pd.DataFrame] = []
+        for start in range(0, len(customer_ids), page_size):
+            page = customer_ids[start:start + page_size]
+            with self._lock:
+                self._settle()
+                rows = np.array([self._row.get(cid, -1) for cid in page], dtype=np.int64)
+                present = rows >= 0
+                frames.append(self.meta.iloc[rows[present]].reset_index(drop=True))
+            kept += [cid for cid, here in zip(page, present, strict=True) if here]
+            kept_scores.append(np.asarray(scores[start:start + page_size])[present])
+        meta = _concat_meta(frames) if frames else pd.DataFrame(index=pd.RangeIndex(0))
+        return kept, (np.concatenate(kept_scores) if kept_scores else np.zeros(0, dtype=np.float32)), meta
+
     def metadata(self, row: int) -> dict[str, Any]:
         """Return the metadata of one row (keys whose value is unknown are left out)."""
         with self._lock:

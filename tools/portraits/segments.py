@@ -27,10 +27,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
 from tools.portraits.building import shop_genres
@@ -58,45 +59,158 @@ def age_band(age: float) -> str:
     return next(label for upper, label in AGE_BANDS if age < upper)
 
 
-def _feature_names(portraits: Sequence[Portrait], genres: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class SegmentColumns:
+    """What segmentation reads of each customer, one array per attribute (row ``i`` is customer ``i``).
+
+    Columns instead of one :class:`Portrait` per customer: a whole matched audience (470,420 customers of the 1M
+    scale test) as portrait objects with their interest dicts took gigabytes; as arrays it takes a few bytes per
+    customer and attribute. Unknown values are NaN (age, recency, spend, RFM scores) or None (region).
+
+    Attributes:
+        customer_ids: The customers, in order.
+        genres: The genre vocabulary, in the order of the columns of :attr:`interests`.
+        age: Age in years.
+        recency_days: Days from the last event to the shop's last event.
+        n_ratings: Ratings given.
+        n_purchases: Purchase events.
+        mean_rating: Mean rating (0.0 without ratings).
+        total_spend: Money spent.
+        rfm_f: Frequency score 1–5.
+        rfm_m: Monetary score 1–5.
+        lifecycle: "new", "active" or "lapsed".
+        region: Broad region.
+        interests: Interest weight of each genre (customers × genres).
+    """
+
+    customer_ids: list[str]
+    genres: list[str]
+    age: np.ndarray
+    recency_days: np.ndarray
+    n_ratings: np.ndarray
+    n_purchases: np.ndarray
+    mean_rating: np.ndarray
+    total_spend: np.ndarray
+    rfm_f: np.ndarray
+    rfm_m: np.ndarray
+    lifecycle: np.ndarray
+    region: np.ndarray
+    interests: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.customer_ids)
+
+    def take(self, rows: np.ndarray) -> SegmentColumns:
+        """Return the customers at ``rows`` (positions), in that order."""
+        return SegmentColumns(
+            [self.customer_ids[n] for n in rows], self.genres,
+            *(getattr(self, f.name)[rows] for f in fields(self) if f.name not in ("customer_ids", "genres")),
+        )
+
+    @classmethod
+    def from_portraits(cls, portraits: Sequence[Portrait], genres: list[str]) -> SegmentColumns:
+        """Read the columns off built portraits (the index-wide segment model's input)."""
+
+        def numbers(name: str) -> np.ndarray:
+            return np.array([getattr(p, name) for p in portraits], dtype=np.float64)  # None becomes NaN
+
+        return cls(
+            [p.customer_id for p in portraits], list(genres),
+            numbers("age"), numbers("recency_days"), numbers("n_ratings"), numbers("n_purchases"),
+            numbers("mean_rating"), numbers("total_spend"), numbers("rfm_f"), numbers("rfm_m"),
+            np.array([p.lifecycle for p in portraits], dtype=object),
+            np.array([p.region for p in portraits], dtype=object),
+            np.array([[p.interests.get(g, 0.0) for g in genres] for p in portraits], dtype=np.float64)
+            .reshape(len(portraits), len(genres)),
+        )
+
+    @classmethod
+    def from_metadata(cls, customer_ids: Sequence[str], metadata: pd.DataFrame, weights: pd.DataFrame,
+                      genres: list[str]) -> SegmentColumns:
+        """Read the columns off index metadata (a row per customer) and interest weights.
+
+        Args:
+            customer_ids: The customers (distinct), in the order of ``metadata``'s rows.
+            metadata: Their portrait metadata as the index keeps it (needs ``lifecycle``; a missing column means
+                unknown, or 0 for counts and the mean rating).
+            weights: Interest weights (``customer_id``, ``genre``, ``weight``), as the portraits compute them;
+                rows of other customers or genres are ignored.
+            genres: The genre vocabulary.
+
+        Raises:
+            ValueError: A customer appears twice, or ``lifecycle`` is missing or unknown for a customer.
+        """
+        if "lifecycle" not in metadata.columns or metadata["lifecycle"].isna().any():
+            raise ValueError("every customer's metadata needs its lifecycle")
+
+        def numbers(key: str, missing: float = np.nan) -> np.ndarray:
+            if key not in metadata.columns:
+                return np.full(len(metadata), missing)
+            values = pd.to_numeric(metadata[key], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            return values if missing != missing else np.where(np.isnan(values), missing, values)
+
+        index = pd.Index(customer_ids)
+        if not index.is_unique:
+            raise ValueError("a customer appears more than once in the audience")
+        interests = np.zeros((len(customer_ids), len(genres)))
+        rows = index.get_indexer(weights["customer_id"])
+        columns = pd.Index(genres).get_indexer(weights["genre"])
+        known = (rows >= 0) & (columns >= 0)
+        interests[rows[known], columns[known]] = weights["weight"].to_numpy(dtype=np.float64)[known]
+        region = (metadata["region"].astype(object).where(metadata["region"].notna(), None).to_numpy()
+                  if "region" in metadata.columns else np.full(len(metadata), None, dtype=object))
+        return cls(
+            list(customer_ids), list(genres),
+            numbers("age"), numbers("recency_days"), numbers("n_ratings", 0.0), numbers("n_purchases", 0.0),
+            numbers("mean_rating", 0.0), numbers("total_spend"), numbers("rfm_f"), numbers("rfm_m"),
+            metadata["lifecycle"].to_numpy(dtype=object), region, interests,
+        )
+
+
+def _known(values: np.ndarray) -> np.ndarray:
+    return values[~np.isnan(values)]
+
+
+def _feature_names(columns: SegmentColumns) -> list[str]:
     names = []
-    if any(p.age is not None for p in portraits):
+    if len(_known(columns.age)):
         names.append("age")
     names += ["log_recency_days", "log_events"]
-    if any(p.n_ratings for p in portraits):
+    if (columns.n_ratings > 0).any():
         names.append("mean_rating")
-    if any(p.total_spend is not None for p in portraits):
+    if len(_known(columns.total_spend)):
         names.append("log_spend")
-    return names + [f"genre:{g}" for g in genres]
+    return names + [f"genre:{g}" for g in columns.genres]
 
 
-def _raw_features(portraits: Sequence[Portrait], names: list[str]) -> np.ndarray:
-    ages = [p.age for p in portraits if p.age is not None]
-    median_age = float(np.median(ages)) if ages else 0.0
-    columns = []
+def _raw_features(columns: SegmentColumns, names: list[str]) -> np.ndarray:
+    ages = _known(columns.age)
+    median_age = float(np.median(ages)) if len(ages) else 0.0
+    genre_column = {g: n for n, g in enumerate(columns.genres)}
+    features = []
     for name in names:
         if name == "age":
-            values = [p.age if p.age is not None else median_age for p in portraits]
+            values = np.where(np.isnan(columns.age), median_age, columns.age)
         elif name == "log_recency_days":
-            values = [np.log1p(p.recency_days or 0) for p in portraits]
+            values = np.log1p(np.nan_to_num(columns.recency_days, nan=0.0))
         elif name == "log_events":
-            values = [np.log1p(p.n_ratings + p.n_purchases) for p in portraits]
+            values = np.log1p(columns.n_ratings + columns.n_purchases)
         elif name == "mean_rating":
-            values = [p.mean_rating for p in portraits]
+            values = columns.mean_rating
         elif name == "log_spend":
-            values = [np.log1p(p.total_spend or 0.0) for p in portraits]
+            values = np.log1p(np.nan_to_num(columns.total_spend, nan=0.0))
         else:
-            genre = name.removeprefix("genre:")
-            values = [p.interests.get(genre, 0.0) for p in portraits]
-        columns.append(np.asarray(values, dtype=np.float64))
-    return np.column_stack(columns) if columns else np.zeros((len(portraits), 0))
+            values = columns.interests[:, genre_column[name.removeprefix("genre:")]]
+        features.append(np.asarray(values, dtype=np.float64))
+    return np.column_stack(features) if features else np.zeros((len(columns), 0))
 
 
-def _standardised(portraits: Sequence[Portrait], genres: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _standardised(columns: SegmentColumns) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Return the feature names, per-feature mean and divisor (standard deviation over the feature weight)."""
-    names = _feature_names(portraits, genres)
-    raw = _raw_features(portraits, names)
-    weights = np.array([TASTE_WEIGHT / max(len(genres), 1) if n.startswith("genre:") else 1.0 for n in names])
+    names = _feature_names(columns)
+    raw = _raw_features(columns, names)
+    weights = np.array([TASTE_WEIGHT / max(len(columns.genres), 1) if n.startswith("genre:") else 1.0
+                        for n in names])
     std = raw.std(axis=0)
     return names, raw.mean(axis=0), np.where(std > 0, std, 1.0) / np.sqrt(weights)
 
@@ -153,46 +267,47 @@ class SegmentProfile:
     median_age: float | None
 
 
-def _loves(members: Sequence[Portrait], everyone: Mapping[str, float], genres: list[str]) -> tuple[str, ...]:
-    mean = {g: float(np.mean([p.interests.get(g, 0.0) for p in members])) for g in genres}
+def _loves(members: SegmentColumns, everyone: Mapping[str, float]) -> tuple[str, ...]:
+    genres = members.genres
+    mean = dict(zip(genres, members.interests.mean(axis=0).tolist(), strict=True))
     shop = {g: everyone.get(g, 0.0) for g in genres}
     ahead = sorted(((mean[g] - shop[g], g) for g in genres if mean[g] >= TASTE_LIFT * shop[g] > 0), reverse=True)
     return tuple(g for _, g in ahead[:2])
 
 
-def _value(members: Sequence[Portrait]) -> str:
-    spend = [p.rfm_m for p in members if p.rfm_m is not None]
-    freq = float(np.median([p.rfm_f or 1 for p in members]))
+def _value(members: SegmentColumns) -> str:
+    spend = _known(members.rfm_m)
+    freq = float(np.median(np.nan_to_num(members.rfm_f, nan=1.0)))
     parts = []
-    if spend:
+    if len(spend):
         m = float(np.median(spend))
         parts.append("big spenders" if m >= 4 else "mid spenders" if m >= 3 else "small spenders")
-    events = float(np.median([p.n_ratings + p.n_purchases for p in members]))
+    events = float(np.median(members.n_ratings + members.n_purchases))
     parts.append("frequent" if freq >= 4 else "one-time" if events <= 1 else "occasional")
-    return ", ".join(parts) if spend else f"{parts[0]} customers"
+    return ", ".join(parts) if len(spend) else f"{parts[0]} customers"
 
 
-def _stage(members: Sequence[Portrait]) -> str:
-    stage = Counter(p.lifecycle for p in members).most_common(1)[0][0]
+def _stage(members: SegmentColumns) -> str:
+    stage = Counter(members.lifecycle.tolist()).most_common(1)[0][0]
     if stage != "lapsed":
-        return stage
-    days = float(np.median([p.recency_days or 0 for p in members]))
+        return str(stage)
+    days = float(np.median(np.nan_to_num(members.recency_days, nan=0.0)))
     return "lapsed " + ("12+ months" if days >= 365 else "6–12 months" if days >= 182 else "3–6 months")
 
 
-def _region(members: Sequence[Portrait]) -> str | None:
+def _region(members: SegmentColumns) -> str | None:
     """Return "mostly <region>" when most members share a region, else None."""
-    regions = Counter(p.region for p in members if p.region)
+    regions = Counter(r for r in members.region.tolist() if r)
     if not regions:
         return None
     region, count = regions.most_common(1)[0]
     return f"mostly {region}" if count > len(members) / 2 else "many countries"
 
 
-def _spend(members: Sequence[Portrait]) -> str | None:
+def _spend(members: SegmentColumns) -> str | None:
     """Return the members' median total spend, e.g. "median spend 1,250", or None without money."""
-    spend = [p.total_spend for p in members if p.total_spend is not None]
-    return f"median spend {float(np.median(spend)):,.0f}" if spend else None
+    spend = _known(members.total_spend)
+    return f"median spend {float(np.median(spend)):,.0f}" if len(spend) else None
 
 
 def _distinct(names: list[str], qualifiers: list[list[str | None]]) -> list[str]:
@@ -222,14 +337,12 @@ def _distinct(names: list[str], qualifiers: list[list[str | None]]) -> list[str]
     return out
 
 
-def profile_segments(
-    groups: Sequence[Sequence[Portrait]], genres: list[str], everyone: Mapping[str, float]
-) -> list[SegmentProfile]:
+def profile_segments(groups: Sequence[SegmentColumns], everyone: Mapping[str, float]) -> list[SegmentProfile]:
     """Name and describe segments from their members (the one naming rule of segments; see the module).
 
     Args:
-        groups: The members of each segment (none empty), in segment order.
-        genres: The shop's genre vocabulary (empty: segments are named by spend and frequency).
+        groups: The members of each segment (none empty), in segment order; their genre vocabulary (empty:
+            segments are named by spend and frequency).
         everyone: The shop's average interest weight per genre.
 
     Returns:
@@ -238,24 +351,25 @@ def profile_segments(
     names: list[str] = []
     qualifiers: list[list[str | None]] = []
     facts: list[tuple[tuple[str, ...], dict[str, int], float | None]] = []
-    money = any(p.rfm_m is not None for members in groups for p in members)
+    money = any(len(_known(members.rfm_m)) for members in groups)
     fans = "buyers" if money else "lovers"  # a shop of purchases: what they buy; of ratings: what they love
     for members in groups:
-        loves = _loves(members, everyone, genres) if genres else ()
+        genres = members.genres
+        loves = _loves(members, everyone) if genres else ()
         parts = [(f"{' & '.join(loves)} {fans}" if loves else "broad tastes") if genres else _value(members)]
         parts.append(_stage(members))
-        ages = [p.age for p in members if p.age is not None]
-        median_age = float(np.median(ages)) if ages else None
+        ages = _known(members.age)
+        median_age = float(np.median(ages)) if len(ages) else None
         if median_age is not None:
             parts.append(age_band(median_age))
         names.append(", ".join(parts))
         qualifiers.append([_value(members) if genres else None, _region(members), _spend(members)])
-        facts.append((loves, dict(Counter(p.lifecycle for p in members).most_common()), median_age))
+        facts.append((loves, {str(k): n for k, n in Counter(members.lifecycle.tolist()).most_common()}, median_age))
     return [SegmentProfile(name, *fact) for name, fact in zip(_distinct(names, qualifiers), facts, strict=True)]
 
 
-def _average_interests(portraits: Sequence[Portrait], genres: list[str]) -> dict[str, float]:
-    return {g: float(np.mean([p.interests.get(g, 0.0) for p in portraits])) for g in genres}
+def _average_interests(columns: SegmentColumns) -> dict[str, float]:
+    return dict(zip(columns.genres, columns.interests.mean(axis=0).tolist(), strict=True))
 
 
 @dataclass
@@ -289,10 +403,10 @@ class SegmentModel:
 
     def fits(self, portraits: list[Portrait], genres: list[str]) -> bool:
         """Tell whether this model was fitted on the same features the portraits have now."""
-        return self.features == _feature_names(portraits, genres)
+        return self.features == _feature_names(SegmentColumns.from_portraits(portraits, genres))
 
-    def _scaled(self, portraits: list[Portrait]) -> np.ndarray:
-        return (_raw_features(portraits, self.features) - np.asarray(self.mean)) / np.asarray(self.scale)
+    def _scaled(self, columns: SegmentColumns) -> np.ndarray:
+        return (_raw_features(columns, self.features) - np.asarray(self.mean)) / np.asarray(self.scale)
 
     def assign(self, portraits: list[Portrait]) -> np.ndarray:
         """Return the segment id of each portrait (nearest centre).
@@ -303,7 +417,8 @@ class SegmentModel:
         Returns:
             Integer array of segment ids.
         """
-        scaled = self._scaled(portraits)
+        genres = [f.removeprefix("genre:") for f in self.features if f.startswith("genre:")]
+        scaled = self._scaled(SegmentColumns.from_portraits(portraits, genres))
         centres = np.asarray(self.centroids)
         distances = ((scaled[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
         return distances.argmin(axis=1)
@@ -329,10 +444,11 @@ class SegmentModel:
         """
         if len(portraits) < 2:
             raise ValueError(f"need at least 2 customers to form segments, got {len(portraits)}")
-        names, mean, scale = _standardised(portraits, genres)
-        labels, centroids = cluster((_raw_features(portraits, names) - mean) / scale, k, MIN_MEMBERS_PER_SEGMENT, seed)
-        groups = [[p for p, label in zip(portraits, labels, strict=True) if label == s] for s in range(len(centroids))]
-        profiles = profile_segments(groups, genres, _average_interests(portraits, genres))
+        columns = SegmentColumns.from_portraits(portraits, genres)
+        names, mean, scale = _standardised(columns)
+        labels, centroids = cluster((_raw_features(columns, names) - mean) / scale, k, MIN_MEMBERS_PER_SEGMENT, seed)
+        groups = [columns.take(np.flatnonzero(labels == s)) for s in range(len(centroids))]
+        profiles = profile_segments(groups, _average_interests(columns))
         return cls(
             names, mean.tolist(), scale.tolist(), centroids.tolist(), [p.name for p in profiles],
             [len(g) for g in groups],
@@ -352,39 +468,10 @@ class AudienceSegment:
     profile: SegmentProfile
 
 
-def _known(meta: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = meta.get(key)
-    return None if value is None else kind(value)
-
-
-def _portrait_of(customer_id: str, meta: Mapping[str, Any], interests: dict[str, float]) -> Portrait:
-    """Rebuild what segmentation reads of a portrait from its index metadata and its interest weights."""
-    return Portrait(
-        customer_id=customer_id,
-        age=_known(meta, "age", int),
-        gender=_known(meta, "gender", str),
-        occupation=_known(meta, "occupation", str),
-        region=_known(meta, "region", str),
-        n_ratings=int(meta.get("n_ratings", 0)),
-        mean_rating=float(meta.get("mean_rating", 0.0)),
-        first_active=int(meta.get("first_active", 0)),
-        last_active=int(meta.get("last_active", 0)),
-        lifecycle=meta["lifecycle"],
-        interests=interests,
-        n_purchases=int(meta.get("n_purchases", 0)),
-        total_spend=_known(meta, "total_spend", float),
-        recency_days=_known(meta, "recency_days", int),
-        rfm_r=_known(meta, "rfm_r", int),
-        rfm_f=_known(meta, "rfm_f", int),
-        rfm_m=_known(meta, "rfm_m", int),
-        spend_band=_known(meta, "spend_band", str),
-    )
-
-
 def split_audience(
     shop: Shop,
     customer_ids: Sequence[str],
-    metadata: Sequence[Mapping[str, Any]],
+    metadata: Sequence[Mapping[str, Any]] | pd.DataFrame,
     max_segments: int,
     min_size: int,
     seed: int,
@@ -395,12 +482,14 @@ def split_audience(
     The audience's portrait features (as :class:`SegmentModel` uses them, standardised over the audience) are
     grouped by :func:`cluster` (every customer of the audience; mini-batch K-means, seeded, above
     :data:`MINIBATCH_SIZE` customers) and named by :func:`profile_segments` against the whole shop's average
-    interests. Interest weights are computed from the shop's events as the portraits compute them.
+    interests. Interest weights are computed from the shop's events as the portraits compute them. The audience
+    is held as :class:`SegmentColumns`, never as an object per customer.
 
     Args:
         shop: The shop the audience belongs to.
-        customer_ids: The audience (pseudonymous ids, at least one).
-        metadata: Their portrait metadata from the index (needs ``lifecycle``; reads age, activity and RFM).
+        customer_ids: The audience (distinct pseudonymous ids, at least one).
+        metadata: Their portrait metadata from the index, a dict or a table row per customer (needs
+            ``lifecycle``; reads age, activity and RFM).
         max_segments: Upper bound on the number of segments.
         min_size: Least members per segment (an audience smaller than this is one segment).
         seed: Random seed of K-means.
@@ -410,28 +499,21 @@ def split_audience(
         The segments, largest first; names are distinct.
 
     Raises:
-        ValueError: No customer, or not one metadata row per customer.
+        ValueError: No customer, not one metadata row per customer, or a customer without a lifecycle.
     """
-    if not customer_ids or len(customer_ids) != len(metadata):
+    if not len(customer_ids) or len(customer_ids) != len(metadata):
         raise ValueError(f"need one metadata row per customer, got {len(customer_ids)} ids, {len(metadata)} rows")
+    table = metadata if isinstance(metadata, pd.DataFrame) else pd.DataFrame.from_records(list(metadata))
     genres = shop_genres(shop)
     end = int(shop.interactions["timestamp"].max()) if len(shop.interactions) else 0
     weights = interest_weights(shop, end, (config or PortraitConfig()).half_life_days)
     everyone = (weights.groupby("genre")["weight"].sum() / max(len(shop.customers), 1)).to_dict()
-    wanted = weights[weights["customer_id"].isin(set(customer_ids))]
-    interests = {
-        str(cid): dict(zip(group["genre"], group["weight"], strict=True))
-        for cid, group in wanted.groupby("customer_id", sort=False)
-    }
-    portraits = [
-        _portrait_of(cid, meta, interests.get(cid, {})) for cid, meta in zip(customer_ids, metadata, strict=True)
-    ]
-    names, mean, scale = _standardised(portraits, genres)
-    labels, centroids = cluster((_raw_features(portraits, names) - mean) / scale, max_segments, min_size, seed,
-                                minibatch=len(portraits) > MINIBATCH_SIZE)
-    chosen = [np.flatnonzero(labels == s) for s in range(len(centroids))]
-    groups = [[portraits[i] for i in rows] for rows in chosen]
+    columns = SegmentColumns.from_metadata(customer_ids, table.reset_index(drop=True), weights, genres)
+    names, mean, scale = _standardised(columns)
+    labels, centroids = cluster((_raw_features(columns, names) - mean) / scale, max_segments, min_size, seed,
+                                minibatch=len(columns) > MINIBATCH_SIZE)
+    groups = [columns.take(np.flatnonzero(labels == s)) for s in range(len(centroids))]
     return [
-        AudienceSegment([p.customer_id for p in members], profile)
-        for members, profile in zip(groups, profile_segments(groups, genres, everyone), strict=True)
+        AudienceSegment(members.customer_ids, profile)
+        for members, profile in zip(groups, profile_segments(groups, everyone), strict=True)
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -163,11 +164,28 @@ def test_retrieve_all_returns_every_match_in_the_order_of_the_limited_search(too
     where = AudienceFilter(lifecycle=["lapsed", "active"])
     query = AudienceQuery(text="fans of thrillers", filter=where, limit=50)
     everyone = tool.retrieve_all(query, page_size=97)  # pages that do not divide the audience
-    ids = [h.customer_id for h in everyone.portraits]
+    ids = everyone.customer_ids
     assert everyone.filter_used.genres == ["Thriller"]  # read out of the text, as retrieve reads it
     assert len(ids) == len(set(ids)) == tool.count(everyone.filter_used) > 50
-    assert ids[:50] == [h.customer_id for h in tool.retrieve(query).portraits]
-    scores = [h.score for h in everyone.portraits]
-    assert scores == sorted(scores, reverse=True)
-    assert all(h.metadata["lifecycle"] in ("lapsed", "active") and h.text for h in everyone.portraits)
+    limited = tool.retrieve(query).portraits
+    assert ids[:50] == [h.customer_id for h in limited]
+    assert everyone.scores[:50] == pytest.approx([h.score for h in limited])
+    assert everyone.scores == sorted(everyone.scores, reverse=True)
     assert everyone.where == tool.retrieve(query).where
+    # a metadata row per customer, in order, with the values a hit of the limited search carries
+    assert len(everyone.metadata) == len(ids) and set(everyone.metadata["lifecycle"]) <= {"lapsed", "active"}
+    rows = everyone.metadata.head(50).to_dict("records")
+    for hit, row in zip(limited, rows, strict=True):
+        assert {k: v for k, v in row.items() if v is not None and v == v} == hit.metadata
+    assert "metadata" not in everyone.model_dump() and everyone.top(2) == [
+        {"customer_id": ids[n], "score": round(everyone.scores[n], 4)} for n in range(2)]
+
+
+def test_the_whole_audience_table_leaves_out_customers_no_longer_in_the_mirror(tool: ProfilesTool) -> None:
+    index = tool.store.index()
+    ids, scores = index.rank_all(tool.store.embed(["fans of thrillers"])[0], None)
+    asked = [*ids[:3], "c_erased_since", *ids[3:10]]  # e.g. erased between ranking and reading
+    found, found_scores, meta = index.table_of(asked, np.concatenate([scores[:3], [0.5], scores[3:10]]), page_size=4)
+    assert found == ids[:10] and np.allclose(found_scores, scores[:10])
+    assert meta.index.equals(pd.RangeIndex(10)) and list(meta["lifecycle"]) == [
+        index.metadata(index.row(c))["lifecycle"] for c in ids[:10]]

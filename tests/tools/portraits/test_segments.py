@@ -12,6 +12,7 @@ from tools.portraits.portrait import Portrait
 from tools.portraits.segments import (
     AGE_BANDS,
     MIN_MEMBERS_PER_SEGMENT,
+    SegmentColumns,
     SegmentModel,
     _raw_features,
     _standardised,
@@ -47,8 +48,9 @@ def test_age_bands_cover_every_age_including_median_halves(age: float, band: str
 def test_cluster_gives_at_most_k_segments_of_at_least_min_size_largest_first(
     portraits: list[Portrait], shop: Shop, k: int, min_size: int
 ) -> None:
-    names, mean, scale = _standardised(portraits, shop_genres(shop))
-    points = (_raw_features(portraits, names) - mean) / scale
+    columns = SegmentColumns.from_portraits(portraits, shop_genres(shop))
+    names, mean, scale = _standardised(columns)
+    points = (_raw_features(columns, names) - mean) / scale
     labels, centres = cluster(points, k, min_size, seed=42)
     sizes = np.bincount(labels)
     assert len(sizes) == len(centres) <= max(1, min(k, len(points) // min_size))
@@ -60,8 +62,9 @@ def test_cluster_gives_at_most_k_segments_of_at_least_min_size_largest_first(
 
 
 def test_minibatch_cluster_is_deterministic_and_keeps_every_row(portraits: list[Portrait], shop: Shop) -> None:
-    names, mean, scale = _standardised(portraits, shop_genres(shop))
-    points = (_raw_features(portraits, names) - mean) / scale
+    columns = SegmentColumns.from_portraits(portraits, shop_genres(shop))
+    names, mean, scale = _standardised(columns)
+    points = (_raw_features(columns, names) - mean) / scale
     labels, centres = cluster(points, 4, MIN_MEMBERS_PER_SEGMENT, seed=42, minibatch=True)
     again, _ = cluster(points, 4, MIN_MEMBERS_PER_SEGMENT, seed=42, minibatch=True)
     sizes = np.bincount(labels)
@@ -79,7 +82,8 @@ def test_index_model_names_are_distinct_with_marketing_age_bands(portraits: list
 
 def test_identical_segments_still_get_distinct_names(portraits: list[Portrait], shop: Shop) -> None:
     lapsed = [p for p in portraits if p.lifecycle == "lapsed"][:40]
-    profiles = profile_segments([lapsed, lapsed], shop_genres(shop), {g: 0.05 for g in shop_genres(shop)})
+    members = SegmentColumns.from_portraits(lapsed, shop_genres(shop))
+    profiles = profile_segments([members, members], {g: 0.05 for g in shop_genres(shop)})
     first, second = (p.name for p in profiles)
     assert second == f"{first} (2)" and ", lapsed " in first
     assert profiles[0].lifecycle_mix == {"lapsed": 40} and profiles[0].median_age == profiles[1].median_age
