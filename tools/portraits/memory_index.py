@@ -33,6 +33,8 @@ from chromadb.api.models.Collection import Collection
 from rich.console import Console
 from rich.progress import Progress
 
+from tools.portraits.heap import return_freed_memory
+
 EXACT_MAX = 20_000
 _PAGE = 5000
 _OVERFETCH = 2.0
@@ -121,6 +123,8 @@ class PortraitIndex:
                     progress.advance(task, len(page["ids"]))
             if ids:
                 index._load_columns(ids, documents, vectors, frames)
+            del ids, documents, vectors, frames
+            return_freed_memory()  # the decoded pages, dropped: 2.8 GB at 1M portraits read over HTTP
             read = len(index)
         except Exception as exc:
             raise MirrorLoadError(f"the portrait mirror cannot read the store: {type(exc).__name__}: {exc}") from exc

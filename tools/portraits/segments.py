@@ -35,6 +35,7 @@ import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
 from tools.portraits.building import shop_genres
+from tools.portraits.heap import return_freed_memory
 from tools.portraits.interests import interest_weights
 from tools.portraits.portrait import Portrait, PortraitConfig
 from tools.shop import Shop
@@ -513,7 +514,10 @@ def split_audience(
     labels, centroids = cluster((_raw_features(columns, names) - mean) / scale, max_segments, min_size, seed,
                                 minibatch=len(columns) > MINIBATCH_SIZE)
     groups = [columns.take(np.flatnonzero(labels == s)) for s in range(len(centroids))]
-    return [
+    segments = [
         AudienceSegment(members.customer_ids, profile)
         for members, profile in zip(groups, profile_segments(groups, everyone), strict=True)
     ]
+    del weights, columns, groups
+    return_freed_memory()  # the shop-wide interest weights and the features, dropped (gigabytes at 1M)
+    return segments
