@@ -47,6 +47,7 @@ from agent.loop import Planner, PlannerTools
 from agent.plan import CampaignPlan
 from agent.progress import progress_bar
 from agent.settings import Settings
+from agent.trace import TraceStep
 from tools.audience import AudienceQuery, ProfilesTool
 from tools.copywriting import CopyTool
 from tools.effect import PurchaseEffect, headline_ctr_model, predict_effect
@@ -289,8 +290,17 @@ def measure_size(settings: Settings, size: int, console: Console | None = None, 
         f"plan_planned_sends_{label}": plan.launch.planned_sends if plan.launch else 0,
         f"plan_copy_from_llm_{label}": totals.copy_from_llm,
         f"plan_status_{label}": plan.status,
+        f"plan_step_seconds_{label}": _step_seconds(plan.trace),
         **measured,
     }
+
+
+def _step_seconds(trace: list[TraceStep]) -> dict[str, float]:
+    """Wall time of each plan step (LLM time included), so growth with the audience can be traced to a step."""
+    seconds: dict[str, float] = {}
+    for step in trace:
+        seconds[step.step] = seconds.get(step.step, 0.0) + step.duration_s
+    return {name: round(total, 1) for name, total in seconds.items()}
 
 
 def run(settings: Settings, console: Console | None = None, sizes: str = ",".join(SIZES)) -> dict[str, Any]:
