@@ -10,6 +10,7 @@ import pytest
 from agent.segments import MIN_SEGMENT_SIZE, form_segments
 from tools.audience import AudienceFilter, AudienceQuery, ProfilesTool
 from tools.portraits import PortraitStore
+from tools.portraits.memory_index import _known_values
 from tools.portraits.segments import AGE_BANDS
 from tools.shop import Shop
 
@@ -67,7 +68,7 @@ def test_names_within_a_plan_are_distinct_and_descriptions_state_the_facts(tool:
 
 def test_the_whole_audience_table_segments_as_its_rows_as_dicts_do(tool: ProfilesTool, shop: Shop) -> None:
     table = tool.retrieve_all(AudienceQuery(text="film lovers", filter=AudienceFilter(lifecycle=["lapsed"])))
-    dicts = [{k: v for k, v in row.items() if v is not None and v == v} for row in table.metadata.to_dict("records")]
+    dicts = [_known_values(row) for row in table.metadata.to_dict("records")]  # as a hit's metadata reads
     assert len(table.customer_ids) > 4 * MIN_SEGMENT_SIZE and all(d["lifecycle"] == "lapsed" for d in dicts)
     columns = form_segments(table.customer_ids, table.metadata, shop, max_segments=4, seed=7)
     assert len(columns) > 1 and columns == form_segments(table.customer_ids, dicts, shop, max_segments=4, seed=7)

@@ -259,7 +259,7 @@ class PortraitIndex:
 
         Returns:
             Customer ids, best first, and their similarities (float32). Read their documents and metadata in
-            pages with :meth:`hits_of`.
+            pages with :meth:`table_of`.
         """
         with self._lock:
             self._settle()
@@ -267,19 +267,6 @@ class PortraitIndex:
             scores = np.take(self.vectors, rows, axis=0) @ np.asarray(vector, dtype=np.float32).reshape(-1)
             order = np.lexsort((rows, -scores))
             return [self.ids[r] for r in rows[order]], scores[order]
-
-    def hits_of(self, customer_ids: list[str], scores: np.ndarray) -> list[MirrorHit]:
-        """Return the document and metadata of customers found by :meth:`rank_all` (one page of them).
-
-        Customers removed since (an erasure between pages) are left out.
-        """
-        with self._lock:
-            self._settle()
-            found = [(cid, float(s), row) for cid, s in zip(customer_ids, scores, strict=True)
-                     if (row := self._row.get(cid)) is not None]
-            records = self.meta.iloc[[row for _, _, row in found]].to_dict("records") if found else []
-            return [MirrorHit(cid, score, self.documents[row], _known_values(values))
-                    for (cid, score, row), values in zip(found, records, strict=True)]
 
     def table_of(self, customer_ids: list[str], scores: np.ndarray, page_size: int = 5000
                  ) -> tuple[list[str], np.ndarray, pd.DataFrame]:

@@ -148,7 +148,7 @@ class SegmentColumns:
             if key not in metadata.columns:
                 return np.full(len(metadata), missing)
             values = pd.to_numeric(metadata[key], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            return values if missing != missing else np.where(np.isnan(values), missing, values)
+            return values if np.isnan(missing) else np.where(np.isnan(values), missing, values)
 
         index = pd.Index(customer_ids)
         if not index.is_unique:

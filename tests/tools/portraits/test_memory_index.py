@@ -17,7 +17,7 @@ from agent.settings import Settings
 from tests.tools.portraits.flaky_store import FlakyCollection
 from tools.embedding import EMBEDDING_DIM
 from tools.portraits import PortraitStore
-from tools.portraits.memory_index import MirrorLoadError, PortraitIndex
+from tools.portraits.memory_index import MirrorLoadError, PortraitIndex, _known_values
 
 THREADS = 12
 WHERE: dict[str, Any] = {"$and": [{"opted_out": False}, {"lifecycle": {"$in": ["lapsed", "at_risk"]}}]}
@@ -147,6 +147,6 @@ def test_numbers_and_flags_are_kept_typed_and_read_back_as_the_values_written(mo
     assert index.metadata(index.row("c"))["age"] == "unknown" and index.metadata(index.row("d"))["age"] == 20
     assert index.metadata(index.row("a")) == {"age": 31, "opted_out": False, "spend": 12.5, "lifecycle": "active"}
     assert index.mask({"opted_out": False}).tolist() == [True, False, True, True]
-    assert [h.customer_id for h in index.hits_of(["d", "b"], np.array([0.9, 0.1]))] == ["d", "b"]
-    assert index.hits_of(["b"], np.array([0.5]))[0].metadata == {"opted_out": True, "spend": 3.0,
-                                                                  "lifecycle": "lapsed"}
+    assert index.table_of(["d", "b"], np.array([0.9, 0.1]))[0] == ["d", "b"]
+    (row,) = index.table_of(["b"], np.array([0.5]))[2].to_dict("records")
+    assert _known_values(row) == {"opted_out": True, "spend": 3.0, "lifecycle": "lapsed"}
