@@ -143,6 +143,11 @@ def test_the_real_models_score_a_replica_as_its_source(retail_tools: PlannerTool
     with_orders = replicas[replicas["source_id"].isin(set(effect.customer_ids))]
     scaled = ScaleEffect.for_replicas(effect, replicas, "scale test: 3000 replicas")
     assert "scale test" in scaled.model_card["scale_test"] and "scale_test" not in effect.model_card
+    # Lookups by replica id go through one object index, whose hash table is built once: an Arrow string index is
+    # converted again on every lookup, which made send-list scoring quadratic in the audience.
+    for index in (scaled.source_of.index, scaled.customer_ids, ScaleRecommend.for_replicas(recommend,
+                                                                                           replicas).source_of.index):
+        assert index.dtype == object and len(index) == 3000
     products = effect.product_ids[:3].tolist()
     distinct = with_orders.drop_duplicates("source_id").head(40)
     ids = distinct["customer_id"].tolist()
