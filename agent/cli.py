@@ -349,13 +349,17 @@ def bench(
 def bench_scale(
     json_out: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = True,
     sizes: Annotated[str, typer.Option(help="Comma-separated scale-test sizes, e.g. 10k,100k,1m.")] = "10k,100k,1m",
+    chroma_path: Annotated[Path | None, typer.Option(
+        help="With CAMPAIGN_CHROMA_URL: the server's data folder (its `chroma run --path`), when it runs on this "
+             "machine, so store sizes on disk are reported (null otherwise).",
+        exists=True, file_okay=False)] = None,
 ) -> None:
     """Plan on scale-test shops (replicas of the retail customers): ingest, retrieval, scoring, plan time, RSS."""
 
     def action() -> None:
         from eval.bench_scale import run
 
-        result = run(get_settings(), console, sizes)
+        result = run(get_settings(), console, sizes, chroma_path)
         emit(result, json_out, json.dumps(result, indent=2, default=str))
 
     run_command(action)

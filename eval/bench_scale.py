@@ -121,14 +121,18 @@ def _source(settings: Settings) -> tuple[Any, PortraitStore, SourcePortraits]:
     return shop, store, SourcePortraits.from_collection(store.collection, SOURCE_SHOP)
 
 
-def ingest(settings: Settings, sizes: list[int], console: Console | None = None) -> dict[str, Any]:
-    """Ingest every size's replicas into its store (only what is missing) and report each on its own."""
+def ingest(settings: Settings, sizes: list[int], console: Console | None = None, chroma_path: Path | None = None
+           ) -> dict[str, Any]:
+    """Ingest every size's replicas into its store (only what is missing) and report each on its own.
+
+    ``chroma_path``: the Chroma server's data folder (a server on this machine), to report store sizes on disk.
+    """
     _, real_store, source = _source(settings)
     out: dict[str, Any] = {}
     for size in sizes:
         label = size_label(size)
         with progress_bar(console, f"ingesting scale test {label}") as progress:
-            report = ingest_scale_store(settings, source, size, SEED, progress, real_store)
+            report = ingest_scale_store(settings, source, size, SEED, progress, real_store, chroma_path)
         out |= {
             f"ingest_seconds_{label}": report.seconds, f"ingest_written_{label}": report.written,
             f"ingest_skipped_{label}": report.skipped, f"ingest_vectors_per_s_{label}": report.vectors_per_s,
@@ -303,13 +307,16 @@ def _step_seconds(trace: list[TraceStep]) -> dict[str, float]:
     return {name: round(total, 1) for name, total in seconds.items()}
 
 
-def run(settings: Settings, console: Console | None = None, sizes: str = ",".join(SIZES)) -> dict[str, Any]:
+def run(settings: Settings, console: Console | None = None, sizes: str = ",".join(SIZES),
+        chroma_path: Path | None = None) -> dict[str, Any]:
     """Ingest each size, then measure each in its own worker process; return a JSON-ready dict.
 
     Args:
         settings: Project settings (LLM server, Chroma server, Ray address, home).
         console: Optional console for status lines and progress bars.
         sizes: Comma-separated sizes, e.g. ``10k,100k,1m``.
+        chroma_path: With a Chroma server on this machine, its data folder (``chroma run --path``): store sizes
+            are read from it. Without it a server's store sizes are reported as null.
     """
     started = time.perf_counter()
     counts = [parse_size(s) for s in sizes.split(",") if s.strip()]
@@ -321,7 +328,7 @@ def run(settings: Settings, console: Console | None = None, sizes: str = ",".joi
         "load_average_1m_before": round(os.getloadavg()[0], 2),
     }  # fmt: skip
     start = time.perf_counter()
-    out |= ingest(settings, counts, console)
+    out |= ingest(settings, counts, console, chroma_path)
     out["ingest_seconds_total"] = round(time.perf_counter() - start, 1)
     for count in counts:
         label = size_label(count)
@@ -351,6 +358,7 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(SIZES))
     parser.add_argument("--worker", default=None)
     parser.add_argument("--no-scoring", action="store_true")
+    parser.add_argument("--chroma-path", type=Path, default=None)
     args = parser.parse_args()
     console = Console(stderr=True)
     settings = Settings()
@@ -359,7 +367,7 @@ def main() -> None:
             result = measure_size(settings, parse_size(args.worker), console, scoring=not args.no_scoring)
         print(json.dumps(result, default=str))
         return
-    print(json.dumps(run(settings, console, args.sizes), indent=2, default=str))
+    print(json.dumps(run(settings, console, args.sizes, args.chroma_path), indent=2, default=str))
 
 
 if __name__ == "__main__":

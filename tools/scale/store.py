@@ -51,8 +51,8 @@ class IngestReport:
         skipped: Replicas found already stored (resumed or re-run).
         seconds: Wall time of this run.
         vectors_per_s: Replicas written per second (None when nothing was written).
-        store_mb: Size on disk of the store's Chroma folder (database and vector segment; None for a Chroma
-            server).
+        store_mb: Size on disk of the store's Chroma folder (database and vector segment). With a Chroma server,
+            the server's whole folder (every collection on it), or None when its folder was not given.
         vector_segment_mb: Of which the collection's vector segment (HNSW files).
     """
 
@@ -66,20 +66,34 @@ class IngestReport:
     vector_segment_mb: float | None
 
 
-def store_megabytes(settings: Settings, size: int) -> float | None:
-    """Return the size on disk of a scale store's embedded Chroma folder (None for a Chroma server)."""
-    if settings.chroma_url:
-        return None
-    folder = scale_settings(settings, size).chroma_dir
-    total = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
-    return round(total / 2**20, 1)
+def _megabytes(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def collection_megabytes(settings: Settings, store: PortraitStore, size: int) -> float | None:
-    """Return the size on disk of one collection's vector segment (HNSW files; None for a Chroma server)."""
+def store_megabytes(settings: Settings, size: int, server_path: Path | None = None) -> float | None:
+    """Return the size on disk of a scale store's Chroma folder.
+
+    Embedded, the folder is the size's own. With a Chroma server (``settings.chroma_url``) the folder is the
+    server's (``server_path``, given when the server runs on this machine; None without it), which every collection
+    on that server shares.
+    """
     if settings.chroma_url:
+        return _megabytes(server_path) if server_path is not None else None
+    return _megabytes(Path(scale_settings(settings, size).chroma_dir))
+
+
+def collection_megabytes(settings: Settings, store: PortraitStore, size: int,
+                         server_path: Path | None = None) -> float | None:
+    """Return the size on disk of one collection's vector segment (HNSW files).
+
+    With a Chroma server, read from the server's folder ``server_path`` (None without it).
+    """
+    if not settings.chroma_url:
+        folder = Path(scale_settings(settings, size).chroma_dir)
+    elif server_path is not None:
+        folder = server_path
+    else:
         return None
-    folder = scale_settings(settings, size).chroma_dir
     with sqlite3.connect(folder / "chroma.sqlite3") as db:
         rows = db.execute("SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'",
                           (str(store.collection.id),)).fetchall()
@@ -94,6 +108,7 @@ def ingest_scale_store(
     seed: int,
     progress: Progress | None = None,
     source_store: PortraitStore | None = None,
+    server_path: Path | None = None,
 ) -> IngestReport:
     """Write the ``size`` replicas of a scale-test shop into its store, skipping those already there.
 
@@ -105,6 +120,8 @@ def ingest_scale_store(
         progress: Told (replicas done, size) after each block.
         source_store: The real shop's store, whose vocabulary and segment model the scale store keeps (the
             replicas keep their source's segment).
+        server_path: The Chroma server's data folder, when the server runs on this machine: the store's size on
+            disk is read from it (otherwise unknown with a server).
 
     Returns:
         What was written and how fast.
@@ -140,6 +157,7 @@ def ingest_scale_store(
     return IngestReport(
         shop=scale_shop_name(source.shop, size), size=store.count(), written=written, skipped=skipped,
         seconds=round(seconds, 2), vectors_per_s=round(written / seconds, 1) if written else None,
-        store_mb=store_megabytes(settings, size), vector_segment_mb=collection_megabytes(settings, store, size),
+        store_mb=store_megabytes(settings, size, server_path),
+        vector_segment_mb=collection_megabytes(settings, store, size, server_path),
     )
 

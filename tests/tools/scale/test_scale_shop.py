@@ -16,6 +16,7 @@ from agent.llm import FunctionModel
 from agent.loop import Planner, PlannerTools
 from agent.settings import Settings
 from tests.serve.api_harness import copywriter
+from tests.tools.portraits.chroma_server import ENV_URL, chroma_server
 from tools.audience import AudienceQuery, ProfilesTool
 from tools.copywriting import CopyTool
 from tools.effect import EffectRequest, PurchaseEffect
@@ -112,6 +113,21 @@ def test_ingestion_resumes_and_labels_the_store(settings: Settings, source: Sour
     assert json.loads(meta["vocabulary"]) == retail_store.vocabulary()
     hits = ProfilesTool(store).retrieve(AudienceQuery(text="lapsed customers who love Christmas", limit=20))
     assert hits.portraits and all(h.customer_id.startswith("st5-") for h in hits.portraits)
+
+
+@pytest.mark.e2e  # a real Chroma server on loopback
+def test_a_chroma_server_store_reports_its_size_from_the_servers_folder(
+        settings: Settings, source: SourcePortraits, retail_store: PortraitStore, tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_URL, raising=False)  # a server of our own, so its folder is known
+    with chroma_server(tmp_path / "server") as url:
+        remote = settings.model_copy(update={"home": tmp_path / "home", "chroma_url": url})
+        unknown = ingest_scale_store(remote, source, 200, 5, source_store=retail_store)
+        assert (unknown.written, unknown.store_mb, unknown.vector_segment_mb) == (200, None, None)
+        more = ingest_scale_store(remote, source, 400, 5, source_store=retail_store,
+                                  server_path=tmp_path / "server" / "db")
+        assert more.written == 400 and more.store_mb is not None and more.vector_segment_mb is not None
+        assert more.store_mb > more.vector_segment_mb > 0  # the server's whole folder holds both collections
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("chroma.sqlite3"))
 
 
 def test_the_matrix_and_summaries_replicate_the_real_customers(retail_shop: Shop, source: SourcePortraits):
