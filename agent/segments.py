@@ -3,10 +3,6 @@
 The clustering and the names are :func:`tools.portraits.split_audience`'s (the same K-means on portrait
 features and the same naming rule as the segments kept with the portrait index); this module numbers the
 segments and writes the one-line description the copy prompt and the plan show.
-
-The description states shares, not counts (the count is the segment's ``size``): the prompts the LLM sees then
-read the same for an audience of the same make-up at any size, so a plan for 1M customers asks the same questions
-as one for 10k, and the copy does not quote a head count the message should not carry.
 """
 
 from __future__ import annotations
@@ -44,8 +40,7 @@ def form_segments(
 
     Returns:
         Segments "S1", "S2" … largest first, with distinct names that say what sets each apart, e.g.
-        "Sci-Fi & Horror lovers, lapsed 6–12 months, 25–34", described as e.g. "about 85% lapsed; median age 29;
-        watch more Sci-Fi, Horror than the average customer".
+        "Sci-Fi & Horror lovers, lapsed 6–12 months, 25–34".
     """
     segments: list[Segment] = []
     for part in split_audience(shop, customer_ids, metadata, max_segments, MIN_SEGMENT_SIZE, seed):
@@ -54,7 +49,7 @@ def form_segments(
         size = len(part.customer_ids)
         age = f"; median age {profile.median_age:.0f}" if profile.median_age is not None else ""
         description = (
-            f"{_share_words(count, size)} {stage}{age}; "
+            f"{size} customers; {count} of them {stage}{age}; "
             f"{'buy' if shop.has_monetary else 'watch'} more {', '.join(profile.loves) or 'of everything'} "
             "than the average customer"
         )
@@ -64,17 +59,3 @@ def form_segments(
             median_age=profile.median_age,
         ))
     return segments
-
-
-def _share_words(count: int, size: int) -> str:
-    """Say what share ``count`` is of ``size`` in words that do not depend on the audience's size.
-
-    "all", "nearly all" (97.5% or more), else "about N%" with N rounded to 5 (at least 5): a 1M-customer segment
-    and a 10k one of the same make-up read the same.
-    """
-    if count >= size:
-        return "all"
-    share = count / size
-    if share >= 0.975:
-        return "nearly all"
-    return f"about {max(5, 5 * round(share * 20))}%"

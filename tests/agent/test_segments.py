@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.segments import MIN_SEGMENT_SIZE, _share_words, form_segments
+from agent.segments import MIN_SEGMENT_SIZE, form_segments
 from tools.audience import AudienceFilter, AudienceQuery, ProfilesTool
 from tools.portraits import PortraitStore
 from tools.portraits.memory_index import _known_values
@@ -60,10 +60,7 @@ def test_names_within_a_plan_are_distinct_and_descriptions_state_the_facts(tool:
         for s in segments:
             assert re.search(rf", ({bands})(, |$| \()", s.name), s.name
             stage, count = max(s.lifecycle_mix.items(), key=lambda item: item[1])
-            share = count / s.size
-            words = "all" if count == s.size else "nearly all" if share >= 0.975 else f"about {5 * round(share * 20)}%"
-            assert s.description.startswith(f"{words} {stage}; ")
-            assert str(s.size) not in s.description.split(";")[0]  # shares, not head counts
+            assert s.description.startswith(f"{s.size} customers; {count} of them {stage}; ")
             assert f"median age {s.median_age:.0f}" in s.description
             assert f"watch more {', '.join(s.top_genres) or 'of everything'} than the average customer" in s.description
             assert s.name.startswith(f"{' & '.join(s.top_genres)} lovers" if s.top_genres else "broad tastes")
@@ -83,9 +80,3 @@ def test_an_audience_with_a_repeated_customer_or_no_lifecycle_is_refused(tool: P
         form_segments([*ids[:20], ids[0]], [*metas[:20], metas[0]], shop, max_segments=2, seed=7)
     with pytest.raises(ValueError, match="lifecycle"):
         form_segments(ids[:20], [{k: v for k, v in m.items() if k != "lifecycle"} for m in metas[:20]], shop, 2, 7)
-
-
-def test_a_description_states_shares_that_read_the_same_at_any_audience_size() -> None:
-    assert _share_words(170, 170) == "all" and _share_words(98, 100) == "nearly all"
-    assert _share_words(86, 100) == _share_words(8_540, 10_000) == _share_words(851_000, 1_000_000) == "about 85%"
-    assert _share_words(1, 100) == "about 5%"
