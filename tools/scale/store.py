@@ -70,29 +70,28 @@ def _megabytes(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def store_megabytes(settings: Settings, size: int, server_path: Path | None = None) -> float | None:
-    """Return the size on disk of a scale store's Chroma folder.
+def _chroma_folder(settings: Settings, size: int, server_path: Path | None) -> Path | None:
+    """Return the folder a size's store lives in, or None when it is unknown.
 
-    Embedded, the folder is the size's own. With a Chroma server (``settings.chroma_url``) the folder is the
-    server's (``server_path``, given when the server runs on this machine; None without it), which every collection
-    on that server shares.
+    Embedded, the size's own folder. With a Chroma server, the server's (``server_path``, given when the server
+    runs on this machine), which every collection on it shares.
     """
     if settings.chroma_url:
-        return _megabytes(server_path) if server_path is not None else None
-    return _megabytes(Path(scale_settings(settings, size).chroma_dir))
+        return server_path
+    return Path(scale_settings(settings, size).chroma_dir)
+
+
+def store_megabytes(settings: Settings, size: int, server_path: Path | None = None) -> float | None:
+    """Return the size on disk of a scale store's Chroma folder (see :func:`_chroma_folder`; None when unknown)."""
+    folder = _chroma_folder(settings, size, server_path)
+    return _megabytes(folder) if folder is not None else None
 
 
 def collection_megabytes(settings: Settings, store: PortraitStore, size: int,
                          server_path: Path | None = None) -> float | None:
-    """Return the size on disk of one collection's vector segment (HNSW files).
-
-    With a Chroma server, read from the server's folder ``server_path`` (None without it).
-    """
-    if not settings.chroma_url:
-        folder = Path(scale_settings(settings, size).chroma_dir)
-    elif server_path is not None:
-        folder = server_path
-    else:
+    """Return the size on disk of one collection's vector segment (HNSW files; None when the folder is unknown)."""
+    folder = _chroma_folder(settings, size, server_path)
+    if folder is None:
         return None
     with sqlite3.connect(folder / "chroma.sqlite3") as db:
         rows = db.execute("SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'",
