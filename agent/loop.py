@@ -323,7 +323,7 @@ class Planner:
                             {"k": POOL_SIZE, "genres": brief.audience_filter.genres,
                              "exclude_seen": exclude_seen}) as step:
             pools = {s.segment_id: run.tools.recommend.score(RecommendRequest(
-                customer_ids=s.customer_ids, k=POOL_SIZE, genres=brief.audience_filter.genres,
+                customer_ids=s.planning_ids(), k=POOL_SIZE, genres=brief.audience_filter.genres,
                 exclude_seen=exclude_seen)).products
                 for s in segments}
             step.outputs = {sid: [{"product_id": p.product_id, "title": p.title, "score": round(p.score, 4),
@@ -336,7 +336,8 @@ class Planner:
         with run.trace.step("predict effect of candidates", "effect.predict",
                             {"pairs": sum(len(p) for p in pools.values())}) as step:
             effects = {s.segment_id: run.tools.effect.predict(EffectRequest(
-                customer_ids=s.customer_ids, product_ids=[p.product_id for p in pools[s.segment_id]])).estimates
+                customer_ids=s.planning_ids(), product_ids=[p.product_id for p in pools[s.segment_id]],
+                sample_of=s.sampled_from())).estimates
                 if pools[s.segment_id] else [] for s in segments}
             step.outputs = {sid: [e.model_dump(include={"product_id", "point", "low", "high"}) for e in estimates]
                             for sid, estimates in effects.items()}
@@ -402,7 +403,7 @@ class Planner:
             have = {p.product_id for p in pool}
             try:
                 found = run.tools.recommend.score(RecommendRequest(
-                    customer_ids=seg.customer_ids, k=POOL_SIZE, genres=intent.terms,
+                    customer_ids=seg.planning_ids(), k=POOL_SIZE, genres=intent.terms,
                     exclude_seen=run.tools.shop.has_ratings)).products
             except ValueError as exc:  # the recommender's catalog has no such category (e.g. an imported shop)
                 log.info("no search within the intent for %s: %s", seg.segment_id, exc)
@@ -411,7 +412,8 @@ class Planner:
             if extra:
                 pools[seg.segment_id] = [*pool, *extra]
                 effects[seg.segment_id] = [*effects[seg.segment_id], *run.tools.effect.predict(EffectRequest(
-                    customer_ids=seg.customer_ids, product_ids=[p.product_id for p in extra])).estimates]
+                    customer_ids=seg.planning_ids(), product_ids=[p.product_id for p in extra],
+                    sample_of=seg.sampled_from())).estimates]
             added[seg.segment_id] = len(extra)
         return added
 

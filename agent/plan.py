@@ -75,6 +75,9 @@ class Segment(BaseModel):
     customer_ids: list[str] = Field(default_factory=list, description="The members, in plans that keep them inline "
                                     "(earlier releases); empty when the plan's audience file holds them "
                                     "(agent.audience_file.segment_members reads either).")
+    sample_ids: list[str] = Field(default_factory=list, exclude=True, description=(
+        "Its members in the audience's planning sample (tools.portraits.planning_sample): what the plan's "
+        "estimates of the segment read. Not kept in the plan's JSON; empty in a plan read back."))
     top_genres: list[str]
     lifecycle_mix: dict[str, int]
     median_age: float | None = Field(None, description="Median age of the members; None when the shop records no ages.")
@@ -82,6 +85,14 @@ class Segment(BaseModel):
     product_effects: list[EffectEstimate] = Field(default_factory=list)
     strategy: SegmentStrategy | None = Field(None, description="The strategy step: proposals, predictions, winner "
                                              "(plans before the LLM proposed strategies: None).")
+
+    def planning_ids(self) -> list[str]:
+        """Return the members the plan's estimates read: the planning sample, else every member kept inline."""
+        return self.sample_ids or self.customer_ids
+
+    def sampled_from(self) -> int | None:
+        """Return the segment's size when its planning sample is smaller (estimates are scaled to it), else None."""
+        return self.size if self.sample_ids and len(self.sample_ids) < self.size else None
 
 
 class CopyVariant(BaseModel):

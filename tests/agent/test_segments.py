@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from agent.segments import MIN_SEGMENT_SIZE, form_segments
+from agent.segments import MIN_SEGMENT_SIZE, _share_words, form_segments
 from tools.audience import AudienceFilter, AudienceQuery, ProfilesTool
 from tools.portraits import PortraitStore
+from tools.portraits import segments as segments_module
 from tools.portraits.memory_index import _known_values
 from tools.portraits.segments import AGE_BANDS
 from tools.shop import Shop
@@ -80,3 +81,24 @@ def test_an_audience_with_a_repeated_customer_or_no_lifecycle_is_refused(tool: P
         form_segments([*ids[:20], ids[0]], [*metas[:20], metas[0]], shop, max_segments=2, seed=7)
     with pytest.raises(ValueError, match="lifecycle"):
         form_segments(ids[:20], [{k: v for k, v in m.items() if k != "lifecycle"} for m in metas[:20]], shop, 2, 7)
+
+
+def test_segments_of_an_audience_above_the_planning_sample_state_its_shares_not_head_counts(
+        tool: ProfilesTool, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segments_module, "PLANNING_SAMPLE", 250)
+    ids, metas = audience(tool)
+    segments = form_segments(ids, metas, shop, max_segments=3, seed=7)
+    assert len(ids) > 250 and sum(s.size for s in segments) == len(ids)
+    for s in segments:
+        stage, count = next(iter(s.lifecycle_mix.items()))
+        sampled = [m["lifecycle"] for i, m in zip(ids, metas, strict=True) if i in set(s.sample_ids)]
+        share = _share_words(sampled.count(stage), len(sampled))
+        assert s.description.startswith(f"{share} {stage}; ") and str(s.size) not in s.description
+        assert s.sampled_from() == s.size > len(s.sample_ids) and s.planning_ids() == s.sample_ids
+        assert "sample_ids" not in s.model_dump()  # the plan's JSON keeps counts, not the sample
+
+
+def test_a_share_reads_the_same_at_any_audience_size() -> None:
+    assert _share_words(170, 170) == "all" and _share_words(98, 100) == "nearly all"
+    assert _share_words(86, 100) == _share_words(8_540, 10_000) == _share_words(851_000, 1_000_000) == "about 85%"
+    assert _share_words(1, 100) == "about 5%"

@@ -46,6 +46,9 @@ class EffectRequest(BaseModel):
 
     customer_ids: list[str] = Field(min_length=1, description="The customer, or the customers of a segment.")
     product_ids: list[str] = Field(min_length=1, max_length=100, description="Products to estimate.")
+    sample_of: int | None = Field(None, ge=1, description=(
+        "When the customers are a uniform sample of a larger group (a plan's planning sample): that group's size. "
+        "Rates and intervals are the sample's; a send value's amounts are scaled to the group."))
 
 
 class EffectEstimate(BaseModel):

@@ -5,6 +5,8 @@ One segmenter serves two uses:
 * :class:`SegmentModel`, fitted on every customer of the shop and kept with the portrait index, so later
   rebuilds assign customers to the same segments instead of reshuffling them;
 * :func:`split_audience`, the plan-time split of a retrieved audience into a few segments of a least size.
+  Above :data:`PLANNING_SAMPLE` customers it is fitted and named on a planning sample (:func:`planning_sample`)
+  and every customer is assigned to the nearest centre.
 
 Features per customer (only those the shop records): age; log of days since the last event; log of the
 number of events; mean rating; log of total spend; and the interest weight of every genre. Each is
@@ -32,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.cluster import KMeans
 
 from tools.portraits.building import shop_genres
 from tools.portraits.heap import return_freed_memory
@@ -44,9 +46,9 @@ TASTE_WEIGHT = 3.0
 TASTE_LIFT = 1.15  # a segment loves a genre when its mean interest is at least this times the shop's
 DEFAULT_SEGMENTS = 8
 MIN_MEMBERS_PER_SEGMENT = 20
-MINIBATCH_SIZE = 4096
-"""Rows per mini-batch of the plan segmentation's K-means. An audience of at most this many customers fits one
-batch, so it is clustered by full K-means (what a single batch would be, with more starts)."""
+PLANNING_SAMPLE = 4096
+"""Customers a plan's segments are fitted, named and estimated on (:func:`planning_sample`). The real shops'
+audiences are smaller: there the sample is the whole audience."""
 #: The marketing age bands, as segment names show them: (first age past the band, label).
 #: The click model buckets ages its own way (:data:`tools.effect.click_features.CLICK_FEATURE_AGE_BINS`).
 AGE_BANDS: tuple[tuple[float, str], ...] = (
@@ -216,9 +218,7 @@ def _standardised(columns: SegmentColumns) -> tuple[list[str], np.ndarray, np.nd
     return names, raw.mean(axis=0), np.where(std > 0, std, 1.0) / np.sqrt(weights)
 
 
-def cluster(
-    points: np.ndarray, k: int, min_size: int, seed: int, minibatch: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+def cluster(points: np.ndarray, k: int, min_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Group rows with K-means into at most ``k`` segments of at least ``min_size`` rows each.
 
     Fewer segments when there are fewer than ``k * min_size`` rows, or when K-means leaves a segment smaller
@@ -230,8 +230,6 @@ def cluster(
         k: Wanted number of segments.
         min_size: Least members per segment.
         seed: Random seed of K-means (the result is deterministic for a seed).
-        minibatch: Mini-batch K-means (batches of :data:`MINIBATCH_SIZE` rows, 3 seeded starts), whose cost grows
-            linearly with the rows, for a whole audience; False: full K-means with 10 starts.
 
     Returns:
         The segment of each row (0 is the largest, ties in K-means order) and the segment centres in that
@@ -239,8 +237,7 @@ def cluster(
     """
     k = max(1, min(k, len(points) // max(min_size, 1)))
     while k > 1:
-        kmeans = (MiniBatchKMeans(n_clusters=k, batch_size=MINIBATCH_SIZE, n_init=3, random_state=seed)
-                  if minibatch else KMeans(n_clusters=k, n_init=10, random_state=seed)).fit(points)
+        kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(points)
         sizes = np.bincount(kmeans.labels_, minlength=k)
         if sizes.min() >= min_size:
             order = np.argsort(-sizes, kind="stable")
@@ -456,17 +453,55 @@ class SegmentModel:
         )
 
 
+def planning_sample(customer_ids: Sequence[str]) -> np.ndarray:
+    """Return the rows of an audience's planning sample: all of them, or the :data:`PLANNING_SAMPLE` smallest ids.
+
+    Customer ids are pseudonyms (keyed hashes; a scale test's replica ids follow the replica index, and each
+    replica's real customer is drawn at random), so the customers with the smallest ids are a uniform sample.
+    Unlike a seeded random draw, it stays the same sample when the audience grows by customers whose ids sort
+    after it: a plan's segments, names and estimates read the same for an audience of the same make-up at any
+    size (the scale test's 10k shop is the first 10k replicas of the 1M one), and the LLM is asked the same
+    questions.
+
+    Args:
+        customer_ids: The audience, in any order.
+
+    Returns:
+        Row numbers into ``customer_ids``: ``0 .. n-1`` in the given order for an audience of at most
+        :data:`PLANNING_SAMPLE`, else the rows of the smallest ids, in id order.
+    """
+    if len(customer_ids) <= PLANNING_SAMPLE:
+        return np.arange(len(customer_ids))
+    return np.argsort(np.asarray(customer_ids, dtype=str), kind="stable")[:PLANNING_SAMPLE]
+
+
+def nearest_centre(points: np.ndarray, centres: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Return the row of ``centres`` nearest to each row of ``points`` (squared Euclidean), in chunks of rows."""
+    squared = (centres**2).sum(axis=1)
+    out = np.empty(len(points), dtype=np.int64)
+    for start in range(0, len(points), chunk):
+        block = points[start:start + chunk]
+        out[start:start + chunk] = (squared[None, :] - 2.0 * block @ centres.T).argmin(axis=1)
+    return out
+
+
 @dataclass(frozen=True)
 class AudienceSegment:
     """One segment of a retrieved audience (see :func:`split_audience`).
 
     Attributes:
         customer_ids: Its members, in the order they were given.
-        profile: Its name and what its members have in common.
+        profile: Its name and what its members have in common, from its members in the planning sample
+            (all of them up to :data:`PLANNING_SAMPLE` customers).
+        sample_ids: Its members in the audience's planning sample (:func:`planning_sample`), in id order above
+            :data:`PLANNING_SAMPLE`; what a plan's estimates of the segment read.
+        lifecycle_mix: Lifecycle stage to number of members, of every member, commonest first.
     """
 
     customer_ids: list[str]
     profile: SegmentProfile
+    sample_ids: list[str]
+    lifecycle_mix: dict[str, int]
 
 
 def split_audience(
@@ -480,11 +515,15 @@ def split_audience(
 ) -> list[AudienceSegment]:
     """Split a retrieved audience into at most ``max_segments`` segments of at least ``min_size`` members.
 
-    The audience's portrait features (as :class:`SegmentModel` uses them, standardised over the audience) are
-    grouped by :func:`cluster` (every customer of the audience; mini-batch K-means, seeded, above
-    :data:`MINIBATCH_SIZE` customers) and named by :func:`profile_segments` against the whole shop's average
-    interests. Interest weights are computed from the shop's events as the portraits compute them. The audience
-    is held as :class:`SegmentColumns`, never as an object per customer.
+    K-means (:func:`cluster`: full, 10 seeded starts) is fitted on the audience's planning sample
+    (:func:`planning_sample`: the whole audience up to :data:`PLANNING_SAMPLE` customers), on the portrait features
+    as :class:`SegmentModel` uses them, standardised over the sample; above it, every customer of the audience is
+    then assigned to the nearest centre, which costs time in proportion to the audience. Segments are named by
+    :func:`profile_segments` from their members in the sample, against the shop's average interests (over its
+    first :data:`PLANNING_SAMPLE` customers by id when it has more). So the segments' names and what a plan
+    estimates on them depend on the audience's make-up, not on its size. Interest weights are computed from the
+    shop's events as the portraits compute them. The audience is held as :class:`SegmentColumns`, never as an
+    object per customer.
 
     Args:
         shop: The shop the audience belongs to.
@@ -508,16 +547,39 @@ def split_audience(
     genres = shop_genres(shop)
     end = int(shop.interactions["timestamp"].max()) if len(shop.interactions) else 0
     weights = interest_weights(shop, end, (config or PortraitConfig()).half_life_days)
-    everyone = (weights.groupby("genre")["weight"].sum() / max(len(shop.customers), 1)).to_dict()
+    everyone = _shop_interests(shop, weights)
     columns = SegmentColumns.from_metadata(customer_ids, table.reset_index(drop=True), weights, genres)
-    names, mean, scale = _standardised(columns)
-    labels, centroids = cluster((_raw_features(columns, names) - mean) / scale, max_segments, min_size, seed,
-                                minibatch=len(columns) > MINIBATCH_SIZE)
-    groups = [columns.take(np.flatnonzero(labels == s)) for s in range(len(centroids))]
-    segments = [
-        AudienceSegment(members.customer_ids, profile)
-        for members, profile in zip(groups, profile_segments(groups, everyone), strict=True)
-    ]
-    del weights, columns, groups
+    rows = planning_sample(customer_ids)
+    sample = columns.take(rows)
+    names, mean, scale = _standardised(sample)
+    labels, centroids = cluster((_raw_features(sample, names) - mean) / scale, max_segments, min_size, seed)
+    if len(sample) < len(columns):  # every customer to the nearest centre fitted on the sample
+        labels_all = nearest_centre((_raw_features(columns, names) - mean) / scale, centroids)
+    else:
+        labels_all = np.empty(len(columns), dtype=np.int64)
+        labels_all[rows] = labels
+    picked = [sample.take(np.flatnonzero(labels == s)) for s in range(len(centroids))]
+    segments: list[AudienceSegment] = []
+    for s, profile in enumerate(profile_segments(picked, everyone)):
+        members = np.flatnonzero(labels_all == s)
+        mix = Counter(columns.lifecycle[members].tolist()).most_common()
+        segments.append(AudienceSegment(
+            [columns.customer_ids[i] for i in members], profile, list(picked[s].customer_ids),
+            {str(stage): int(n) for stage, n in mix}))
+    del weights, columns, sample, picked
     return_freed_memory()  # the shop-wide interest weights and the features, dropped (gigabytes at 1M)
     return segments
+
+
+def _shop_interests(shop: Shop, weights: pd.DataFrame) -> dict[str, float]:
+    """The shop's average interest weight per genre: over every customer, or its first :data:`PLANNING_SAMPLE` by id.
+
+    Sampled like the audience (:func:`planning_sample`), so a shop that grows by customers whose ids sort later
+    names segments against the same average.
+    """
+    ids = shop.customers["customer_id"].astype(str).to_numpy() if len(shop.customers) else np.array([], dtype=str)
+    if len(ids) > PLANNING_SAMPLE:
+        kept = ids[planning_sample(ids.tolist())]
+        weights = weights[weights["customer_id"].astype(str).isin(set(kept.tolist()))]
+        ids = kept
+    return (weights.groupby("genre")["weight"].sum() / max(len(ids), 1)).to_dict()

@@ -124,8 +124,9 @@ class ScaleEffect(PurchaseEffect):
             per_send = value.incremental_revenue.scaled(1.0 / n)
             estimates.append(EffectEstimate(
                 product_id=pid, metric=self._card["metric"], point=per_send.point, low=per_send.low,
-                high=per_send.high, n_customers=n, already_rated=int(already[j]), unit="currency", value=value,
-                factors=self._factors(pid, p[:, j], int(already[j]), value),
+                high=per_send.high, n_customers=n, already_rated=int(already[j]), unit="currency",
+                value=self.for_group(value, req),
+                factors=self._factors(pid, p[:, j], int(already[j]), value, sampled=req.sample_of is not None),
             ))  # fmt: skip
         return EffectResult(estimates=estimates, model_card=self._card)
 

@@ -7,6 +7,7 @@ import pytest
 
 from tools.audience import AudienceFilter, AudienceQuery, ProfilesTool
 from tools.portraits import PortraitStore, split_audience
+from tools.portraits import segments as segments_module
 from tools.portraits.building import build_portraits, shop_genres
 from tools.portraits.portrait import Portrait
 from tools.portraits.segments import (
@@ -18,6 +19,7 @@ from tools.portraits.segments import (
     _standardised,
     age_band,
     cluster,
+    planning_sample,
     profile_segments,
 )
 from tools.shop import Shop
@@ -61,18 +63,6 @@ def test_cluster_gives_at_most_k_segments_of_at_least_min_size_largest_first(
         assert len(sizes) == 1
 
 
-def test_minibatch_cluster_is_deterministic_and_keeps_every_row(portraits: list[Portrait], shop: Shop) -> None:
-    columns = SegmentColumns.from_portraits(portraits, shop_genres(shop))
-    names, mean, scale = _standardised(columns)
-    points = (_raw_features(columns, names) - mean) / scale
-    labels, centres = cluster(points, 4, MIN_MEMBERS_PER_SEGMENT, seed=42, minibatch=True)
-    again, _ = cluster(points, 4, MIN_MEMBERS_PER_SEGMENT, seed=42, minibatch=True)
-    sizes = np.bincount(labels)
-    assert np.array_equal(labels, again) and len(sizes) == len(centres) >= 2
-    assert sizes.sum() == len(points) and sizes.min() >= MIN_MEMBERS_PER_SEGMENT
-    assert list(sizes) == sorted(sizes, reverse=True)
-
-
 def test_index_model_names_are_distinct_with_marketing_age_bands(portraits: list[Portrait], shop: Shop) -> None:
     model = SegmentModel.fit(portraits, shop_genres(shop), seed=42)
     assert len(model.names) == 8 and len(set(model.names)) == 8
@@ -114,3 +104,31 @@ def test_split_audience_names_by_the_shop_wide_taste_and_the_same_age_bands(tool
         assert "Sci-Fi" in part.profile.loves and part.profile.name.startswith(" & ".join(part.profile.loves))
         assert ", lapsed " in part.profile.name and part.profile.lifecycle_mix == {"lapsed": len(part.customer_ids)}
         assert age_band(part.profile.median_age or 0) in part.profile.name
+
+
+def test_the_planning_sample_is_the_smallest_ids_and_stays_as_the_audience_grows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert planning_sample(["c", "a", "b"]).tolist() == [0, 1, 2]  # small: the whole audience, in its order
+    monkeypatch.setattr(segments_module, "PLANNING_SAMPLE", 3)
+    ids = ["c_9", "c_2", "c_7", "c_1", "c_5"]
+    assert [ids[i] for i in planning_sample(ids)] == ["c_1", "c_2", "c_5"]
+    grown = ["c_8", *ids, "c_6"]  # ids that sort after the sample do not change it
+    assert [grown[i] for i in planning_sample(grown)] == ["c_1", "c_2", "c_5"]
+
+
+def test_a_large_audience_is_fitted_and_named_on_its_sample_and_every_customer_assigned(
+        tool: ProfilesTool, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segments_module, "PLANNING_SAMPLE", 300)
+    hits = tool.retrieve(AudienceQuery(text="film lovers", limit=5000, derive_filter=False)).portraits
+    by_id = sorted(((h.customer_id, h.metadata) for h in hits), key=lambda hit: hit[0])
+    ids, metas = [i for i, _ in by_id], [m for _, m in by_id]
+    smaller = split_audience(shop, ids[:600][::-1], metas[:600][::-1], 3, 15, seed=7)  # any order
+    larger = split_audience(shop, ids, metas, 3, 15, seed=7)
+    assert len(ids) > 600 and len(larger) == 3
+    assert [p.profile for p in smaller] == [p.profile for p in larger]  # the same sample: the same segments
+    assert [p.sample_ids for p in smaller] == [p.sample_ids for p in larger]
+    assert sorted(c for p in larger for c in p.sample_ids) == ids[:300]
+    assert sorted(c for p in larger for c in p.customer_ids) == ids  # everyone assigned
+    for part in larger:
+        assert set(part.sample_ids) <= set(part.customer_ids) and len(part.customer_ids) > len(part.sample_ids)
+        assert sum(part.lifecycle_mix.values()) == len(part.customer_ids)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from agent.brief import check_against_shop, load_brief
-from agent.llm import FunctionModel
+from agent.llm import ChatReply, ChatRequest, FunctionModel
 from agent.loop import Planner, PlannerTools
 from agent.settings import Settings
 from tests.serve.api_harness import copywriter
@@ -21,6 +21,7 @@ from tools.audience import AudienceQuery, ProfilesTool
 from tools.copywriting import CopyTool
 from tools.effect import EffectRequest, PurchaseEffect
 from tools.portraits import PortraitStore
+from tools.portraits import segments as segments_module
 from tools.recommend import RecommendRequest, RecommendTool
 from tools.scale import (
     BLOCK,
@@ -189,12 +190,22 @@ def test_the_real_models_score_a_replica_as_its_source(retail_tools: PlannerTool
     assert mine_r.n_customers == 10
 
 
-def test_plans_make_the_same_llm_calls_at_two_sizes(retail_tools: PlannerTools, source: SourcePortraits,
-                                                     retail_store: PortraitStore, settings: Settings, tmp_path):
+def test_plans_ask_the_llm_the_same_questions_at_two_sizes(retail_tools: PlannerTools, source: SourcePortraits,
+                                                           retail_store: PortraitStore, settings: Settings, tmp_path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    # The planning sample made small, so both audiences (about 330 and 750 lapsed replicas) are larger than it, as
+    # the 10k, 100k and 1M shops' are larger than the real one of 4,096: the smaller shop is the larger one's prefix.
+    monkeypatch.setattr(segments_module, "PLANNING_SAMPLE", 150)
     effect, recommend = retail_tools.effect, retail_tools.recommend
     assert isinstance(effect, PurchaseEffect)
-    calls, audiences = [], []
+    calls, audiences, prompts, plans = [], [], [], []
     for size in (700, 1600):
+        asked: list[str] = []
+
+        def recording(request: ChatRequest, asked: list[str] = asked) -> ChatReply:
+            asked.append("\n".join(m.content or "" for m in request.messages))
+            return copywriter(request)
+
         local = settings.model_copy(update={"home": tmp_path / str(size)})
         ingest_scale_store(local, source, size, 9, source_store=retail_store)
         replicas = replica_table(source, 9, size)
@@ -204,7 +215,7 @@ def test_plans_make_the_same_llm_calls_at_two_sizes(retail_tools: PlannerTools, 
             retail_tools, shop=scale.shop, profiles=ProfilesTool(store),
             recommend=ScaleRecommend.for_replicas(recommend, replicas),
             effect=ScaleEffect.for_replicas(effect, replicas, scale.label),
-            copy=CopyTool(FunctionModel(copywriter), retries=0), audience_dir=tmp_path / f"audiences-{size}",
+            copy=CopyTool(FunctionModel(recording), retries=0), audience_dir=tmp_path / f"audiences-{size}",
         )
         brief = load_brief(BRIEF).model_copy(update={"shop": scale.shop.name, "send_budget": 500,
                                                      "max_revisions": 1})
@@ -213,6 +224,16 @@ def test_plans_make_the_same_llm_calls_at_two_sizes(retail_tools: PlannerTools, 
         assert "scale test" in plan.effect_model_card["scale_test"]
         calls.append(plan.totals.llm_calls)
         audiences.append(plan.audience.size)
-    assert audiences[1] > audiences[0] > 0
-    assert calls[0] == calls[1] > 0
-
+        prompts.append(sorted(asked))
+        plans.append(plan)
+    assert audiences[1] > audiences[0] > 150
+    assert calls[0] == calls[1] > 0 and prompts[0] == prompts[1]
+    small, large = plans
+    assert [s.name for s in small.segments] == [s.name for s in large.segments]
+    assert [s.description for s in small.segments] == [s.description for s in large.segments]
+    for s in large.segments:  # every member segmented and counted; the estimates read the sample, scaled up
+        assert s.size > len(s.sample_ids) and sum(s.lifecycle_mix.values()) == s.size
+        assert all(e.value is not None and e.value.customers == s.size and e.n_customers == len(s.sample_ids)
+                   for e in s.product_effects)
+        assert "customers (a uniform sample of" in s.product_effects[0].factors[0]
+    assert sum(s.size for s in large.segments) == large.audience.size

@@ -197,10 +197,15 @@ class PurchaseEffect:
             per_send = value.incremental_revenue.scaled(1.0 / n)
             estimates.append(EffectEstimate(
                 product_id=pid, metric=METRIC, point=per_send.point, low=per_send.low, high=per_send.high,
-                n_customers=n, already_rated=int(already[j]), unit="currency", value=value,
-                factors=self._factors(pid, p[:, j], int(already[j]), value),
+                n_customers=n, already_rated=int(already[j]), unit="currency", value=self.for_group(value, req),
+                factors=self._factors(pid, p[:, j], int(already[j]), value, sampled=req.sample_of is not None),
             ))
         return EffectResult(estimates=estimates, model_card=self._card)
+
+    @staticmethod
+    def for_group(value: SendValue, req: EffectRequest) -> SendValue:
+        """Return ``value`` scaled to the group the request's customers are a sample of (itself when they are all)."""
+        return value.scaled(req.sample_of) if req.sample_of is not None else value
 
     def _lift(self, customer_ids: list[str], product_id: str) -> tuple[Amount, str]:
         """Return the relative lift of a send of ``product_id`` to the group, and where it comes from.
@@ -236,13 +241,17 @@ class PurchaseEffect:
             incremental_revenue=incremental.scaled(line_revenue), lift=lift, lift_source=source,
         )
 
-    def _factors(self, pid: str, p: np.ndarray, already: int, value: SendValue) -> list[str]:
-        """Phrase the estimate: who would buy anyway, what an order line is worth, and the borrowed lift."""
+    def _factors(self, pid: str, p: np.ndarray, already: int, value: SendValue, sampled: bool = False) -> list[str]:
+        """Phrase the estimate: who would buy anyway, what an order line is worth, and the borrowed lift.
+
+        ``sampled``: the customers are a uniform sample of the group (the numbers are the sample's).
+        """
         n, title = p.size, self.titles.get(pid, pid)
-        who = "this customer" if n == 1 else f"these {n:,} customers"
+        who = (f"these customers (a uniform sample of {n:,} of them)" if sampled else
+               "this customer" if n == 1 else f"these {n:,} customers")
         invoices = int(self.recent_invoices.get(pid, 0))
-        before = (f"{'has' if already else 'has not'} bought it before" if n == 1
-                  else f"{already:,} of them have bought it before")
+        before = (f"{'has' if already else 'has not'} bought it before" if n == 1 and not sampled
+                  else f"{already:,} of {'the sample' if sampled else 'them'} have bought it before")
         price = format_price(float(self.price.get(pid, 0.0)), self.currency)
         line = format_price(value.line_revenue, self.currency)
         return [
