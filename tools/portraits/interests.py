@@ -8,6 +8,8 @@ the weights of a customer are then scaled to sum to 1.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
 from tools.shop import Shop
@@ -17,18 +19,23 @@ PLACEHOLDER_GENRES = frozenset({"", "unknown", "(no genres listed)"})
 _SECONDS_PER_DAY = 86_400
 
 
-def interest_weights(shop: Shop, end: int, half_life_days: float) -> pd.DataFrame:
+def interest_weights(shop: Shop, end: int, half_life_days: float,
+                     customers: Collection[str] | None = None) -> pd.DataFrame:
     """Return rows (customer_id, genre, weight) with weights summing to 1 per customer.
 
     Args:
         shop: The shop.
         end: Unix seconds of the shop's last event.
         half_life_days: An event this many days before ``end`` counts half.
+        customers: Only these customers' weights (a customer's weights read only its own events); None: every
+            customer's.
 
     Returns:
         The weights, heaviest first within each customer.
     """
     events = shop.interactions[shop.interactions["product_id"].notna()]
+    if customers is not None:
+        events = events[events["customer_id"].isin(customers)]
     rated = events.merge(shop.products[["product_id", "genres"]], on="product_id", how="inner")
     rated["genres"] = rated["genres"].map(
         lambda gs: [g for g in gs if g not in PLACEHOLDER_GENRES] if isinstance(gs, list) else []

@@ -546,8 +546,10 @@ def split_audience(
     table = metadata if isinstance(metadata, pd.DataFrame) else pd.DataFrame.from_records(list(metadata))
     genres = shop_genres(shop)
     end = int(shop.interactions["timestamp"].max()) if len(shop.interactions) else 0
-    weights = interest_weights(shop, end, (config or PortraitConfig()).half_life_days)
-    everyone = _shop_interests(shop, weights)
+    shop_sample = _shop_sample(shop)
+    needed = None if shop_sample is None else {*customer_ids, *shop_sample}  # not the rest of a large shop
+    weights = interest_weights(shop, end, (config or PortraitConfig()).half_life_days, needed)
+    everyone = _shop_interests(shop, weights, shop_sample)
     columns = SegmentColumns.from_metadata(customer_ids, table.reset_index(drop=True), weights, genres)
     rows = planning_sample(customer_ids)
     sample = columns.take(rows)
@@ -571,15 +573,21 @@ def split_audience(
     return segments
 
 
-def _shop_interests(shop: Shop, weights: pd.DataFrame) -> dict[str, float]:
-    """The shop's average interest weight per genre: over every customer, or its first :data:`PLANNING_SAMPLE` by id.
+def _shop_sample(shop: Shop) -> list[str] | None:
+    """Return the shop's first :data:`PLANNING_SAMPLE` customers by id when it has more, else None (all of them)."""
+    if len(shop.customers) <= PLANNING_SAMPLE:
+        return None
+    ids = shop.customers["customer_id"].tolist()
+    return [ids[i] for i in planning_sample(ids)]
+
+
+def _shop_interests(shop: Shop, weights: pd.DataFrame, sample: list[str] | None) -> dict[str, float]:
+    """The shop's average interest weight per genre: over every customer, or over ``sample`` (:func:`_shop_sample`).
 
     Sampled like the audience (:func:`planning_sample`), so a shop that grows by customers whose ids sort later
     names segments against the same average.
     """
-    ids = shop.customers["customer_id"].astype(str).to_numpy() if len(shop.customers) else np.array([], dtype=str)
-    if len(ids) > PLANNING_SAMPLE:
-        kept = ids[planning_sample(ids.tolist())]
-        weights = weights[weights["customer_id"].astype(str).isin(set(kept.tolist()))]
-        ids = kept
-    return (weights.groupby("genre")["weight"].sum() / max(len(ids), 1)).to_dict()
+    if sample is not None:
+        weights = weights[weights["customer_id"].isin(set(sample))]
+    return (weights.groupby("genre")["weight"].sum() / max(len(shop.customers) if sample is None else len(sample), 1)
+            ).to_dict()
