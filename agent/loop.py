@@ -243,6 +243,8 @@ class Planner:
                     )))
                 step.outputs = {"planned_sends": plan.launch.planned_sends,
                                 "holdout_customers": plan.launch.holdout_customers, "notes": plan.launch.notes}
+        for seg in plan.segments:  # the sample served the estimates; a plan keeps counts, as its JSON does
+            seg.sample_ids = []
         plan.trace = trace.steps
         plan.totals = self._totals(plan, trace, time.perf_counter() - started)
         return plan

@@ -77,7 +77,8 @@ class Segment(BaseModel):
                                     "(agent.audience_file.segment_members reads either).")
     sample_ids: list[str] = Field(default_factory=list, exclude=True, description=(
         "Its members in the audience's planning sample (tools.portraits.planning_sample): what the plan's "
-        "estimates of the segment read. Not kept in the plan's JSON; empty in a plan read back."))
+        "estimates of the segment read while it is planned. Emptied when the plan is done: a plan keeps counts, "
+        "and its JSON never holds the sample."))
     top_genres: list[str]
     lifecycle_mix: dict[str, int]
     median_age: float | None = Field(None, description="Median age of the members; None when the shop records no ages.")

@@ -232,8 +232,8 @@ def test_plans_ask_the_llm_the_same_questions_at_two_sizes(retail_tools: Planner
     assert [s.name for s in small.segments] == [s.name for s in large.segments]
     assert [s.description for s in small.segments] == [s.description for s in large.segments]
     for s in large.segments:  # every member segmented and counted; the estimates read the sample, scaled up
-        assert s.size > len(s.sample_ids) and sum(s.lifecycle_mix.values()) == s.size
-        assert all(e.value is not None and e.value.customers == s.size and e.n_customers == len(s.sample_ids)
-                   for e in s.product_effects)
+        assert sum(s.lifecycle_mix.values()) == s.size and not s.sample_ids  # the plan keeps counts, not the sample
+        assert all(e.value is not None and e.value.customers == s.size > e.n_customers for e in s.product_effects)
         assert "customers (a uniform sample of" in s.product_effects[0].factors[0]
+    assert sum(s.product_effects[0].n_customers for s in large.segments) == 150
     assert sum(s.size for s in large.segments) == large.audience.size
