@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
+from sklearn.metrics import pairwise_distances_argmin
 
 from tools.portraits.building import shop_genres
 from tools.portraits.heap import return_freed_memory
@@ -417,9 +418,7 @@ class SegmentModel:
         """
         genres = [f.removeprefix("genre:") for f in self.features if f.startswith("genre:")]
         scaled = self._scaled(SegmentColumns.from_portraits(portraits, genres))
-        centres = np.asarray(self.centroids)
-        distances = ((scaled[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        return distances.argmin(axis=1)
+        return pairwise_distances_argmin(scaled, np.asarray(self.centroids))
 
     @classmethod
     def fit(
@@ -473,16 +472,6 @@ def planning_sample(customer_ids: Sequence[str]) -> np.ndarray:
     if len(customer_ids) <= PLANNING_SAMPLE:
         return np.arange(len(customer_ids))
     return np.argsort(np.asarray(customer_ids, dtype=str), kind="stable")[:PLANNING_SAMPLE]
-
-
-def nearest_centre(points: np.ndarray, centres: np.ndarray, chunk: int = 65_536) -> np.ndarray:
-    """Return the row of ``centres`` nearest to each row of ``points`` (squared Euclidean), in chunks of rows."""
-    squared = (centres**2).sum(axis=1)
-    out = np.empty(len(points), dtype=np.int64)
-    for start in range(0, len(points), chunk):
-        block = points[start:start + chunk]
-        out[start:start + chunk] = (squared[None, :] - 2.0 * block @ centres.T).argmin(axis=1)
-    return out
 
 
 @dataclass(frozen=True)
@@ -555,11 +544,9 @@ def split_audience(
     sample = columns.take(rows)
     names, mean, scale = _standardised(sample)
     labels, centroids = cluster((_raw_features(sample, names) - mean) / scale, max_segments, min_size, seed)
-    if len(sample) < len(columns):  # every customer to the nearest centre fitted on the sample
-        labels_all = nearest_centre((_raw_features(columns, names) - mean) / scale, centroids)
-    else:
-        labels_all = np.empty(len(columns), dtype=np.int64)
-        labels_all[rows] = labels
+    # every customer to the nearest centre fitted on the sample (a whole-audience sample is already labelled)
+    labels_all = labels if len(sample) == len(columns) else \
+        pairwise_distances_argmin((_raw_features(columns, names) - mean) / scale, centroids)
     picked = [sample.take(np.flatnonzero(labels == s)) for s in range(len(centroids))]
     segments: list[AudienceSegment] = []
     for s, profile in enumerate(profile_segments(picked, everyone)):
