@@ -16,11 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tools.effect import EffectEstimate, EffectRequest, EffectResult, PurchaseEffect
+from tools.effect import PurchaseEffect
 from tools.recommend import RecommendRequest, RecommendResult, RecommendTool
-
-BOOTSTRAP = 2000
-"""Resamples of the group's mean probability (as :class:`tools.effect.PurchaseEffect`)."""
 
 
 def _source_map(replicas: pd.DataFrame) -> pd.Series:
@@ -87,48 +84,26 @@ class ScaleEffect(PurchaseEffect):
         scaled._card = card
         return scaled
 
-    def predict(self, req: EffectRequest) -> EffectResult:
-        """Estimate, per product, the group's expected incremental revenue per send (replicas as their sources).
+    def _scored_as(self, customer_ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return each replica's source customer (``codes`` into the distinct sources) and their rows of orders.
+
+        The group's estimate is then its sources', each weighted by its replicas in the group (the bootstrap
+        resamples replicas, grouped by source), and the learned lift is the sources'.
 
         Raises:
-            ValueError: If a customer or product id is not in the scale shop.
+            ValueError: If a customer id is not in the scale shop.
         """
-        cids, pids = list(dict.fromkeys(req.customer_ids)), list(dict.fromkeys(req.product_ids))
-        sources = self.source_of.reindex(pd.Index(cids, dtype=object))
-        unknown_c = [c for c, s in zip(cids, sources.isna().to_numpy(), strict=True) if s][:10]
-        unknown_p = [p for p in pids if p not in self.product_ids]
-        if unknown_c:
-            raise ValueError(f"unknown customer ids: {unknown_c}")
-        if unknown_p:
-            raise ValueError(f"unknown product ids: {unknown_p}")
+        sources = self.source_of.reindex(pd.Index(customer_ids, dtype=object))
+        unknown = [c for c, s in zip(customer_ids, sources.isna().to_numpy(), strict=True) if s][:10]
+        if unknown:
+            raise ValueError(f"unknown customer ids: {unknown}")
         codes, distinct = pd.factorize(sources.to_numpy())
-        weights = np.bincount(codes, minlength=len(distinct)).astype(np.float64)
-        n, m, k = len(cids), len(pids), len(distinct)
+        return codes, np.asarray(distinct, dtype=object), self.real_customer_ids.get_indexer(pd.Index(distinct))
+
+    def _score(self, customer_ids: list[str], product_ids: list[str]) -> np.ndarray:
+        """Score real (source) customers with the real shop's ranker directly."""
         base = self.ranker.ranker  # type: ignore[attr-defined]
-        p_distinct = np.asarray(base.score(np.repeat(distinct, m).tolist(), np.tile(pids, k).tolist()),
-                                dtype=np.float64).reshape(k, m)
-        p = p_distinct[codes]
-        rng = np.random.default_rng(self.seed)
-        boot = rng.multinomial(n, weights / n, size=BOOTSTRAP) @ p_distinct / n
-        mean_low, mean_high = np.quantile(boot, [0.05, 0.95], axis=0)
-        rows = self.real_customer_ids.get_indexer(pd.Index(distinct))
-        cols = self.product_ids.get_indexer(pd.Index(pids))
-        known = rows >= 0
-        bought = self.bought[rows[known]][:, cols].toarray().astype(np.float64)
-        already = weights[known] @ bought if known.any() else np.zeros(m)
-        estimates = []
-        for j, pid in enumerate(pids):
-            lift, source = self._lift([str(c) for c in distinct], pid)  # the source customers' lift
-            value = self._value(p[:, j], float(mean_low[j]), float(mean_high[j]), self.line_revenue[pid], lift,
-                                source)
-            per_send = value.incremental_revenue.scaled(1.0 / n)
-            estimates.append(EffectEstimate(
-                product_id=pid, metric=self._card["metric"], point=per_send.point, low=per_send.low,
-                high=per_send.high, n_customers=n, already_rated=int(already[j]), unit="currency",
-                value=self.for_group(value, req),
-                factors=self._factors(pid, p[:, j], int(already[j]), value, sampled=req.sample_of is not None),
-            ))  # fmt: skip
-        return EffectResult(estimates=estimates, model_card=self._card)
+        return np.asarray(base.score(customer_ids, product_ids), dtype=np.float64)
 
 
 class ScaleRecommend(RecommendTool):

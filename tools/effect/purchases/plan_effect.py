@@ -175,32 +175,54 @@ class PurchaseEffect:
             ValueError: If a customer or product id is not in the shop.
         """
         cids, pids = list(dict.fromkeys(req.customer_ids)), list(dict.fromkeys(req.product_ids))
-        unknown_c = [c for c in cids if c not in self.shop_customers]
+        codes, distinct, rows = self._scored_as(cids)
         unknown_p = [p for p in pids if p not in self.product_ids]
-        if unknown_c:
-            raise ValueError(f"unknown customer ids: {unknown_c}")
         if unknown_p:
             raise ValueError(f"unknown product ids: {unknown_p}")
-        n, m = len(cids), len(pids)
-        p = self.ranker.score(np.repeat(cids, m).tolist(), np.tile(pids, n).tolist()).reshape(n, m)
+        weights = np.bincount(codes, minlength=len(distinct)).astype(np.float64)
+        n, m, k = len(cids), len(pids), len(distinct)
+        p_distinct = np.asarray(self._score(np.repeat(distinct, m).tolist(), np.tile(pids, k).tolist()),
+                                dtype=np.float64).reshape(k, m)
+        p = p_distinct[codes]
         rng = np.random.default_rng(self.seed)
-        boot = rng.multinomial(n, np.full(n, 1.0 / n), size=N_BOOTSTRAP) @ p / n  # bootstrap × products
+        boot = rng.multinomial(n, weights / n, size=N_BOOTSTRAP) @ p_distinct / n  # bootstrap × products
         mean_low, mean_high = np.quantile(boot, [0.05, 0.95], axis=0)
-        rows = self.customer_ids.get_indexer(pd.Index(cids))
-        known = rows[rows >= 0]
         cols = self.product_ids.get_indexer(pd.Index(pids))
-        already = np.asarray(self.bought[known][:, cols].sum(axis=0)).ravel() if known.size else np.zeros(m)
+        known = rows >= 0
+        bought = self.bought[rows[known]][:, cols].toarray().astype(np.float64)
+        already = weights[known] @ bought if known.any() else np.zeros(m)
+        lift_ids = [str(c) for c in distinct]
         estimates = []
         for j, pid in enumerate(pids):
-            lift, source = self._lift(cids, pid)
+            lift, source = self._lift(lift_ids, pid)
             value = self._value(p[:, j], float(mean_low[j]), float(mean_high[j]), self.line_revenue[pid], lift, source)
             per_send = value.incremental_revenue.scaled(1.0 / n)
             estimates.append(EffectEstimate(
-                product_id=pid, metric=METRIC, point=per_send.point, low=per_send.low, high=per_send.high,
-                n_customers=n, already_rated=int(already[j]), unit="currency", value=self.for_group(value, req),
+                product_id=pid, metric=self._card["metric"], point=per_send.point, low=per_send.low,
+                high=per_send.high, n_customers=n, already_rated=int(already[j]), unit="currency",
+                value=self.for_group(value, req),
                 factors=self._factors(pid, p[:, j], int(already[j]), value, sampled=req.sample_of is not None),
-            ))
+            ))  # fmt: skip
         return EffectResult(estimates=estimates, model_card=self._card)
+
+    def _scored_as(self, customer_ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return who each customer is scored as: ``(codes, distinct, rows)``.
+
+        Customer ``i`` is scored as ``distinct[codes[i]]``, each distinct customer once (here every customer is
+        itself); ``rows`` are the distinct customers' rows of :attr:`bought` (−1: no order history).
+
+        Raises:
+            ValueError: If a customer id is not in the shop.
+        """
+        unknown = [c for c in customer_ids if c not in self.shop_customers]
+        if unknown:
+            raise ValueError(f"unknown customer ids: {unknown[:10]}")
+        distinct = np.asarray(customer_ids, dtype=object)
+        return np.arange(len(customer_ids)), distinct, self.customer_ids.get_indexer(pd.Index(customer_ids))
+
+    def _score(self, customer_ids: list[str], product_ids: list[str]) -> np.ndarray:
+        """Return the organic P(buys in the next 30 days) of each (customer, product) pair."""
+        return np.asarray(self.ranker.score(customer_ids, product_ids), dtype=np.float64)
 
     @staticmethod
     def for_group(value: SendValue, req: EffectRequest) -> SendValue:
