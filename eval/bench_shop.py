@@ -2,7 +2,9 @@
 
 Trained only on lines before 2011-10-09; prints ``customers``, ``buyers``, ``auc_buy``, the ranking metrics at 10
 and ``revenue_mae``, beside the personal-frequency and popularity baselines and purchase-frequency-alone AUC, with
-the wall time. Run ``python -m eval.bench_shop`` to print the JSON.
+the wall time. ``auc_by_month`` scores the validation month and the five before it, each with a classifier trained
+only on the months before it, beside purchase frequency alone: how much the AUC varies with the month.
+Run ``python -m eval.bench_shop`` to print the JSON.
 """
 
 from __future__ import annotations

@@ -18,16 +18,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from agent.settings import Settings
 from tools.effect.calibration import calibration_error
 from tools.effect.purchases.history import DAY, DEV_END, VALIDATION_CUT, read_later_file, shop_history
-from tools.effect.purchases.propensity import PurchaseModel, customer_features, next_period
+from tools.effect.purchases.propensity import (
+    HORIZON_DAYS,
+    WITH_RANKER,
+    PurchaseModel,
+    customer_features,
+    model_features,
+    next_period,
+    purchase_classifier,
+)
 from tools.effect.purchases.ranking import NextMonthRanker, personal_frequency, popularity, ranking_metrics
 from tools.shop import ShopDataError, load_retail_shop
 
 METRIC_KEYS = ("customers", "buyers", "auc_buy", "recall_at_10", "ndcg_at_10", "hit_at_10", "revenue_mae")
 K = 10
+MONTHS_BACK = 6
+"""Months :func:`auc_by_month` scores, the validation month and the five before it."""
+MIN_FEATURE_DAYS = 60
+"""History a training cut needs before it (as :meth:`PurchaseModel.fit`)."""
 
 
 def purchase_metrics(bought: np.ndarray, p_buy: np.ndarray, revenue: np.ndarray,
@@ -126,6 +139,60 @@ def score_period(orders: pd.DataFrame, categories: pd.Series, cut: int, period: 
     return result
 
 
+def auc_by_month(lines: pd.DataFrame, cut: int, categories: pd.Series | None, months: int = MONTHS_BACK,
+                 days: int = 31, with_ranker: bool = WITH_RANKER, seed: int = 0) -> list[dict[str, Any]]:
+    """Score the purchase classifier month by month, each month trained only on the months before it.
+
+    The months start at ``cut`` and every 30 days before it. The month starting at ``cut`` is ``days`` long, the
+    earlier ones 30 days, and a month is scored by the classifier of :class:`PurchaseModel` trained on the monthly
+    cuts before it. Those cuts' labels end by the month's start, and each cut has ``MIN_FEATURE_DAYS`` of history
+    before it. The scores are raw: :meth:`PurchaseModel.fit` holds its latest month out for the calibrator. Beside
+    each AUC is purchase frequency alone (invoices before the month), which shows how hard the month is.
+
+    Args:
+        lines: Purchase lines, through the end of the month starting at ``cut``.
+        cut: Start of the latest month scored (unix s).
+        categories: Optional product_id → category (the model's category features).
+        months: How many months to score; those with fewer than two earlier cuts are skipped.
+        days: Length of the month starting at ``cut``.
+        with_ranker: Include the ranker features (as the shipped model does).
+        seed: Seed of the classifier.
+
+    Returns:
+        One dict per scored month, the latest first: ``month`` (its first day), ``trained_on_months``,
+        ``customers``, ``buyers``, ``auc_buy`` and ``purchase_frequency_auc_buy``.
+    """
+    start = int(lines["timestamp"].min())
+    cuts = [cut - k * HORIZON_DAYS * DAY for k in range((cut - start) // (HORIZON_DAYS * DAY) + 1)]
+    cuts = [c for c in cuts if c - start >= MIN_FEATURE_DAYS * DAY]
+    if not cuts or cuts[0] != cut:
+        return []  # not even the latest month has the history its features need
+    examples = {}
+    for c in cuts:
+        feats = model_features(lines, c, categories, with_ranker)
+        examples[c] = feats.join(next_period(lines, c, feats.index, days=days if c == cut else HORIZON_DAYS))
+    columns = [c for c in examples[cut].columns if c not in ("buy", "revenue")]
+    out = []
+    for i, month in enumerate(cuts[:months]):
+        earlier = cuts[i + 1:]
+        if len(earlier) < 2:
+            break
+        train = pd.concat([examples[c] for c in earlier]).reindex(columns=[*columns, "buy"], fill_value=0.0)
+        scored = examples[month].reindex(columns=[*columns, "buy"], fill_value=0.0)
+        y = scored["buy"].to_numpy()
+        both = 0 < y.sum() < len(y)
+        with threadpool_limits(1):
+            p = purchase_classifier(seed).fit(train[columns], train["buy"]).predict_proba(scored[columns])[:, 1]
+        out.append({
+            "month": pd.Timestamp(month, unit="s").date().isoformat(), "trained_on_months": len(earlier),
+            "customers": len(scored), "buyers": int(y.sum()),
+            "auc_buy": round(float(roc_auc_score(y, p)), 4) if both else float("nan"),
+            "purchase_frequency_auc_buy":
+                round(float(roc_auc_score(y, scored["invoices"])), 4) if both else float("nan"),
+        })
+    return out
+
+
 def _interval_coverage(y: np.ndarray, scores: pd.DataFrame, n_bins: int = 10) -> float:
     """Share of equal-mass bins of P(buy) whose observed buy rate lies inside the bin's mean 90% interval."""
     order = np.argsort(scores["p_buy"].to_numpy(), kind="stable")
@@ -164,7 +231,8 @@ def evaluate_later_file(path: Path, settings: Settings, rank: Ranker | None = No
     return {key: result[key] for key in METRIC_KEYS}
 
 
-def bench_shop(settings: Settings, cut: int = VALIDATION_CUT, days: int = 31) -> dict[str, Any]:
+def bench_shop(settings: Settings, cut: int = VALIDATION_CUT, days: int = 31, by_month: bool = True
+               ) -> dict[str, Any]:
     """Measure the models on the validation month carved from the dev data, beside the baselines.
 
     Trains only on lines before ``cut`` (2011-10-09) and scores ``[cut, cut + days)`` (to the end of 2011-11-08).
@@ -173,16 +241,23 @@ def bench_shop(settings: Settings, cut: int = VALIDATION_CUT, days: int = 31) ->
         settings: Project settings.
         cut: Start of the validation month.
         days: Its length.
+        by_month: Also score the validation month and the five before it, each trained only on the months
+            before it (:func:`auc_by_month`, ``auc_by_month``): how the AUC varies from month to month.
 
     Returns:
-        :data:`METRIC_KEYS`, ``baselines`` (personal frequency, popularity, frequency-alone AUC), ``details``
-        and ``seconds``.
+        :data:`METRIC_KEYS`, ``baselines`` (personal frequency, popularity, frequency-alone AUC), ``details``,
+        ``auc_by_month`` if asked, and ``seconds``.
     """
     started = time.perf_counter()
     shop = load_retail_shop(settings)
     lines = shop_history(shop.orders)
     period = lines[(lines["timestamp"] >= cut) & (lines["timestamp"] < cut + days * DAY)]
-    result = score_period(shop.orders, shop.products.set_index("product_id")["category"], cut, period,
-                          with_baselines=True)
+    categories = shop.products.set_index("product_id")["category"]
+    result = score_period(shop.orders, categories, cut, period, with_baselines=True)
+    if by_month:
+        before = time.perf_counter()
+        result["auc_by_month"] = auc_by_month(lines[lines["timestamp"] < cut + days * DAY], cut, categories,
+                                              days=days)
+        result["details"]["seconds_auc_by_month"] = round(time.perf_counter() - before, 1)
     return {"validation": f"{pd.Timestamp(cut, unit='s').date()}..+{days}d (carved from dev data)", **result,
             "seconds": round(time.perf_counter() - started, 1)}

@@ -16,9 +16,13 @@ How: examples are stacked from monthly cuts before the cut (each labelled by the
 inside the history). The most recent month is held out: the boosted-tree classifier (fixed rounds, no early
 stopping) is trained on the older months and an isotonic calibrator on the held-out month
 (:attr:`PurchaseModel.calibration` reports the ECE before and after on it). The 90% interval of a probability
-comes from refitting the calibrator on bootstrap resamples of the held-out month (uncertainty of the calibration
-map, not of the tree). Expected revenue is P(buy) × E[revenue | buy], the latter a boosted-tree regressor on log
-revenue of buyers with Duan's smearing.
+has two parts. One is the calibrator refitted on bootstrap resamples of the held-out month: how uncertain the
+calibration map is. The other is how much a month's buy rate differs from what the features predict: the spread,
+over the training months, of logit(observed buy rate) − logit(mean score), applied as a normal shift of the
+log-odds. The next month is a month the model has not seen, and the validation month's rate was such a shift.
+Without that part, the interval covered the observed rate in half of the validation month's ten probability bins.
+Expected revenue is P(buy) × E[revenue | buy], the latter a boosted-tree regressor on log revenue of buyers with
+Duan's smearing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
+from scipy.stats import norm
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
@@ -51,6 +57,8 @@ TREND_DAYS = 30
 TREND_BASE_DAYS = 90
 HOT_TREND = 1.5
 CLASSIFIER_ROUNDS = 100
+PROBABILITY_FLOOR = 1e-4
+"""Probabilities are clipped to [floor, 1 − floor] before taking log-odds."""
 
 
 def ranker_features(lines: pd.DataFrame, cut: int, categories: pd.Series | None = None) -> pd.DataFrame:
@@ -182,7 +190,21 @@ def _product_trend(past: pd.DataFrame, cut: int) -> pd.DataFrame:
     })
 
 
-def _classifier(seed: int) -> HistGradientBoostingClassifier:
+def _month_spread(data: pd.DataFrame, raw: np.ndarray) -> float:
+    """Return the standard deviation over cuts of logit(buy rate) − logit(mean raw score) (0 with one cut).
+
+    Args:
+        data: Stacked examples (columns ``cut`` and ``buy``).
+        raw: The classifier's raw scores of ``data``'s rows.
+    """
+    by = pd.DataFrame({"cut": data["cut"].to_numpy(), "buy": data["buy"].to_numpy(), "raw": raw}).groupby("cut")
+    rate = np.clip(by["buy"].mean(), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    score = np.clip(by["raw"].mean(), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    shift = logit(rate.to_numpy()) - logit(score.to_numpy())
+    return float(np.std(shift, ddof=1)) if len(shift) > 1 else 0.0
+
+
+def purchase_classifier(seed: int) -> HistGradientBoostingClassifier:
     """Return the purchase classifier: fixed rounds, no early stopping (whose random 10% hold-out varied by seed).
 
     ``CLASSIFIER_ROUNDS`` = 100: early stopping had settled on 70-80 rounds, and on the latest training cut (held
@@ -250,6 +272,9 @@ class PurchaseModel:
     with_ranker: bool = False
     residual_quantiles: list[float] = field(default_factory=list)
     """Percentiles 0..100 of the regressor's log-revenue residuals on buyers (for :meth:`predict`'s median)."""
+    month_spread: float = 0.0
+    """Standard deviation over the training months of logit(buy rate) − logit(mean raw score) (the interval's
+    month-to-month part)."""
 
     @classmethod
     def fit(cls, lines: pd.DataFrame, cut: int, categories: pd.Series | None = None,
@@ -289,7 +314,7 @@ class PurchaseModel:
         """
         held = data[data["cut"] == cuts[0]]
         train = data[data["cut"] != cuts[0]]
-        classifier = _classifier(seed).fit(train[columns], train["buy"])
+        classifier = purchase_classifier(seed).fit(train[columns], train["buy"])
         raw = classifier.predict_proba(held[columns])[:, 1]
         calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, held["buy"])
         rng = np.random.default_rng(seed)
@@ -299,12 +324,14 @@ class PurchaseModel:
             boot.append(IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw[i], held["buy"].iloc[i]))
         y = held["buy"].to_numpy()
         calibrated = calibrator.predict(raw)
+        month_spread = _month_spread(data, classifier.predict_proba(data[columns])[:, 1])
         calibration = {
             "held_out_cut": pd.Timestamp(cuts[0], unit="s").date().isoformat(),
             "held_out_customers": len(held),
             "ece_before": calibration_error(y, raw, strategy="quantile"),
             "ece_after_in_sample": calibration_error(y, calibrated, strategy="quantile"),
             "auc_held_out": float(roc_auc_score(y, raw)),
+            "month_spread_logit": month_spread,
         }
         buyers = data[data["buy"] == 1]
         target = np.log(buyers["revenue"].to_numpy())
@@ -315,6 +342,7 @@ class PurchaseModel:
         smearing = float(np.mean(np.exp(residuals)))
         model = cls(cut, classifier, calibrator, boot, regressor, smearing, columns, categories, calibration)
         model.residual_quantiles = np.percentile(residuals, np.arange(101)).tolist()
+        model.month_spread = month_spread
         return model
 
     def predict(self, lines: pd.DataFrame) -> pd.DataFrame:
@@ -324,10 +352,11 @@ class PurchaseModel:
             lines: Purchase lines (those at or after the cut are ignored).
 
         Returns:
-            Indexed by customer_id: ``p_raw`` (uncalibrated), ``p_buy``, ``p_low``/``p_high`` (90% bootstrap
-            interval of the calibrated probability), ``revenue_if_buy``, ``expected_revenue`` (the mean: what plans
-            add up) and ``median_revenue`` (the median of the predicted revenue, 0 unless P(buy) ≥ 0.5: the value
-            that minimises the expected absolute error, which ``revenue_mae`` measures).
+            Indexed by customer_id: ``p_raw`` (uncalibrated), ``p_buy``, ``p_low``/``p_high`` (90% interval of
+            the calibrated probability: bootstrap calibrators, each with a month-to-month shift of the log-odds),
+            ``revenue_if_buy``, ``expected_revenue`` (the mean: what plans add up) and ``median_revenue`` (the
+            median of the predicted revenue, 0 unless P(buy) ≥ 0.5: the value that minimises the expected absolute
+            error, which ``revenue_mae`` measures).
         """
         feats = model_features(lines, self.cut, self.categories, self.with_ranker)
         feats = feats.reindex(columns=self.columns, fill_value=0.0)
@@ -336,10 +365,15 @@ class PurchaseModel:
             log_if_buy = self.regressor.predict(feats)
         if_buy = np.exp(log_if_buy) * self.smearing
         boot = np.vstack([b.predict(raw) for b in self.bootstrap])
+        # Month-to-month part: calibrator b is shifted by the b-th of evenly spaced normal quantiles (the
+        # calibrators are exchangeable, so pairing them in order is as good as a random pairing, and deterministic).
+        shifts = self.month_spread * norm.ppf((np.arange(len(boot)) + 0.5) / len(boot))
+        boot = expit(logit(np.clip(boot, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)) + shifts[:, None])
         p = self.calibrator.predict(raw)
         return pd.DataFrame({
-            "p_raw": raw, "p_buy": p, "p_low": np.quantile(boot, 0.05, axis=0),
-            "p_high": np.quantile(boot, 0.95, axis=0), "revenue_if_buy": if_buy, "expected_revenue": p * if_buy,
+            "p_raw": raw, "p_buy": p, "p_low": np.minimum(np.quantile(boot, 0.05, axis=0), p),
+            "p_high": np.maximum(np.quantile(boot, 0.95, axis=0), p), "revenue_if_buy": if_buy,
+            "expected_revenue": p * if_buy,
             "median_revenue": self._median_revenue(p, log_if_buy),
         }, index=feats.index)
 

@@ -50,3 +50,27 @@ def test_later_file_is_scored_and_unknown_customers_are_ignored(settings: Settin
     assert result["revenue_mae"] > 0 and 0 < result["ndcg_at_10"] <= 1
 
     assert evaluate_later_file(with_new, settings, rank=_frequency_ranker) == result
+
+
+def test_each_month_is_scored_by_a_model_trained_only_on_the_months_before_it(retail_shop: Shop) -> None:
+    from tools.effect.purchases.evaluation import auc_by_month
+    from tools.effect.purchases.history import DAY, VALIDATION_CUT
+
+    cut = VALIDATION_CUT
+    lines = shop_history(retail_shop.orders)
+    lines = lines[lines["timestamp"] < cut + 31 * DAY]
+    categories = retail_shop.products.set_index("product_id")["category"]
+    months = auc_by_month(lines, cut, categories, months=2, with_ranker=False)
+    assert [m["month"] for m in months] == ["2011-10-09", "2011-09-09"]
+    # Monthly cuts back from 2011-10-09 with 60 days of history before them: 2011-09-09 .. 2011-02-11.
+    assert [m["trained_on_months"] for m in months] == [8, 7]
+    known = lines.loc[lines["timestamp"] < cut, "customer_id"].unique()
+    month = lines[(lines["timestamp"] >= cut) & lines["customer_id"].isin(known)]
+    assert months[0]["customers"] == len(known)
+    assert months[0]["buyers"] == month["customer_id"].nunique()
+    assert 0.5 < months[0]["purchase_frequency_auc_buy"] < months[0]["auc_buy"] < 1.0
+    # The latest month's outcomes removed: the month before is scored exactly as it was (no leak from later
+    # labels into its training), and the latest month has no buyer left to rank.
+    without_latest = auc_by_month(lines[lines["timestamp"] < cut], cut, categories, months=2, with_ranker=False)
+    assert without_latest[1] == months[1]
+    assert without_latest[0]["buyers"] == 0 and np.isnan(without_latest[0]["auc_buy"])
