@@ -24,13 +24,15 @@ from agent.settings import Settings
 from tools.effect.calibration import calibration_error
 from tools.effect.purchases.history import DAY, DEV_END, VALIDATION_CUT, read_later_file, shop_history
 from tools.effect.purchases.propensity import (
-    HORIZON_DAYS,
+    MIN_FEATURE_DAYS,
     WITH_RANKER,
     PurchaseModel,
     customer_features,
     model_features,
+    monthly_cuts,
     next_period,
     purchase_classifier,
+    stacked_examples,
 )
 from tools.effect.purchases.ranking import NextMonthRanker, personal_frequency, popularity, ranking_metrics
 from tools.shop import ShopDataError, load_retail_shop
@@ -39,8 +41,6 @@ METRIC_KEYS = ("customers", "buyers", "auc_buy", "recall_at_10", "ndcg_at_10", "
 K = 10
 MONTHS_BACK = 6
 """Months :func:`auc_by_month` scores, the validation month and the five before it."""
-MIN_FEATURE_DAYS = 60
-"""History a training cut needs before it (as :meth:`PurchaseModel.fit`)."""
 
 
 def purchase_metrics(bought: np.ndarray, p_buy: np.ndarray, revenue: np.ndarray,
@@ -163,28 +163,27 @@ def auc_by_month(lines: pd.DataFrame, cut: int, categories: pd.Series | None, mo
         ``customers``, ``buyers``, ``auc_buy`` and ``purchase_frequency_auc_buy``.
     """
     start = int(lines["timestamp"].min())
-    cuts = [cut - k * HORIZON_DAYS * DAY for k in range((cut - start) // (HORIZON_DAYS * DAY) + 1)]
-    cuts = [c for c in cuts if c - start >= MIN_FEATURE_DAYS * DAY]
-    if not cuts or cuts[0] != cut:
-        return []  # not even the latest month has the history its features need
-    examples = {}
-    for c in cuts:
-        feats = model_features(lines, c, categories, with_ranker)
-        examples[c] = feats.join(next_period(lines, c, feats.index, days=days if c == cut else HORIZON_DAYS))
-    columns = [c for c in examples[cut].columns if c not in ("buy", "revenue")]
+    cuts = [cut, *monthly_cuts(cut, start)]
+    if cut - start < MIN_FEATURE_DAYS * DAY or len(cuts) < 3:
+        return []  # no month with two earlier training months
+    feats = model_features(lines, cut, categories, with_ranker)
+    latest = feats.join(next_period(lines, cut, feats.index, days=days)).assign(cut=cut)
+    columns = [c for c in latest.columns if c not in ("buy", "revenue", "cut")]
+    examples = pd.concat([latest, stacked_examples(lines, cuts[1:], categories, with_ranker)])
+    examples = examples.reindex(columns=[*columns, "buy", "cut"], fill_value=0.0)
     out = []
     for i, month in enumerate(cuts[:months]):
-        earlier = cuts[i + 1:]
-        if len(earlier) < 2:
+        if len(cuts) - i - 1 < 2:
             break
-        train = pd.concat([examples[c] for c in earlier]).reindex(columns=[*columns, "buy"], fill_value=0.0)
-        scored = examples[month].reindex(columns=[*columns, "buy"], fill_value=0.0)
+        train = examples[examples["cut"] < month]  # cuts 30 days or more before: labels end by the month's start
+        scored = examples[examples["cut"] == month]
         y = scored["buy"].to_numpy()
         both = 0 < y.sum() < len(y)
         with threadpool_limits(1):
             p = purchase_classifier(seed).fit(train[columns], train["buy"]).predict_proba(scored[columns])[:, 1]
         out.append({
-            "month": pd.Timestamp(month, unit="s").date().isoformat(), "trained_on_months": len(earlier),
+            "month": pd.Timestamp(month, unit="s").date().isoformat(),
+            "trained_on_months": len(cuts) - i - 1,
             "customers": len(scored), "buyers": int(y.sum()),
             "auc_buy": round(float(roc_auc_score(y, p)), 4) if both else float("nan"),
             "purchase_frequency_auc_buy":

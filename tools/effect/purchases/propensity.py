@@ -57,6 +57,8 @@ TREND_DAYS = 30
 TREND_BASE_DAYS = 90
 HOT_TREND = 1.5
 CLASSIFIER_ROUNDS = 100
+MIN_FEATURE_DAYS = 60
+"""History a training cut needs before it (two months of features)."""
 PROBABILITY_FLOOR = 1e-4
 """Probabilities are clipped to [floor, 1 − floor] before taking log-odds."""
 
@@ -238,6 +240,20 @@ def model_features(lines: pd.DataFrame, cut: int, categories: pd.Series | None, 
     return feats
 
 
+def monthly_cuts(cut: int, start: int, n_cuts: int | None = None) -> list[int]:
+    """Return the training cuts before ``cut``, latest first: every ``HORIZON_DAYS`` back, each with features.
+
+    Args:
+        cut: The cut the model is trained for (unix s); the first training cut is ``HORIZON_DAYS`` before it, so
+            its labels end at ``cut``.
+        start: Time of the first purchase line: a cut needs ``MIN_FEATURE_DAYS`` of history after it.
+        n_cuts: At most this many cuts (None: every one the history allows).
+    """
+    count = (cut - start) // (HORIZON_DAYS * DAY) if n_cuts is None else n_cuts
+    cuts = [cut - k * HORIZON_DAYS * DAY for k in range(1, count + 1)]
+    return [c for c in cuts if c - start >= MIN_FEATURE_DAYS * DAY]
+
+
 def stacked_examples(lines: pd.DataFrame, cuts: list[int], categories: pd.Series | None,
                      with_ranker: bool = False) -> pd.DataFrame:
     """Return features and labels of every cut stacked (column ``cut`` says which); labels must lie in history.
@@ -290,9 +306,7 @@ class PurchaseModel:
             with_ranker: Add :func:`ranker_features` (one ranker fitted before each training cut and the cut).
         """
         history = lines[lines["timestamp"] < cut]
-        start = int(history["timestamp"].min())
-        cuts = [cut - k * HORIZON_DAYS * DAY for k in range(1, n_cuts + 1)]
-        cuts = [c for c in cuts if c - start >= 60 * DAY]
+        cuts = monthly_cuts(cut, int(history["timestamp"].min()), n_cuts)
         if len(cuts) < 2:
             raise ValueError("need at least three months of history before the cut")
         data = stacked_examples(history, cuts, categories, with_ranker)
